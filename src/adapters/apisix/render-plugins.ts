@@ -1,0 +1,150 @@
+// Route actions and per-route filters → APISIX plugin configurations.
+import type { JsonObject, JsonValue } from '../../domain/json.js';
+import type { CorsPolicy, FaultPolicy, HeaderMutations, RedirectAction } from '../../domain/mesh/route.js';
+import type { StringMatcher } from '../../domain/mesh/string-match.js';
+import type { FidelitySink, ResourceRef } from '../../domain/fidelity.js';
+import { escapePcre, re2ToPcre } from './regex.js';
+import { err, ok, type Result } from '../../domain/result.js';
+
+export interface PluginContext {
+  readonly ref: ResourceRef;
+  readonly field: string;
+  readonly fidelity: FidelitySink;
+}
+
+/** Envoy applies route, then virtual host, then route-table mutations; the outer level wins on overwrite. */
+export function mergeHeaderMutations(levels: readonly HeaderMutations[]): HeaderMutations {
+  return { add: levels.flatMap((l) => l.add), remove: levels.flatMap((l) => l.remove) };
+}
+
+/** `{add, set, remove}` as proxy-rewrite and response-rewrite take them; undefined when empty. */
+export function headerOperations(mutations: HeaderMutations, ctx: PluginContext): JsonObject | undefined {
+  if (mutations.add.length === 0 && mutations.remove.length === 0) return undefined;
+  const add: JsonObject = {};
+  const set: JsonObject = {};
+  for (const header of mutations.add) {
+    if (header.value.includes('%')) {
+      ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.headers_to_add`, severity: 'approximated', reason: `Envoy format string in header "${header.name}" is sent literally` });
+    }
+    if (header.action === 'overwrite') set[header.name] = header.value;
+    else {
+      if (header.action === 'add-if-absent') {
+        ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.headers_to_add`, severity: 'approximated', reason: `ADD_IF_ABSENT for "${header.name}" is rendered as an append` });
+      }
+      if (header.name in add) {
+        ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.headers_to_add`, severity: 'approximated', reason: `several values appended to "${header.name}": only the last is kept` });
+      }
+      add[header.name] = header.value;
+    }
+  }
+  const operations: JsonObject = {};
+  if (Object.keys(add).length > 0) operations.add = add;
+  if (Object.keys(set).length > 0) operations.set = set;
+  const remove = [...new Set(mutations.remove)];
+  if (remove.length > 0) operations.remove = remove;
+  return operations;
+}
+
+const percentOf = (percent: number, what: string, ctx: PluginContext): number => {
+  const rounded = Math.min(100, Math.max(0, Math.round(percent)));
+  if (rounded !== percent) {
+    ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.${what}.percentage`, severity: 'approximated', reason: `${percent}% rounded to ${rounded}% (APISIX takes whole percents)` });
+  }
+  return rounded;
+};
+
+export function faultInjection(fault: FaultPolicy, ctx: PluginContext): JsonObject | undefined {
+  const config: JsonObject = {};
+  if (fault.abort) config.abort = { http_status: fault.abort.httpStatus, percentage: percentOf(fault.abort.percent, 'abort', ctx) };
+  if (fault.delay) config.delay = { duration: fault.delay.fixedDelayMs / 1000, percentage: percentOf(fault.delay.percent, 'delay', ctx) };
+  return Object.keys(config).length > 0 ? config : undefined;
+}
+
+/** A fixed response: fault-injection's abort at 100% answers without an upstream. */
+export function fixedResponse(status: number, body: string | undefined, ctx?: PluginContext): JsonObject {
+  const abort: JsonObject = { http_status: status, percentage: 100 };
+  if (body !== undefined && body.length > 0) {
+    if (ctx && /\$\{?\w/.test(body)) {
+      ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.direct_response.body`, severity: 'approximated', reason: 'APISIX substitutes $variables in the response body' });
+    }
+    abort.body = body;
+  }
+  return { abort };
+}
+
+export function cors(policy: CorsPolicy, ctx: PluginContext): JsonObject {
+  const exact = policy.allowOrigins.filter((o) => o.kind === 'exact' && !o.ignoreCase && /^\w+:\/\/[^,]+$/.test(o.value));
+  const config: JsonObject = {};
+  // APISIX ignores allow_origins once allow_origins_by_regex is set, so mixed lists go all-regex.
+  if (exact.length === policy.allowOrigins.length) config.allow_origins = exact.length > 0 ? exact.map((o) => (o as { value: string }).value).join(',') : '*';
+  else config.allow_origins_by_regex = policy.allowOrigins.map(originRegex);
+  config.allow_methods = policy.allowMethods ?? '*';
+  config.allow_headers = policy.allowHeaders ?? '*';
+  if (policy.exposeHeaders) config.expose_headers = policy.exposeHeaders;
+  if (policy.maxAge !== undefined) config.max_age = Number(policy.maxAge);
+  if (policy.allowCredentials) {
+    // APISIX refuses credentials together with a literal `*` in any of these options.
+    if (config.allow_origins === '*' || config.allow_methods === '*' || config.allow_headers === '*') {
+      ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.cors.allow_credentials`, severity: 'dropped', reason: 'APISIX refuses credentials with a wildcard origin, method or header list' });
+    } else config.allow_credential = true;
+  }
+  ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.cors`, severity: 'approximated', reason: 'APISIX answers every OPTIONS request itself; Envoy only CORS preflights' });
+  return config;
+}
+
+function originRegex(origin: StringMatcher): string {
+  if (origin.kind === 'regex') {
+    const pcre = re2ToPcre(origin.regex);
+    return pcre.ok ? pcre.value.anchored : `^${escapePcre(origin.regex)}$`;
+  }
+  const literal = escapePcre(origin.value);
+  const flag = origin.ignoreCase ? '(?i)' : '';
+  switch (origin.kind) {
+    case 'exact':
+      return `${flag}^${literal}$`;
+    case 'prefix':
+      return `${flag}^${literal}`;
+    case 'suffix':
+      return `${flag}${literal}$`;
+    case 'contains':
+      return `${flag}${literal}`;
+  }
+}
+
+/** Envoy's `\N` group references in substitutions are `$N` for ngx.re.sub; a literal `$` is `$$`. */
+export function toNgxSubstitution(substitution: string): string {
+  return substitution.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1');
+}
+
+/**
+ * `matchedPrefix` is the route's path prefix, which a prefix_rewrite redirect replaces (Envoy
+ * rejects prefix_rewrite on other path matchers).
+ */
+export function redirect(action: RedirectAction, matchedPrefix: string | undefined, ctx: PluginContext): Result<JsonObject, string> {
+  const config: JsonObject = { ret_code: action.responseCode };
+  const authority = action.host !== undefined || action.port !== undefined || action.scheme !== undefined;
+  const origin = authority
+    ? `${action.scheme ?? '$scheme'}://${action.host ?? '$host'}${action.port !== undefined ? `:${action.port}` : ''}`
+    : '';
+  const path = action.path;
+  if (path?.kind === 'prefix') {
+    if (matchedPrefix === undefined) return err(`${ctx.field}.redirect.prefix_rewrite: only valid on a prefix or path match`);
+    config.regex_uri = [`^${escapePcre(matchedPrefix)}(.*)`, `${origin}${toNgxSubstitution(path.value)}$1`];
+  } else if (path?.kind === 'regex') {
+    const rewrite = re2ToPcre(path.regex);
+    if (!rewrite.ok) return err(`${ctx.field}.redirect.regex_rewrite.pattern.regex: ${rewrite.error}`);
+    config.regex_uri = [rewrite.value.body, `${origin}${toNgxSubstitution(path.substitution)}`];
+  } else {
+    config.uri = `${origin}${path?.kind === 'path' ? path.value : '$uri'}`;
+  }
+  // Envoy keeps the query unless strip_query; a path_redirect that has its own query replaces it.
+  const hasOwnQuery = path?.kind === 'path' && path.value.includes('?');
+  if (!action.stripQuery && !hasOwnQuery) config.append_query_string = true;
+  return ok(config);
+}
+
+export function proxyMirror(host: string, fraction: number): JsonObject {
+  const config: { [k: string]: JsonValue } = { host };
+  if (fraction < 1) config.sample_ratio = Math.max(0.00001, fraction);
+  return config;
+}

@@ -1,0 +1,200 @@
+// MeshSnapshot → GatewayConfig: the whole Envoy → APISIX translation, pure. Every field that
+// cannot be carried over is recorded in the fidelity report; invalid input is an error value.
+import { FidelityReport, type ResourceRef } from '../../domain/fidelity.js';
+import { GatewayConfig, type GatewayObject } from '../../domain/gateway-config.js';
+import type { JsonObject } from '../../domain/json.js';
+import type { Cluster } from '../../domain/mesh/cluster.js';
+import type { RouteTable } from '../../domain/mesh/route.js';
+import { err, ok, type Result } from '../../domain/result.js';
+import type { MeshSnapshot } from '../../domain/snapshot.js';
+import type { ApisixLabels, ApisixSsl, ApisixStreamRoute, ApisixUpstream } from './apisix-types.js';
+import { IdRegistry } from './ids.js';
+import { renderRouteTable, type RenderedRoute, type RouteOrigin, type TranslationError } from './render-route-table.js';
+import { renderClientSsl, sslId } from './render-ssl.js';
+import { orderStreamRoutes, renderStreamRoute } from './render-stream-route.js';
+import { DEFAULT_SETTINGS, renderUpstream, settingsSuffix, upstreamId, type UpstreamSettings } from './render-upstream.js';
+
+export type { RouteOrigin, TranslationError } from './render-route-table.js';
+
+export const OWNER_LABEL = 'managed-by';
+export const OWNER_VALUE = 'amesh-ts';
+
+export interface TranslateOptions {
+  /**
+   * nginx variable holding the port the client connected to. When set, each route table only
+   * matches on the ports of the listeners that serve it (Envoy's per-port RDS); when unset, route
+   * tables share one router and host conflicts between them are reported.
+   */
+  readonly portVariable?: string | undefined;
+  /** Extra labels on every object; the ownership label is always added. */
+  readonly labels?: ApisixLabels | undefined;
+}
+
+export interface Translation {
+  readonly config: GatewayConfig;
+  readonly report: FidelityReport;
+  /** Route id → the Envoy route it stands for. */
+  readonly routeOrigins: ReadonlyMap<string, RouteOrigin>;
+}
+
+interface TableBinding {
+  readonly table: RouteTable;
+  readonly ports: Set<number>;
+  websocket: boolean;
+}
+
+function bindRouteTables(snapshot: MeshSnapshot, report: FidelityReport): Map<string, TableBinding> {
+  const bindings = new Map<string, TableBinding>();
+  for (const table of snapshot.routeTables.values()) bindings.set(table.name, { table, ports: new Set(), websocket: false });
+  for (const listener of snapshot.listeners.values()) {
+    const ref: ResourceRef = { type: 'Listener', name: listener.name };
+    listener.chains.forEach((chain, c) => {
+      const protocol = chain.protocol;
+      if (chain.tls) {
+        report.record({ resource: ref, field: `filter_chains[${c}].transport_socket`, severity: 'dropped', reason: 'TLS termination on listeners is not translated yet' });
+      }
+      if (protocol.kind === 'opaque') {
+        report.record({ resource: ref, field: `filter_chains[${c}].filters`, severity: 'dropped', reason: `no APISIX equivalent for network filters ${protocol.filters.join(', ')}` });
+        return;
+      }
+      if (protocol.kind !== 'http') return;
+      const port = chain.match.destinationPort ?? (listener.role === 'regular' ? listener.address?.port : undefined);
+      let binding: TableBinding | undefined;
+      if (protocol.routes.kind === 'rds') binding = bindings.get(protocol.routes.name);
+      else {
+        const table = protocol.routes.table.name ? protocol.routes.table : { ...protocol.routes.table, name: `${listener.name}#${c}` };
+        binding = bindings.get(table.name) ?? { table, ports: new Set(), websocket: false };
+        bindings.set(table.name, binding);
+      }
+      if (!binding) return; // dangling RDS name: reported by the consistency check
+      if (port !== undefined) binding.ports.add(port);
+      binding.websocket ||= protocol.websocket;
+    });
+  }
+  return bindings;
+}
+
+/** A host served by two route tables on different ports cannot be told apart without a port variable. */
+function reportPortConflicts(tables: readonly TableBinding[], report: FidelityReport): void {
+  const owners = new Map<string, string>();
+  for (const { table } of tables) {
+    for (const vhost of table.virtualHosts) {
+      for (const domain of vhost.domains) {
+        const host = domain.toLowerCase().replace(/:\d+$/, '');
+        const owner = owners.get(host);
+        if (owner === undefined) owners.set(host, table.name);
+        else if (owner !== table.name) {
+          report.record({
+            resource: { type: 'RouteConfiguration', name: table.name },
+            field: `virtual_hosts[${table.virtualHosts.indexOf(vhost)}].domains`,
+            severity: 'approximated',
+            reason: `host "${host}" is also served by route table "${owner}"; without --port-variable APISIX cannot tell the ports apart and "${owner}" is tried first`,
+          });
+        }
+      }
+    }
+  }
+}
+
+function mirrorTarget(snapshot: MeshSnapshot, clusterName: string): string | undefined {
+  const istio = /^outbound\|(\d+)\|[^|]*\|(.+)$/.exec(clusterName);
+  if (istio) return `http://${istio[2]}:${istio[1]}`;
+  const cluster = snapshot.clusters.get(clusterName);
+  const endpoints = cluster?.inlineEndpoints ?? (cluster ? snapshot.endpoints.get(cluster.edsName) : undefined);
+  const first = endpoints?.localities[0]?.endpoints[0];
+  return first ? `http://${first.host.includes(':') ? `[${first.host}]` : first.host}:${first.port}` : undefined;
+}
+
+export function translateSnapshot(snapshot: MeshSnapshot, options: TranslateOptions = {}, report = new FidelityReport()): Result<Translation, TranslationError[]> {
+  const labels: ApisixLabels = { ...(options.labels ?? {}), [OWNER_LABEL]: OWNER_VALUE };
+  const demands = new Map<string, Map<string, UpstreamSettings>>();
+  const useUpstream = (cluster: string, settings: UpstreamSettings): string => {
+    let variants = demands.get(cluster);
+    if (!variants) demands.set(cluster, (variants = new Map()));
+    variants.set(settingsSuffix(settings), settings);
+    return upstreamId(cluster, settings);
+  };
+  const bindings = [...bindRouteTables(snapshot, report).values()].sort((a, b) => (a.table.name < b.table.name ? -1 : 1));
+  if (!options.portVariable) reportPortConflicts(bindings, report);
+  const errors: TranslationError[] = [];
+  const routes: RenderedRoute[] = [];
+  bindings.forEach((binding, tableIndex) => {
+    const rendered = renderRouteTable(binding.table, {
+      plan: { tableCount: bindings.length },
+      tableIndex,
+      ports: [...binding.ports].sort((a, b) => a - b),
+      portVariable: options.portVariable,
+      labels,
+      fidelity: report,
+      clusters: snapshot.clusters,
+      useUpstream,
+      mirrorTarget: (cluster) => mirrorTarget(snapshot, cluster),
+      websocket: binding.websocket,
+    });
+    if (rendered.ok) routes.push(...rendered.value);
+    else errors.push(...rendered.error);
+  });
+  if (errors.length > 0) return err(errors);
+
+  const streamRoutes: ApisixStreamRoute[] = [];
+  for (const listener of snapshot.listeners.values()) {
+    const ref: ResourceRef = { type: 'Listener', name: listener.name };
+    listener.chains.forEach((chain, chainIndex) => {
+      if (chain.protocol.kind !== 'tcp') return;
+      const [backend, ...others] = chain.protocol.backends;
+      if (!backend) return;
+      const field = `filter_chains[${chainIndex}].filters.tcp_proxy`;
+      const cluster = snapshot.clusters.get(backend.cluster);
+      if (!cluster || cluster.discovery === 'original-dst') {
+        report.record({ resource: ref, field: `${field}.cluster`, severity: 'dropped', reason: cluster ? `"${backend.cluster}" forwards to the original destination, which APISIX stream routes cannot do` : `cluster "${backend.cluster}" is not in the configuration` });
+        return;
+      }
+      if (others.length > 0) report.record({ resource: ref, field: `${field}.weighted_clusters`, severity: 'approximated', reason: 'weighted TCP clusters: all traffic goes to the first cluster' });
+      streamRoutes.push(renderStreamRoute({ listener, chain, chainIndex, upstreamId: useUpstream(backend.cluster, DEFAULT_SETTINGS) }, labels));
+    });
+  }
+
+  const ssls = new Map<string, ApisixSsl>();
+  const upstreams: ApisixUpstream[] = [];
+  const clusters = [...snapshot.clusters.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const cluster of clusters) {
+    const ref: ResourceRef = { type: 'Cluster', name: cluster.name };
+    if (cluster.discovery === 'original-dst') {
+      report.record({ resource: ref, field: 'type', severity: 'dropped', reason: 'ORIGINAL_DST clusters have no APISIX upstream' });
+      continue;
+    }
+    const clientCertId = clientCertificate(cluster, snapshot, labels, ssls);
+    const endpoints = cluster.inlineEndpoints ?? snapshot.endpoints.get(cluster.edsName);
+    const variants = demands.get(cluster.name) ?? new Map([['', DEFAULT_SETTINGS]]);
+    const sorted = [...variants.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+    for (const [, settings] of sorted) upstreams.push(renderUpstream(cluster, endpoints, settings, { labels, fidelity: report, clientCertId }));
+  }
+
+  const ids = new IdRegistry();
+  const objects: GatewayObject[] = [];
+  const add = (kind: GatewayObject['kind'], value: { id: string }, original: string): void => {
+    ids.claim(`${kind}/${value.id}`, original);
+    objects.push({ kind, id: value.id, value: value as unknown as JsonObject });
+  };
+  for (const ssl of ssls.values()) add('ssls', ssl, `ssl:${ssl.id}`);
+  for (const upstream of upstreams) add('upstreams', upstream, `${upstream.name}#${upstream.id}`);
+  const routeOrigins = new Map<string, RouteOrigin>();
+  for (const { route, origin } of routes) {
+    add('routes', route, `${origin.table}/${origin.virtualHost}/${origin.route ?? '404'}/${JSON.stringify(route.hosts ?? route.vars?.[0] ?? '')}`);
+    routeOrigins.set(route.id, origin);
+  }
+  for (const route of orderStreamRoutes(streamRoutes)) add('stream_routes', route, route.name);
+  return ok({ config: GatewayConfig.of(snapshot.version, objects), report, routeOrigins });
+}
+
+function clientCertificate(cluster: Cluster, snapshot: MeshSnapshot, labels: ApisixLabels, ssls: Map<string, ApisixSsl>): string | undefined {
+  const name = cluster.tls?.certificateSecret;
+  if (name === undefined) return undefined;
+  const existing = ssls.get(name);
+  if (existing) return existing.id;
+  const secret = snapshot.secrets.get(name);
+  const ssl = secret ? renderClientSsl(secret, labels) : undefined;
+  if (!ssl) return undefined;
+  ssls.set(name, ssl);
+  return sslId(name);
+}

@@ -1,0 +1,128 @@
+// ConfigSource over files: an Envoy admin config dump (JSON/YAML, as `istioctl proxy-config all
+// -o json` prints it), a bootstrap's static_resources, an xDS resource list, or a directory of
+// such files. Errors name the file, the resource and the field.
+import { createHash } from 'node:crypto';
+import { watch as watchFs, type FSWatcher } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { parseDocument } from 'yaml';
+import { FidelityReport } from '../../domain/fidelity.js';
+import { err, ok, type Result } from '../../domain/result.js';
+import { createSnapshot } from '../../domain/snapshot.js';
+import type { ConfigSource, ConfigWatcher, Disposable, SourceError, SourceUpdate } from '../../ports/config-source.js';
+import { resourcesOfDocument } from '../envoy/config-document.js';
+import { decodeXdsResources, type XdsResource } from '../envoy/xds-resources.js';
+
+export interface FileSourceOptions {
+  /** A file, or a directory whose *.json, *.yaml and *.yml files are read together. */
+  readonly path: string;
+  /** Re-read and publish again when the files change. */
+  readonly follow?: boolean;
+}
+
+const DOCUMENT_EXTENSIONS = new Set(['.json', '.yaml', '.yml']);
+
+async function filesOf(path: string): Promise<string[]> {
+  const info = await stat(path);
+  if (!info.isDirectory()) return [path];
+  const names = (await readdir(path)).filter((n) => DOCUMENT_EXTENSIONS.has(extname(n).toLowerCase())).sort();
+  return names.map((n) => join(path, n));
+}
+
+/** JSON is valid YAML, but JSON.parse is much faster and gives the same values. */
+function parseText(text: string, file: string): Result<unknown[], SourceError> {
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    try {
+      return ok([JSON.parse(text)]);
+    } catch (error) {
+      return err({ location: file, message: `invalid JSON: ${(error as Error).message}` });
+    }
+  }
+  const documents: unknown[] = [];
+  for (const part of text.split(/^---\s*$/m)) {
+    if (part.trim() === '') continue;
+    const document = parseDocument(part, { uniqueKeys: true });
+    const [problem] = document.errors;
+    if (problem) {
+      const [line, col] = [problem.linePos?.[0]?.line, problem.linePos?.[0]?.col];
+      return err({ location: line !== undefined ? `${file}:${line}:${col}` : file, message: `invalid YAML: ${problem.message.split('\n')[0]}` });
+    }
+    documents.push(document.toJS());
+  }
+  return ok(documents);
+}
+
+export class FileConfigSource implements ConfigSource {
+  constructor(private readonly options: FileSourceOptions) {}
+
+  async load(): Promise<Result<SourceUpdate, SourceError>> {
+    let files: string[];
+    try {
+      files = await filesOf(this.options.path);
+    } catch (error) {
+      return err({ location: this.options.path, message: (error as Error).message });
+    }
+    if (files.length === 0) return err({ location: this.options.path, message: 'no .json, .yaml or .yml files' });
+    const hash = createHash('sha256');
+    const resources: XdsResource[] = [];
+    for (const file of files) {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (error) {
+        return err({ location: file, message: (error as Error).message });
+      }
+      hash.update(file).update(text);
+      const parsed = parseText(text, file);
+      if (!parsed.ok) return parsed;
+      for (const [d, document] of parsed.value.entries()) {
+        const where = parsed.value.length > 1 ? `${file} (document ${d + 1})` : file;
+        const found = resourcesOfDocument(document);
+        if (!found.ok) {
+          const [first] = found.error;
+          const more = found.error.length > 1 ? ` (and ${found.error.length - 1} more)` : '';
+          return err({ location: first?.path ? `${where}: ${first.path}` : where, message: `${first?.message ?? 'invalid'}${more}` });
+        }
+        resources.push(...found.value.resources);
+      }
+    }
+    const report = new FidelityReport();
+    const decoded = decodeXdsResources(resources, report);
+    const [problem] = decoded.errors;
+    if (problem) {
+      const more = decoded.errors.length > 1 ? ` (and ${decoded.errors.length - 1} more)` : '';
+      const location = `${this.options.path}: ${problem.resource.type} "${problem.resource.name}"${problem.field ? ` field ${problem.field}` : ''}`;
+      return err({ location, message: `${problem.message}${more}` });
+    }
+    const version = hash.digest('hex').slice(0, 16);
+    return ok({ snapshot: createSnapshot(version, decoded.resources), fidelity: report.records });
+  }
+
+  watch(watcher: ConfigWatcher): Disposable {
+    let disposed = false;
+    let watcherFs: FSWatcher | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const publish = async (): Promise<void> => {
+      const result = await this.load();
+      if (disposed) return;
+      if (result.ok) watcher.onUpdate(result.value);
+      else watcher.onError(result.error);
+    };
+    void publish();
+    if (this.options.follow) {
+      watcherFs = watchFs(this.options.path, { persistent: false }, () => {
+        // Editors write in several steps; settle before reading.
+        clearTimeout(timer);
+        timer = setTimeout(() => void publish(), 100);
+      });
+    }
+    return {
+      dispose: () => {
+        disposed = true;
+        clearTimeout(timer);
+        watcherFs?.close();
+      },
+    };
+  }
+}

@@ -1,0 +1,32 @@
+// Port: where mesh configuration comes from (xDS, files, memory). A source publishes complete,
+// consistent snapshots; on bad input it reports an error and the last good snapshot stays in force.
+import type { FidelityRecord } from '../domain/fidelity.js';
+import type { MeshSnapshot } from '../domain/snapshot.js';
+
+export const ConfigSource = Symbol.for('amesh.ConfigSource');
+
+export interface SourceUpdate {
+  readonly snapshot: MeshSnapshot;
+  /** What decoding the resources already could not carry over. */
+  readonly fidelity: readonly FidelityRecord[];
+}
+
+export interface SourceError {
+  /** Where the bad input is: file, resource and field when known. */
+  readonly location: string;
+  readonly message: string;
+}
+
+export interface ConfigWatcher {
+  onUpdate(update: SourceUpdate): void;
+  onError(error: SourceError): void;
+}
+
+export interface Disposable {
+  dispose(): void;
+}
+
+export interface ConfigSource {
+  /** Starts delivering updates; the first may arrive synchronously or later. */
+  watch(watcher: ConfigWatcher): Disposable;
+}
