@@ -4,6 +4,8 @@
 // DiscoveryResponses have it). Each gives a list of typed xDS resources.
 import { err, ok, type Result } from '../../domain/result.js';
 import type { Bootstrap } from './generated/envoy/config/bootstrap/v3/bootstrap.js';
+import type { Listener } from './generated/envoy/config/listener/v3/listener.js';
+import type { RouteConfiguration } from './generated/envoy/config/route/v3/route.js';
 import { TYPE_URL } from './proto/type-urls.js';
 import { parseProtoJson, type ProtoJsonError } from './proto/proto-json.js';
 import { unpackAny, type AnyLike } from './proto/unpack-any.js';
@@ -52,10 +54,25 @@ function resourceFromAny(any: AnyLike | undefined, path: string, errors: Documen
   return undefined;
 }
 
+/**
+ * Static listeners may be unnamed (Envoy then names them itself); give them a stable name from the
+ * address, so that reports and ids can refer to them.
+ */
+function namedListener(listener: Listener, index: number): Listener {
+  if (listener.name !== '') return listener;
+  const socket = listener.address?.address?.$case === 'socketAddress' ? listener.address.address.value : undefined;
+  const port = socket?.portSpecifier?.$case === 'portValue' ? socket.portSpecifier.value : undefined;
+  return { ...listener, name: socket && port !== undefined ? `${socket.address}_${port}` : `static_listener_${index}` };
+}
+
+function namedRouteConfiguration(config: RouteConfiguration, index: number): RouteConfiguration {
+  return config.name !== '' ? config : { ...config, name: `static_route_config_${index}` };
+}
+
 function fromBootstrap(bootstrap: Bootstrap, prefix: string): DocumentResources {
   const statics = bootstrap.staticResources;
   const resources: XdsResource[] = [
-    ...(statics?.listeners ?? []).map((message): XdsResource => ({ type: 'Listener', message })),
+    ...(statics?.listeners ?? []).map((message, i): XdsResource => ({ type: 'Listener', message: namedListener(message, i) })),
     ...(statics?.clusters ?? []).map((message): XdsResource => ({ type: 'Cluster', message })),
     ...(statics?.secrets ?? []).map((message): XdsResource => ({ type: 'Secret', message })),
   ];
@@ -69,9 +86,13 @@ function fromConfigDump(json: unknown): Result<DocumentResources, DocumentError[
   const errors: DocumentError[] = [];
   const resources: XdsResource[] = [];
   const skipped: string[] = [];
-  const add = (any: AnyLike | undefined, path: string): void => {
+  /** `staticIndex` is set for static resources, which may be unnamed. */
+  const add = (any: AnyLike | undefined, path: string, staticIndex?: number): void => {
     const resource = resourceFromAny(any, path, errors);
-    if (resource) resources.push(resource);
+    if (!resource) return;
+    if (staticIndex !== undefined && resource.type === 'Listener') resources.push({ type: 'Listener', message: namedListener(resource.message, staticIndex) });
+    else if (staticIndex !== undefined && resource.type === 'RouteConfiguration') resources.push({ type: 'RouteConfiguration', message: namedRouteConfiguration(resource.message, staticIndex) });
+    else resources.push(resource);
   };
   parsed.value.configs.forEach((config, c) => {
     const at = `configs[${c}]`;
@@ -90,7 +111,7 @@ function fromConfigDump(json: unknown): Result<DocumentResources, DocumentError[
         }
         break;
       case TYPE_URL.ListenersConfigDump:
-        dump.message.staticListeners.forEach((l, i) => add(l.listener, `${at}.static_listeners[${i}].listener`));
+        dump.message.staticListeners.forEach((l, i) => add(l.listener, `${at}.static_listeners[${i}].listener`, i));
         dump.message.dynamicListeners.forEach((l, i) => {
           if (l.activeState) add(l.activeState.listener, `${at}.dynamic_listeners[${i}].active_state.listener`);
           else if (l.warmingState) skipped.push(`${at}.dynamic_listeners[${i}] (warming)`);
@@ -102,7 +123,7 @@ function fromConfigDump(json: unknown): Result<DocumentResources, DocumentError[
         if (dump.message.dynamicWarmingClusters.length > 0) skipped.push(`${at}.dynamic_warming_clusters`);
         break;
       case TYPE_URL.RoutesConfigDump:
-        dump.message.staticRouteConfigs.forEach((s, i) => add(s.routeConfig, `${at}.static_route_configs[${i}].route_config`));
+        dump.message.staticRouteConfigs.forEach((s, i) => add(s.routeConfig, `${at}.static_route_configs[${i}].route_config`, i));
         dump.message.dynamicRouteConfigs.forEach((d, i) => add(d.routeConfig, `${at}.dynamic_route_configs[${i}].route_config`));
         break;
       case TYPE_URL.EndpointsConfigDump:

@@ -79,8 +79,10 @@ function pathMatch(match: RouteMatch, field: string, ctx: DecodeContext): PathMa
       return regex === undefined ? undefined : { kind: 'regex', regex };
     }
     case 'connectMatcher':
+      ctx.dropped(`${field}.connect_matcher`, 'route dropped: APISIX does not proxy CONNECT requests');
+      return undefined;
     case 'pathMatchPolicy':
-      ctx.fail(`${field}.${specifier.$case === 'connectMatcher' ? 'connect_matcher' : 'path_match_policy'}`, 'not supported: APISIX cannot match this');
+      ctx.dropped(`${field}.path_match_policy`, 'route dropped: path templates are not supported; requests it took go to later routes');
       return undefined;
   }
 }
@@ -194,7 +196,10 @@ function forwardAction(action: RouteAction, field: string, ctx: DecodeContext): 
       break;
     }
     default:
-      ctx.fail(`${field}.cluster_specifier`, spec ? `${spec.$case} is not supported: APISIX needs the cluster in the configuration` : 'route action without a cluster');
+      if (!spec) {
+        ctx.fail(`${field}.cluster_specifier`, 'route action without a cluster');
+        return undefined;
+      }
       return undefined;
   }
   const host = action.hostRewriteSpecifier;
@@ -256,17 +261,35 @@ function redirectAction(action: RedirectAction, field: string, ctx: DecodeContex
   };
 }
 
+/** Envoy would route these somewhere APISIX cannot follow: answer 503 in the route's place. */
+const UNSUPPORTED_CLUSTER_SPECIFIERS: Record<string, string> = {
+  clusterHeader: 'cluster_header',
+  clusterSpecifierPlugin: 'cluster_specifier_plugin',
+  inlineClusterSpecifierPlugin: 'inline_cluster_specifier_plugin',
+};
+
 function routeAction(route: Route, field: string, ctx: DecodeContext): DomainAction | undefined {
   const action = route.action;
   switch (action?.$case) {
-    case 'route':
+    case 'route': {
+      const specifier = action.value.clusterSpecifier?.$case;
+      const unsupported = specifier ? UNSUPPORTED_CLUSTER_SPECIFIERS[specifier] : undefined;
+      if (unsupported) {
+        ctx.approximated(`${field}.route.${unsupported}`, 'the cluster is chosen at request time, which APISIX cannot do: answered with 503');
+        return { kind: 'direct-response', status: 503, body: undefined };
+      }
       return forwardAction(action.value, `${field}.route`, ctx);
+    }
     case 'redirect':
       return redirectAction(action.value, `${field}.redirect`, ctx);
     case 'directResponse':
       return { kind: 'direct-response', status: action.value.status, body: inlineData(action.value.body, `${field}.direct_response.body`, ctx) };
+    case 'filterAction':
+    case 'nonForwardingAction':
+      ctx.dropped(`${field}.${action.$case === 'filterAction' ? 'filter_action' : 'non_forwarding_action'}`, 'route dropped: the action has no APISIX equivalent');
+      return undefined;
     default:
-      ctx.fail(`${field}.action`, action ? `${action.$case} is not supported` : 'route without an action');
+      ctx.fail(`${field}.action`, 'route without an action');
       return undefined;
   }
 }

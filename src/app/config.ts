@@ -1,0 +1,76 @@
+// Command-line options → typed configuration, validated in one place.
+import { existsSync } from 'node:fs';
+import { dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { StandaloneFormat } from '../adapters/apisix/standalone-document.js';
+import type { LogLevel } from '../adapters/logging/pino-logger.js';
+import { err, ok, type Result } from '../domain/result.js';
+import type { PipelineOptions } from './pipeline.js';
+
+export interface TranslateConfig {
+  readonly input: string;
+  readonly output: string | undefined;
+  readonly format: StandaloneFormat | undefined;
+  readonly explain: 'text' | 'json' | undefined;
+  readonly pipeline: PipelineOptions;
+  readonly logLevel: LogLevel;
+}
+
+export interface TranslateFlags {
+  readonly output?: string;
+  readonly format?: string;
+  readonly explain?: string | boolean;
+  readonly partial?: boolean;
+  readonly portVariable?: string;
+  readonly example?: string;
+  readonly logLevel?: string;
+}
+
+/** The folder holding package.json: src/app when run from source, dist/src/app when built. */
+function packageRoot(): string {
+  let dir = fileURLToPath(new URL('.', import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+/** Examples bundled with the package, usable without any input file. */
+export const EXAMPLES: Readonly<Record<string, string>> = {
+  bookinfo: 'examples/bookinfo/sidecar-resources.yaml',
+};
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+
+export function parseTranslateConfig(input: string | undefined, flags: TranslateFlags): Result<TranslateConfig, string> {
+  let path = input;
+  if (flags.example !== undefined) {
+    const example = EXAMPLES[flags.example];
+    if (!example) return err(`--example: unknown example "${flags.example}" (known: ${Object.keys(EXAMPLES).join(', ')})`);
+    if (input !== undefined) return err('give either an input path or --example, not both');
+    path = resolve(packageRoot(), example);
+  }
+  if (path === undefined) return err('missing input: a config dump, bootstrap, resource file or directory (or --example bookinfo)');
+  let format: StandaloneFormat | undefined;
+  if (flags.format !== undefined) {
+    if (flags.format !== 'yaml' && flags.format !== 'json') return err(`--format: expected yaml or json, got "${flags.format}"`);
+    format = flags.format;
+  } else if (flags.output && flags.output !== '-') {
+    format = extname(flags.output).toLowerCase() === '.json' ? 'json' : 'yaml';
+  }
+  let explain: TranslateConfig['explain'];
+  if (flags.explain === true || flags.explain === 'text') explain = 'text';
+  else if (flags.explain === 'json') explain = 'json';
+  else if (flags.explain !== undefined && flags.explain !== false) return err(`--explain: expected text or json, got "${String(flags.explain)}"`);
+  if (flags.portVariable !== undefined && !/^[a-z_][a-z0-9_]*$/.test(flags.portVariable)) {
+    return err(`--port-variable: "${flags.portVariable}" is not an nginx variable name`);
+  }
+  const logLevel = (flags.logLevel ?? 'warn') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) return err(`--log-level: expected one of ${LOG_LEVELS.join(', ')}`);
+  return ok({
+    input: path,
+    output: flags.output === '-' ? undefined : flags.output,
+    format,
+    explain,
+    pipeline: { partial: flags.partial ?? false, portVariable: flags.portVariable },
+    logLevel,
+  });
+}

@@ -1,0 +1,43 @@
+// source update → consistency check → translation: what every app does with a new snapshot.
+import { translateSnapshot, type Translation, type TranslateOptions } from '../adapters/apisix/translate.js';
+import { FidelityReport } from '../domain/fidelity.js';
+import { err, ok, type Result } from '../domain/result.js';
+import { danglingReferences } from '../domain/snapshot.js';
+import type { SourceUpdate } from '../ports/config-source.js';
+
+export interface PipelineOptions extends TranslateOptions {
+  /**
+   * Accept references to resources the input lacks (a partial config dump): they are reported and
+   * rendered as Envoy would answer them (503). Otherwise they are an error.
+   */
+  readonly partial?: boolean;
+}
+
+export interface PipelineError {
+  readonly resource: string;
+  readonly field: string;
+  readonly message: string;
+}
+
+export function translateUpdate(update: SourceUpdate, options: PipelineOptions): Result<Translation, PipelineError[]> {
+  const report = new FidelityReport();
+  for (const record of update.fidelity) report.record(record);
+  const dangling = danglingReferences(update.snapshot);
+  if (dangling.length > 0 && !options.partial) {
+    return err(
+      dangling.map((d) => ({
+        resource: `${d.from.type} "${d.from.name}"`,
+        field: d.field,
+        message: `references ${d.to.type} "${d.to.name}", which is not in the configuration (use --partial for incomplete dumps)`,
+      })),
+    );
+  }
+  for (const d of dangling) {
+    report.record({ resource: d.from, field: d.field, severity: 'dropped', reason: `${d.to.type} "${d.to.name}" is not in the input` });
+  }
+  const translation = translateSnapshot(update.snapshot, options, report);
+  if (!translation.ok) {
+    return err(translation.error.map((e) => ({ resource: `${e.resource.type} "${e.resource.name}"`, field: e.field, message: e.message })));
+  }
+  return ok(translation.value);
+}

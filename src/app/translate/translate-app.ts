@@ -1,0 +1,64 @@
+// `amesh translate`: one source snapshot → translation → one sink, with a summary and, on request,
+// the fidelity report. Bad input leaves the output untouched.
+import { diffConfigs } from '../../domain/diff.js';
+import type { FidelitySummaryLine } from '../../domain/fidelity.js';
+import { GatewayConfig } from '../../domain/gateway-config.js';
+import type { Translation } from '../../adapters/apisix/translate.js';
+import type { ConfigSource, SourceError, SourceUpdate } from '../../ports/config-source.js';
+import type { ConfigSink } from '../../ports/config-sink.js';
+import type { Logger } from '../../ports/logger.js';
+import { translateUpdate, type PipelineError, type PipelineOptions } from '../pipeline.js';
+import { err, ok, type Result } from '../../domain/result.js';
+
+export type TranslateFailure =
+  | { readonly kind: 'input'; readonly error: SourceError }
+  | { readonly kind: 'translation'; readonly errors: readonly PipelineError[] }
+  | { readonly kind: 'output'; readonly reason: string };
+
+export interface TranslateOutcome {
+  readonly update: SourceUpdate;
+  readonly translation: Translation;
+  readonly elapsedMs: number;
+}
+
+/** The first update or error a source delivers. */
+export function firstUpdate(source: ConfigSource): Promise<Result<SourceUpdate, SourceError>> {
+  return new Promise((resolve) => {
+    const subscription = source.watch({
+      onUpdate: (update) => {
+        queueMicrotask(() => subscription.dispose());
+        resolve(ok(update));
+      },
+      onError: (error) => {
+        queueMicrotask(() => subscription.dispose());
+        resolve(err(error));
+      },
+    });
+  });
+}
+
+export class TranslateApp {
+  constructor(
+    private readonly deps: { readonly source: ConfigSource; readonly sink: ConfigSink; readonly logger: Logger },
+    private readonly options: PipelineOptions,
+  ) {}
+
+  async run(): Promise<Result<TranslateOutcome, TranslateFailure>> {
+    const started = performance.now();
+    const update = await firstUpdate(this.deps.source);
+    if (!update.ok) return err({ kind: 'input', error: update.error });
+    const translation = translateUpdate(update.value, this.options);
+    if (!translation.ok) return err({ kind: 'translation', errors: translation.error });
+    const desired = translation.value.config;
+    const result = await this.deps.sink.apply({ desired, changes: diffConfigs(GatewayConfig.empty(), desired) });
+    if (result.failed.length > 0) return err({ kind: 'output', reason: result.failed.map((f) => `${f.key}: ${f.reason}`).join('; ') });
+    const elapsedMs = performance.now() - started;
+    this.deps.logger.debug({ sink: this.deps.sink.target, objects: desired.objects.size, elapsedMs }, 'translated');
+    return ok({ update: update.value, translation: translation.value, elapsedMs });
+  }
+}
+
+export function formatSummaryLine(line: FidelitySummaryLine): string {
+  const examples = line.examples.length > 0 ? ` (e.g. ${line.examples.join(', ')})` : '';
+  return `${line.severity.padEnd(12)} ${line.resourceType} ${line.field}: ${line.reason} ×${line.count}${examples}`;
+}
