@@ -32,8 +32,9 @@ export function translateUpdate(update: SourceUpdate, options: PipelineOptions):
       })),
     );
   }
+  // Missing clusters are reported by the translation itself, with what APISIX does instead.
   for (const d of dangling) {
-    report.record({ resource: d.from, field: d.field, severity: 'dropped', reason: `${d.to.type} "${d.to.name}" is not in the input` });
+    if (d.to.type !== 'Cluster') report.record({ resource: d.from, field: d.field, severity: 'dropped', reason: `${d.to.type} "${d.to.name}" is not in the input` });
   }
   const translation = translateSnapshot(update.snapshot, options, report);
   if (!translation.ok) {

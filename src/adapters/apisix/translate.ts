@@ -74,25 +74,34 @@ function bindRouteTables(snapshot: MeshSnapshot, report: FidelityReport): Map<st
   return bindings;
 }
 
-/** A host served by two route tables on different ports cannot be told apart without a port variable. */
-function reportPortConflicts(tables: readonly TableBinding[], report: FidelityReport): void {
+/**
+ * A host served by two route tables that APISIX cannot tell apart: on any port without a port
+ * variable; on a shared port with one (e.g. Istio's inbound and outbound tables for one port).
+ */
+function reportTableConflicts(tables: readonly TableBinding[], portVariable: string | undefined, report: FidelityReport): void {
   const owners = new Map<string, string>();
-  for (const { table } of tables) {
-    for (const vhost of table.virtualHosts) {
+  for (const { table, ports } of tables) {
+    const scopes = portVariable && ports.size > 0 ? [...ports].map(String) : [''];
+    table.virtualHosts.forEach((vhost, v) => {
       for (const domain of vhost.domains) {
         const host = domain.toLowerCase().replace(/:\d+$/, '');
-        const owner = owners.get(host);
-        if (owner === undefined) owners.set(host, table.name);
-        else if (owner !== table.name) {
-          report.record({
-            resource: { type: 'RouteConfiguration', name: table.name },
-            field: `virtual_hosts[${table.virtualHosts.indexOf(vhost)}].domains`,
-            severity: 'approximated',
-            reason: `host "${host}" is also served by route table "${owner}"; without --port-variable APISIX cannot tell the ports apart and "${owner}" is tried first`,
-          });
+        for (const scope of scopes) {
+          const key = `${host} ${scope}`;
+          const owner = owners.get(key);
+          if (owner === undefined) owners.set(key, table.name);
+          else if (owner !== table.name) {
+            report.record({
+              resource: { type: 'RouteConfiguration', name: table.name },
+              field: `virtual_hosts[${v}].domains`,
+              severity: 'approximated',
+              reason: scope
+                ? `host "${host}" on port ${scope} is also served by route table "${owner}", which APISIX tries first`
+                : `host "${host}" is also served by route table "${owner}"; without --port-variable APISIX cannot tell the ports apart and "${owner}" is tried first`,
+            });
+          }
         }
       }
-    }
+    });
   }
 }
 
@@ -115,7 +124,7 @@ export function translateSnapshot(snapshot: MeshSnapshot, options: TranslateOpti
     return upstreamId(cluster, settings);
   };
   const bindings = [...bindRouteTables(snapshot, report).values()].sort((a, b) => (a.table.name < b.table.name ? -1 : 1));
-  if (!options.portVariable) reportPortConflicts(bindings, report);
+  reportTableConflicts(bindings, options.portVariable, report);
   const errors: TranslationError[] = [];
   const routes: RenderedRoute[] = [];
   bindings.forEach((binding, tableIndex) => {

@@ -113,7 +113,7 @@ export function decodeCluster(cluster: Cluster, ctx: DecodeContext): DomainClust
     return undefined;
   }
   const lb = typedLbPolicy(cluster) ?? LB_POLICY[cluster.lbPolicy];
-  if (!lb) ctx.approximated('lb_policy', 'unsupported load balancing policy: rendered as round robin');
+  if (!lb && discovery !== 'original-dst') ctx.approximated('lb_policy', 'unsupported load balancing policy: rendered as round robin');
   if (cluster.lbConfig) ctx.approximated(`lb_config`, 'load balancer tuning (ring size, choice count, slow start) has no APISIX equivalent');
   if (cluster.commonLbConfig?.localityConfigSpecifier?.$case === 'zoneAwareLbConfig') ctx.dropped('common_lb_config.zone_aware_lb_config', 'APISIX does not do zone-aware routing');
   ctx.unhandled(cluster, '', HANDLED, INERT);
