@@ -173,6 +173,12 @@ function routeBody(route: Route, vhost: VirtualHost, table: RouteTable, ctx: Rou
   return ok(body);
 }
 
+/** Renderers report errors as `<field path>: <message>`. */
+function splitFieldError(text: string): { field: string; message: string } {
+  const colon = text.indexOf(': ');
+  return colon === -1 ? { field: '', message: text } : { field: text.slice(0, colon), message: text.slice(colon + 2) };
+}
+
 function groupKey(group: HostGroup): string {
   return group.kind === 'hosts' ? 'hosts' : group.kind === 'prefix-wildcard' ? `prefix:${group.prefix}` : 'any';
 }
@@ -223,7 +229,7 @@ export function renderRouteTable(table: RouteTable, ctx: RouteTableContext): Res
     });
     const failed = bodies.filter((b) => !b.ok);
     if (failed.length > 0) {
-      for (const failure of failed) if (!failure.ok) errors.push({ resource: ref, field: failure.error.split(':')[0]!, message: failure.error });
+      for (const failure of failed) if (!failure.ok) errors.push({ resource: ref, ...splitFieldError(failure.error) });
       return;
     }
     const closed = vhost.routes.some((route) => matchesEverything(route.match));

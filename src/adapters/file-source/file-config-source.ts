@@ -2,10 +2,10 @@
 // -o json` prints it), a bootstrap's static_resources, an xDS resource list, or a directory of
 // such files. Errors name the file, the resource and the field.
 import { createHash } from 'node:crypto';
-import { watch as watchFs, type FSWatcher } from 'node:fs';
+import { statSync, watch as watchFs, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
-import { parseDocument } from 'yaml';
+import { basename, dirname, extname, join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { FidelityReport } from '../../domain/fidelity.js';
 import { err, ok, type Result } from '../../domain/result.js';
 import { createSnapshot } from '../../domain/snapshot.js';
@@ -40,18 +40,22 @@ function parseText(text: string, file: string): Result<unknown[], SourceError> {
     }
   }
   const documents: unknown[] = [];
-  for (const part of text.split(/^---\s*$/m)) {
-    if (part.trim() === '') continue;
-    const document = parseDocument(part, { uniqueKeys: true });
+  // Parsed as one stream so that error positions are lines of the file, not of one document.
+  for (const document of parseAllDocuments(text, { uniqueKeys: true })) {
     const [problem] = document.errors;
     if (problem) {
-      const [line, col] = [problem.linePos?.[0]?.line, problem.linePos?.[0]?.col];
-      return err({ location: line !== undefined ? `${file}:${line}:${col}` : file, message: `invalid YAML: ${problem.message.split('\n')[0]}` });
+      const position = problem.linePos?.[0];
+      const message = problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      return err({ location: position ? `${file}:${position.line}:${position.col}` : file, message: `invalid YAML: ${message}` });
     }
-    documents.push(document.toJS());
+    const value: unknown = document.toJS();
+    if (value !== null && value !== undefined) documents.push(value);
   }
   return ok(documents);
 }
+
+/** Where each resource came from, so that a decode error can name its file. */
+const resourceKey = (type: string, name: string): string => `${type}/${name}`;
 
 export class FileConfigSource implements ConfigSource {
   constructor(private readonly options: FileSourceOptions) {}
@@ -66,6 +70,7 @@ export class FileConfigSource implements ConfigSource {
     if (files.length === 0) return err({ location: this.options.path, message: 'no .json, .yaml or .yml files' });
     const hash = createHash('sha256');
     const resources: XdsResource[] = [];
+    const origins = new Map<string, string>();
     for (const file of files) {
       let text: string;
       try {
@@ -84,7 +89,11 @@ export class FileConfigSource implements ConfigSource {
           const more = found.error.length > 1 ? ` (and ${found.error.length - 1} more)` : '';
           return err({ location: first?.path ? `${where}: ${first.path}` : where, message: `${first?.message ?? 'invalid'}${more}` });
         }
-        resources.push(...found.value.resources);
+        for (const resource of found.value.resources) {
+          resources.push(resource);
+          const name = resource.type === 'ClusterLoadAssignment' ? resource.message.clusterName : resource.message.name;
+          if (!origins.has(resourceKey(resource.type, name))) origins.set(resourceKey(resource.type, name), where);
+        }
       }
     }
     const report = new FidelityReport();
@@ -92,11 +101,31 @@ export class FileConfigSource implements ConfigSource {
     const [problem] = decoded.errors;
     if (problem) {
       const more = decoded.errors.length > 1 ? ` (and ${decoded.errors.length - 1} more)` : '';
-      const location = `${this.options.path}: ${problem.resource.type} "${problem.resource.name}"${problem.field ? ` field ${problem.field}` : ''}`;
+      const file = origins.get(resourceKey(problem.resource.type, problem.resource.name)) ?? this.options.path;
+      const location = `${file}: ${problem.resource.type} "${problem.resource.name}"${problem.field ? ` field ${problem.field}` : ''}`;
       return err({ location, message: `${problem.message}${more}` });
     }
     const version = hash.digest('hex').slice(0, 16);
     return ok({ snapshot: createSnapshot(version, decoded.resources), fidelity: report.records });
+  }
+
+  /**
+   * Watches the directory, not the file: a file replaced by rename (how editors and Kubernetes
+   * ConfigMaps update files) would leave a file watch on the old inode.
+   */
+  private followChanges(onChange: () => void): FSWatcher {
+    const path = this.options.path;
+    let isDirectory = false;
+    try {
+      isDirectory = statSync(path).isDirectory();
+    } catch {
+      // A missing file may appear later; its directory is watched.
+    }
+    const directory = isDirectory ? path : dirname(path);
+    const name = basename(path);
+    return watchFs(directory, { persistent: false }, (_event, changed) => {
+      if (isDirectory || changed === null || changed === name) onChange();
+    });
   }
 
   watch(watcher: ConfigWatcher): Disposable {
@@ -110,13 +139,11 @@ export class FileConfigSource implements ConfigSource {
       else watcher.onError(result.error);
     };
     void publish();
-    if (this.options.follow) {
-      watcherFs = watchFs(this.options.path, { persistent: false }, () => {
-        // Editors write in several steps; settle before reading.
-        clearTimeout(timer);
-        timer = setTimeout(() => void publish(), 100);
-      });
-    }
+    if (this.options.follow) watcherFs = this.followChanges(() => {
+      // Editors and ConfigMap updates write in several steps; settle before reading.
+      clearTimeout(timer);
+      timer = setTimeout(() => void publish(), 100);
+    });
     return {
       dispose: () => {
         disposed = true;
