@@ -5,6 +5,7 @@ import type { StringMatcher } from '../../domain/mesh/string-match.js';
 import type { HeaderMatch, PathMatch, QueryParamMatch, RouteMatch } from '../../domain/mesh/route.js';
 import { err, ok, type Result } from '../../domain/result.js';
 import type { VarExpr } from './apisix-types.js';
+import { RE2JS } from 're2js';
 import { escapePcre, re2ToPcre } from './regex.js';
 
 export interface MatchVars {
@@ -41,12 +42,10 @@ function stringMatcherExpr(variable: string, matcher: StringMatcher, field: stri
 function pathExpr(path: PathMatch, caseSensitive: boolean, caveats: Caveats): Result<VarExpr | undefined, string> {
   const op = regexOp(!caseSensitive);
   switch (path.kind) {
-    case 'prefix': {
+    case 'prefix':
+      // Envoy removes the query string before matching, like nginx's $uri.
       if (path.value === '/' || path.value === '') return ok(undefined);
-      // Envoy's prefix sees the query string too; nginx's $uri does not, $request_uri does (raw).
-      const variable = path.value.includes('?') ? 'request_uri' : 'uri';
-      return ok([variable, op, `^${escapePcre(path.value)}`]);
-    }
+      return ok(['uri', op, `^${escapePcre(path.value)}`]);
     case 'exact':
       return ok(caseSensitive ? ['uri', '==', path.value] : ['uri', '~*', `^${escapePcre(path.value)}\\z`]);
     case 'separated-prefix': {
@@ -57,7 +56,8 @@ function pathExpr(path: PathMatch, caseSensitive: boolean, caveats: Caveats): Re
       const pcre = re2ToPcre(path.regex);
       if (!pcre.ok) return err(`match.safe_regex.regex: ${pcre.error}`);
       if (pcre.value.caveat) caveats.push({ field: 'match.safe_regex.regex', reason: pcre.value.caveat });
-      return ok(['uri', op, pcre.value.anchored]);
+      // Envoy ignores case_sensitive for regex paths.
+      return ok(['uri', '~~', pcre.value.anchored]);
     }
   }
 }
@@ -98,22 +98,65 @@ function headerExpr(header: HeaderMatch, index: number, caveats: Caveats): Resul
     }
     case 'range': {
       const { start, end } = header.match;
-      const inRange: VarExpr = ['AND', [variable, '~~', '^-?[0-9]+\\z'], [variable, '>=', start], [variable, '<', end]];
-      return ok([header.invert ? ['!AND', ...inRange.slice(1)] : inRange]);
+      // Envoy parses the value as a signed 64-bit integer (absl::SimpleAtoi accepts a sign).
+      const inRange: VarExpr = ['AND', [variable, '~~', '^[+-]?[0-9]+\\z'], [variable, '>=', start], [variable, '<', end]];
+      return ok(header.invert ? [presentExpr(variable), ['!AND', ...inRange.slice(1)]] : [inRange]);
     }
     case 'string': {
       const expr = stringMatcherExpr(variable, header.match.matcher, `${field}.string_match`, caveats);
       if (!expr.ok) return expr;
-      exprs = [header.invert ? negate(expr.value) : expr.value];
+      // A missing header never matches a value matcher, inverted or not (Envoy's matchHeaders).
+      exprs = header.invert ? [presentExpr(variable), negate(expr.value)] : [expr.value];
       return ok(exprs);
     }
   }
 }
 
+/** A PCRE class per letter: case-insensitive without inline flags (which nest badly in a larger pattern). */
+function caseless(pcreLiteral: string): string {
+  return pcreLiteral.replace(/[a-zA-Z]/g, (c) => `[${c.toLowerCase()}${c.toUpperCase()}]`);
+}
+
+/** PCRE for a raw (still percent-encoded) query value that the matcher accepts, within one parameter. */
+function queryValuePattern(matcher: StringMatcher, field: string, caveats: Caveats): Result<string, string> {
+  if (matcher.kind === 'regex') {
+    const pcre = re2ToPcre(matcher.regex);
+    if (!pcre.ok) return err(`${field}: ${pcre.error}`);
+    caveats.push({ field, reason: 'a query regex is evaluated on the raw query string and may run past the parameter if it matches "&"' });
+    return ok(`(?:${pcre.value.body})`);
+  }
+  const literal = matcher.ignoreCase ? caseless(escapePcre(matcher.value)) : escapePcre(matcher.value);
+  switch (matcher.kind) {
+    case 'exact':
+      return ok(literal);
+    case 'prefix':
+      return ok(`${literal}[^&]*`);
+    case 'suffix':
+      return ok(`[^&]*${literal}`);
+    case 'contains':
+      return ok(`[^&]*${literal}[^&]*`);
+  }
+}
+
+/** Whether the matcher accepts the empty value (what Envoy sees for `?flag` without `=`). */
+function acceptsEmpty(matcher: StringMatcher): boolean {
+  if (matcher.kind === 'regex') return RE2JS.compile(matcher.regex).matches('');
+  return matcher.value === '';
+}
+
+/**
+ * Envoy matches the first occurrence of the parameter, on raw (undecoded) names and values; APISIX's
+ * `arg_*` variables are decoded. So the condition is a regex over the raw `query_string`: every
+ * parameter before the match must have another name, then the parameter and its whole value.
+ */
 function queryExpr(param: QueryParamMatch, index: number, caveats: Caveats): Result<VarExpr, string> {
-  const variable = `arg_${param.name}`;
-  if (param.match.kind === 'present') return ok(presentExpr(variable));
-  return stringMatcherExpr(variable, param.match.matcher, `match.query_parameters[${index}].string_match`, caveats);
+  const name = escapePcre(param.name);
+  const before = `^(?:(?!${name}(?:=|&|\\z))[^&]*&)*`;
+  if (param.match.kind === 'present') return ok(['query_string', '~~', `${before}${name}(?:=|&|\\z)`]);
+  const value = queryValuePattern(param.match.matcher, `match.query_parameters[${index}].string_match`, caveats);
+  if (!value.ok) return value;
+  const bare = acceptsEmpty(param.match.matcher) ? '|&|\\z' : '';
+  return ok(['query_string', '~~', `${before}${name}(?:=${value.value}(?:&|\\z)${bare})`]);
 }
 
 export function routeMatchVars(match: RouteMatch): Result<MatchVars, string> {
@@ -132,7 +175,8 @@ export function routeMatchVars(match: RouteMatch): Result<MatchVars, string> {
     if (!expr.ok) return expr;
     vars.push(expr.value);
   }
-  if (match.grpcOnly) vars.push(['http_content_type', '~~', '^application/grpc']);
+  // application/grpc or application/grpc+proto…, not application/grpc-web (Envoy's hasGrpcContentType).
+  if (match.grpcOnly) vars.push(['http_content_type', '~~', '^application/grpc(?:\\+|\\z)']);
   return ok({ vars, caveats });
 }
 

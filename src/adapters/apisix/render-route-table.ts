@@ -8,7 +8,7 @@ import type { ApisixLabels, ApisixRoute, ApisixTimeout, VarExpr } from './apisix
 import { clip, stableId } from './ids.js';
 import { matchesEverything, routeMatchVars } from './match-vars.js';
 import { cors, faultInjection, fixedResponse, headerOperations, mergeHeaderMutations, proxyMirror, redirect, toNgxSubstitution, type PluginContext } from './render-plugins.js';
-import { MAX_ROUTES_PER_VHOST, portVar, prefixWildcardVar, routePriority, splitDomains, type HostGroup, type PriorityPlan } from './route-precedence.js';
+import { groupVars, MAX_ROUTES_PER_VHOST, MAX_TABLES, MAX_VHOSTS_PER_TABLE, portVar, routePriority, splitDomains, stripPort, type HostGroup, type PriorityPlan } from './route-precedence.js';
 import { escapePcre, re2ToPcre } from './regex.js';
 import { DEFAULT_SETTINGS, type UpstreamSettings } from './render-upstream.js';
 
@@ -173,6 +173,29 @@ function routeBody(route: Route, vhost: VirtualHost, table: RouteTable, ctx: Rou
   return ok(body);
 }
 
+/** Reason recorded for tables whose routing depends on the Host header (tests look for it). */
+export const HOST_PORT_REASON =
+  "the Host header's port is not compared (APISIX matches $host): a Host naming a port a virtual host does not list is routed to it, where Envoy would pick another virtual host";
+
+/**
+ * APISIX matches $host, without the port; Envoy compares the whole Host header with each domain.
+ * Reported once per table that matches on hosts, and per virtual host whose domains differ from
+ * another's only by port (APISIX cannot tell them apart and tries the earlier one first).
+ */
+function reportHostPorts(vhost: VirtualHost, v: number, ref: ResourceRef, ctx: RouteTableContext, bucketOwners: Map<string, string>): void {
+  const field = `virtual_hosts[${v}].domains`;
+  if (bucketOwners.size === 0 && vhost.domains.some((d) => d !== '*')) {
+    ctx.fidelity.record({ resource: ref, field: 'virtual_hosts[].domains', severity: 'approximated', reason: HOST_PORT_REASON });
+  }
+  for (const bucket of new Set(vhost.domains.filter((d) => d !== '*').map((d) => stripPort(d.toLowerCase())))) {
+    const owner = bucketOwners.get(bucket);
+    if (owner === undefined) bucketOwners.set(bucket, vhost.name);
+    else if (owner !== vhost.name) {
+      ctx.fidelity.record({ resource: ref, field, severity: 'approximated', reason: `"${bucket}" is also a domain of virtual host "${owner}" with another port; APISIX cannot tell them apart and tries "${owner}" first` });
+    }
+  }
+}
+
 /** Renderers report errors as `<field path>: <message>`. */
 function splitFieldError(text: string): { field: string; message: string } {
   const colon = text.indexOf(': ');
@@ -180,7 +203,8 @@ function splitFieldError(text: string): { field: string; message: string } {
 }
 
 function groupKey(group: HostGroup): string {
-  return group.kind === 'hosts' ? 'hosts' : group.kind === 'prefix-wildcard' ? `prefix:${group.prefix}` : 'any';
+  if (group.kind === 'hosts') return group.guardSuffix === undefined ? 'hosts' : `guarded:${group.hosts[0]}`;
+  return group.kind === 'prefix-wildcard' ? `prefix:${group.prefix}` : 'any';
 }
 
 /** Route names are used in ids when unique within the vhost, so inserting a route keeps the others' ids. */
@@ -207,13 +231,22 @@ export function renderRouteTable(table: RouteTable, ctx: RouteTableContext): Res
   const errors: TranslationError[] = [];
   const routes: RenderedRoute[] = [];
   const scope: VarExpr[] = ctx.portVariable && ctx.ports.length > 0 ? [portVar(ctx.portVariable, ctx.ports)] : [];
+  const bucketOwners = new Map<string, string>();
+  if (ctx.plan.tableCount > MAX_TABLES) {
+    return err([{ resource: ref, field: '', message: `more than ${MAX_TABLES} route configurations` }]);
+  }
   table.virtualHosts.forEach((vhost, v) => {
     const vhostField = `virtual_hosts[${v}]`;
     if (vhost.routes.length >= MAX_ROUTES_PER_VHOST) {
       errors.push({ resource: ref, field: `${vhostField}.routes`, message: `more than ${MAX_ROUTES_PER_VHOST - 1} routes in one virtual host` });
       return;
     }
+    if (v >= MAX_VHOSTS_PER_TABLE) {
+      errors.push({ resource: ref, field: 'virtual_hosts', message: `more than ${MAX_VHOSTS_PER_TABLE} virtual hosts in one route configuration` });
+      return;
+    }
     const split = splitDomains(vhost.domains);
+    reportHostPorts(vhost, v, ref, ctx, bucketOwners);
     for (const domain of split.rejected) {
       ctx.fidelity.record({ resource: ref, field: `${vhostField}.domains`, severity: 'dropped', reason: `domain "${domain}" is not a host APISIX can match` });
     }
@@ -234,7 +267,7 @@ export function renderRouteTable(table: RouteTable, ctx: RouteTableContext): Res
     }
     const closed = vhost.routes.some((route) => matchesEverything(route.match));
     for (const group of split.groups) {
-      const groupVars: VarExpr[] = group.kind === 'prefix-wildcard' ? [prefixWildcardVar(group.prefix)] : [];
+      const conditions = groupVars(group);
       const count = vhost.routes.length;
       const base = (index: number, key: string, routeName: string): ApisixRoute => {
         const route: ApisixRoute = {
@@ -242,7 +275,7 @@ export function renderRouteTable(table: RouteTable, ctx: RouteTableContext): Res
           name: clip(`${table.name}/${vhost.name}/${routeName}`),
           labels: { ...ctx.labels },
           uri: '/*',
-          priority: routePriority(ctx.plan, group, ctx.tableIndex, index, count),
+          priority: routePriority(ctx.plan, group, ctx.tableIndex, v, index, count),
           status: 1,
         };
         if (group.kind === 'hosts') route.hosts = [...group.hosts];
@@ -252,7 +285,7 @@ export function renderRouteTable(table: RouteTable, ctx: RouteTableContext): Res
       bodies.forEach((rendered, r) => {
         if (!rendered.ok) return;
         const route = base(r, keys[r]!, vhost.routes[r]!.name ?? `#${r}`);
-        const vars = [...scope, ...groupVars, ...rendered.value.vars];
+        const vars = [...scope, ...conditions, ...rendered.value.vars];
         if (vars.length > 0) route.vars = vars;
         const body = rendered.value.body;
         if (body.upstream_id) route.upstream_id = body.upstream_id;
@@ -264,7 +297,7 @@ export function renderRouteTable(table: RouteTable, ctx: RouteTableContext): Res
       // APISIX would go on to routes of other virtual hosts.
       if (group.kind !== 'any' && !closed) {
         const notFound = base(count, '#not-found', '#not-found');
-        const vars = [...scope, ...groupVars];
+        const vars = [...scope, ...conditions];
         if (vars.length > 0) notFound.vars = vars;
         notFound.plugins = { 'fault-injection': fixedResponse(404, undefined) };
         routes.push({ route: notFound, origin: { table: table.name, virtualHost: v, route: undefined } });

@@ -14,7 +14,11 @@ import type { VarExpr } from './apisix-types.js';
 import { escapePcre } from './regex.js';
 
 export type HostGroup =
-  | { readonly kind: 'hosts'; readonly hosts: readonly string[] }
+  /**
+   * `guardSuffix` is set for a wildcard without a dot (`*a.com`): APISIX's host tree also matches
+   * the bare `a.com`, which Envoy's wildcard (never empty) does not, so routes carry a condition.
+   */
+  | { readonly kind: 'hosts'; readonly hosts: readonly string[]; readonly guardSuffix?: string }
   | { readonly kind: 'prefix-wildcard'; readonly prefix: string }
   | { readonly kind: 'any' };
 
@@ -38,6 +42,7 @@ export function stripPort(domain: string): string {
 
 export function splitDomains(domains: readonly string[]): DomainSplit {
   const hosts = new Set<string>();
+  const guarded = new Set<string>();
   const prefixes = new Set<string>();
   const rejected: string[] = [];
   let any = false;
@@ -52,11 +57,13 @@ export function splitDomains(domains: readonly string[]): DomainSplit {
       continue;
     }
     const host = stripPort(domain);
-    if (HOST_DEF.test(host) && !host.slice(1).includes('*')) hosts.add(host);
-    else rejected.push(raw);
+    if (!HOST_DEF.test(host) || host.slice(1).includes('*')) rejected.push(raw);
+    else if (host.startsWith('*') && host[1] !== '.') guarded.add(host);
+    else hosts.add(host);
   }
   const groups: HostGroup[] = [];
   if (hosts.size > 0) groups.push({ kind: 'hosts', hosts: [...hosts].sort() });
+  for (const host of [...guarded].sort()) groups.push({ kind: 'hosts', hosts: [host], guardSuffix: host.slice(1) });
   for (const prefix of [...prefixes].sort((a, b) => b.length - a.length || a.localeCompare(b))) groups.push({ kind: 'prefix-wildcard', prefix });
   if (any) groups.push({ kind: 'any' });
   return { groups, rejected };
@@ -65,22 +72,39 @@ export function splitDomains(domains: readonly string[]): DomainSplit {
 /** Condition a prefix-wildcard group adds; Envoy's wildcard never matches the empty string. */
 export const prefixWildcardVar = (prefix: string): VarExpr => ['host', '~*', `^${escapePcre(prefix)}.`];
 
-/** Routes per virtual host are capped so that bands never overlap. */
-export const MAX_ROUTES_PER_VHOST = 1 << 17;
+/** Conditions every route of a group carries (its 404 closer included). */
+export function groupVars(group: HostGroup): VarExpr[] {
+  if (group.kind === 'prefix-wildcard') return [prefixWildcardVar(group.prefix)];
+  if (group.kind === 'hosts' && group.guardSuffix !== undefined) return [['host', '~*', `.${escapePcre(group.guardSuffix)}\\z`]];
+  return [];
+}
+
+/**
+ * Priority layout (higher runs first), bit fields of one integer below 2^53:
+ *   band (8 bits) | table rank (11) | virtual host rank (16) | route rank (14).
+ * Each field's limit is checked before rendering, so fields never overflow into each other.
+ */
+export const MAX_ROUTES_PER_VHOST = 1 << 14;
+export const MAX_VHOSTS_PER_TABLE = 1 << 16;
+export const MAX_TABLES = 1 << 11;
+const MAX_BAND = (1 << 8) - 1;
 
 export interface PriorityPlan {
   readonly tableCount: number;
 }
 
 /**
- * Priority of the route at `index` of `count` in a group of `table`: higher runs first. Route
- * tables are ranked too, which only matters when tables share a host and no port variable tells
- * them apart (reported as a conflict).
+ * Priority of the route at `index` of `count` in virtual host `vhostIndex` of `table`. Tables and
+ * virtual hosts are ranked too: that only decides between routes APISIX cannot otherwise tell apart
+ * (tables sharing a host without a port variable, virtual hosts differing only by a Host port), which
+ * are reported as approximations.
  */
-export function routePriority(plan: PriorityPlan, group: HostGroup, tableIndex: number, index: number, count: number): number {
-  const band = group.kind === 'prefix-wildcard' ? 1 + group.prefix.length : 0;
+export function routePriority(plan: PriorityPlan, group: HostGroup, tableIndex: number, vhostIndex: number, index: number, count: number): number {
+  const band = group.kind === 'prefix-wildcard' ? Math.min(MAX_BAND, 1 + group.prefix.length) : 0;
   const tableRank = plan.tableCount - tableIndex;
-  return band * (plan.tableCount + 1) * MAX_ROUTES_PER_VHOST + tableRank * MAX_ROUTES_PER_VHOST + (count - index);
+  const vhostRank = MAX_VHOSTS_PER_TABLE - 1 - vhostIndex;
+  const routeRank = count - index;
+  return ((band * MAX_TABLES + tableRank) * MAX_VHOSTS_PER_TABLE + vhostRank) * MAX_ROUTES_PER_VHOST + routeRank;
 }
 
 /** Condition restricting a route table to the listener ports it is bound to. */
