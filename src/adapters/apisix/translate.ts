@@ -128,6 +128,14 @@ export function translateSnapshot(snapshot: MeshSnapshot, options: TranslateOpti
   const errors: TranslationError[] = [];
   const routes: RenderedRoute[] = [];
   bindings.forEach((binding, tableIndex) => {
+    if (options.portVariable && binding.ports.size === 0) {
+      report.record({
+        resource: { type: 'RouteConfiguration', name: binding.table.name },
+        field: 'name',
+        severity: 'approximated',
+        reason: 'no listener in the input serves this route configuration: it is matched on every port (Envoy would use it on none)',
+      });
+    }
     const rendered = renderRouteTable(binding.table, {
       plan: { tableCount: bindings.length },
       tableIndex,
