@@ -17,8 +17,16 @@ export interface SourceError {
   readonly message: string;
 }
 
+/**
+ * The consumer's judgement of an update. A rejected update is NACKed by sources that can (xDS)
+ * and logged by the others; either way the last accepted configuration stays in force.
+ */
+export type UpdateVerdict = { readonly accepted: true } | { readonly accepted: false; readonly reason: string };
+
+export const ACCEPTED: UpdateVerdict = Object.freeze({ accepted: true });
+
 export interface ConfigWatcher {
-  onUpdate(update: SourceUpdate): void;
+  onUpdate(update: SourceUpdate): UpdateVerdict | void;
   onError(error: SourceError): void;
 }
 

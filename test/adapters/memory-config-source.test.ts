@@ -33,12 +33,12 @@ const s = suite('MemoryConfigSource');
 s('a watcher that joins late gets the current snapshot at once, and nothing before a first publish', async () => {
   const source = new MemoryConfigSource();
   const early: SourceUpdate[] = [];
-  source.watch({ onUpdate: (u) => early.push(u), onError: () => assert.unreachable('no error was published') }).dispose();
+  source.watch({ onUpdate: (u) => void early.push(u), onError: () => assert.unreachable('no error was published') }).dispose();
   assert.is(early.length, 0, 'nothing to deliver yet');
   const update = await bookinfoUpdate();
   source.publish(update);
   const late: SourceUpdate[] = [];
-  const subscription = source.watch({ onUpdate: (u) => late.push(u), onError: () => assert.unreachable('no error was published') });
+  const subscription = source.watch({ onUpdate: (u) => void late.push(u), onError: () => assert.unreachable('no error was published') });
   assert.is(late.length, 1, 'delivered synchronously inside watch()');
   assert.is(late[0], update);
   subscription.dispose();

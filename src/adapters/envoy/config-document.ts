@@ -10,6 +10,7 @@ import { TYPE_URL } from './proto/type-urls.js';
 import { parseProtoJson, type ProtoJsonError } from './proto/proto-json.js';
 import { unpackAny, type AnyLike } from './proto/unpack-any.js';
 import type { XdsResource } from './xds-resources.js';
+import { xdsResourceFromAny } from './xds-any.js';
 
 export interface DocumentError {
   /** proto3-JSON path inside the document. */
@@ -31,26 +32,9 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 /** An Any holding one of the five xDS resource types; anything else is an error at `path`. */
 function resourceFromAny(any: AnyLike | undefined, path: string, errors: DocumentError[]): XdsResource | undefined {
   if (!any) return undefined;
-  const unpacked = unpackAny(any);
-  if (unpacked.kind === 'invalid') {
-    errors.push({ path, message: `cannot decode ${unpacked.typeUrl}: ${unpacked.error}` });
-    return undefined;
-  }
-  if (unpacked.kind === 'known') {
-    switch (unpacked.typeUrl) {
-      case TYPE_URL.Listener:
-        return { type: 'Listener', message: unpacked.message };
-      case TYPE_URL.RouteConfiguration:
-        return { type: 'RouteConfiguration', message: unpacked.message };
-      case TYPE_URL.Cluster:
-        return { type: 'Cluster', message: unpacked.message };
-      case TYPE_URL.ClusterLoadAssignment:
-        return { type: 'ClusterLoadAssignment', message: unpacked.message };
-      case TYPE_URL.Secret:
-        return { type: 'Secret', message: unpacked.message };
-    }
-  }
-  errors.push({ path, message: `unknown resource type ${unpacked.typeUrl}` });
+  const resource = xdsResourceFromAny(any);
+  if (resource.ok) return resource.value;
+  errors.push({ path, message: resource.error });
   return undefined;
 }
 

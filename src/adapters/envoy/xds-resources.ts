@@ -36,51 +36,88 @@ export interface DecodedMesh {
 const nameOf = (resource: XdsResource): string =>
   resource.type === 'ClusterLoadAssignment' ? resource.message.clusterName : resource.message.name;
 
-/** Decodes every resource; a name given twice for one type is an error (xDS requires a NACK). */
-export function decodeXdsResources(resources: Iterable<XdsResource>, fidelity: FidelitySink): DecodedMesh {
+/** A decoded resource in the domain, by type. */
+export type DomainResource =
+  | { readonly type: 'Listener'; readonly value: DomainListener }
+  | { readonly type: 'RouteConfiguration'; readonly value: RouteTable }
+  | { readonly type: 'Cluster'; readonly value: DomainCluster }
+  | { readonly type: 'ClusterLoadAssignment'; readonly value: EndpointSet }
+  | { readonly type: 'Secret'; readonly value: DomainSecret };
+
+export interface DecodedResource {
+  /** undefined when the resource is valid but has nothing APISIX can use (reported in fidelity). */
+  readonly domain: DomainResource | undefined;
+  readonly errors: readonly DecodeError[];
+}
+
+export const xdsResourceName = nameOf;
+
+/** One resource → domain. Used by the xDS client, which decodes only what changed. */
+export function decodeXdsResource(resource: XdsResource, fidelity: FidelitySink): DecodedResource {
+  const name = nameOf(resource);
+  const ref = { type: resource.type as ResourceType, name };
+  if (name === '') {
+    return { domain: undefined, errors: [{ resource: ref, field: resource.type === 'ClusterLoadAssignment' ? 'cluster_name' : 'name', message: 'empty name' }] };
+  }
+  const ctx = new DecodeContext(ref, fidelity);
+  let domain: DomainResource | undefined;
+  switch (resource.type) {
+    case 'Listener':
+      domain = { type: 'Listener', value: decodeListener(resource.message, ctx) };
+      break;
+    case 'RouteConfiguration':
+      domain = { type: 'RouteConfiguration', value: decodeRouteConfiguration(resource.message, ctx) };
+      break;
+    case 'Cluster': {
+      const cluster = decodeCluster(resource.message, ctx);
+      domain = cluster ? { type: 'Cluster', value: cluster } : undefined;
+      break;
+    }
+    case 'ClusterLoadAssignment':
+      domain = { type: 'ClusterLoadAssignment', value: decodeClusterLoadAssignment(resource.message, ctx) };
+      break;
+    case 'Secret': {
+      const secret = decodeSecret(resource.message, ctx);
+      domain = secret ? { type: 'Secret', value: secret } : undefined;
+      break;
+    }
+  }
+  return { domain: ctx.errors.length > 0 ? undefined : domain, errors: ctx.errors };
+}
+
+/** Groups domain resources by kind, as a MeshSnapshot takes them. */
+export function meshResourcesOf(resources: Iterable<DomainResource>): MeshResources {
   const listeners: DomainListener[] = [];
   const routeTables: RouteTable[] = [];
   const clusters: DomainCluster[] = [];
   const endpoints: EndpointSet[] = [];
   const secrets: DomainSecret[] = [];
+  for (const resource of resources) {
+    if (resource.type === 'Listener') listeners.push(resource.value);
+    else if (resource.type === 'RouteConfiguration') routeTables.push(resource.value);
+    else if (resource.type === 'Cluster') clusters.push(resource.value);
+    else if (resource.type === 'ClusterLoadAssignment') endpoints.push(resource.value);
+    else secrets.push(resource.value);
+  }
+  return { listeners, routeTables, clusters, endpoints, secrets };
+}
+
+/** Decodes every resource; a name given twice for one type is an error (xDS requires a NACK). */
+export function decodeXdsResources(resources: Iterable<XdsResource>, fidelity: FidelitySink): DecodedMesh {
+  const decoded: DomainResource[] = [];
   const errors: DecodeError[] = [];
   const seen = new Set<string>();
   for (const resource of resources) {
     const name = nameOf(resource);
-    const ref = { type: resource.type as ResourceType, name };
-    if (name === '') {
-      errors.push({ resource: ref, field: resource.type === 'ClusterLoadAssignment' ? 'cluster_name' : 'name', message: 'empty name' });
-      continue;
-    }
     const key = `${resource.type}/${name}`;
-    if (seen.has(key)) {
-      errors.push({ resource: ref, field: 'name', message: `duplicate ${resource.type} "${name}"` });
+    if (name !== '' && seen.has(key)) {
+      errors.push({ resource: { type: resource.type as ResourceType, name }, field: 'name', message: `duplicate ${resource.type} "${name}"` });
       continue;
     }
     seen.add(key);
-    const ctx = new DecodeContext(ref, fidelity);
-    switch (resource.type) {
-      case 'Listener':
-        listeners.push(decodeListener(resource.message, ctx));
-        break;
-      case 'RouteConfiguration':
-        routeTables.push(decodeRouteConfiguration(resource.message, ctx));
-        break;
-      case 'Cluster': {
-        const cluster = decodeCluster(resource.message, ctx);
-        if (cluster) clusters.push(cluster);
-        break;
-      }
-      case 'ClusterLoadAssignment':
-        endpoints.push(decodeClusterLoadAssignment(resource.message, ctx));
-        break;
-      case 'Secret': {
-        const secret = decodeSecret(resource.message, ctx);
-        if (secret) secrets.push(secret);
-        break;
-      }
-    }
-    errors.push(...ctx.errors);
+    const result = decodeXdsResource(resource, fidelity);
+    if (result.domain) decoded.push(result.domain);
+    errors.push(...result.errors);
   }
-  return { resources: { listeners, routeTables, clusters, endpoints, secrets }, errors };
+  return { resources: meshResourcesOf(decoded), errors };
 }

@@ -1,0 +1,255 @@
+// The ADS client: a ConfigSource that speaks to istiod (or any xDS server) like an Envoy sidecar.
+// State of the world or delta over one stream; per-type version, nonce and subscription; ACK and
+// NACK with error detail; warming; does-not-exist timers; reconnect with backoff, resubscribing with
+// `initial_resource_versions` in delta. The last published snapshot stays in force while the
+// server is unreachable and whenever a response is NACKed.
+import type { Secret } from '../../domain/mesh/secret.js';
+import type { ConfigSource, ConfigWatcher, Disposable, SourceUpdate, UpdateVerdict } from '../../ports/config-source.js';
+import type { Logger } from '../../ports/logger.js';
+import type { DecodeError } from '../envoy/xds-resources.js';
+import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { isWarm, missingOf, referencesOf, snapshotOf, type References } from './dependency-tracker.js';
+import { GrpcAdsTransport, type AdsStream, type AdsTransportOptions } from './grpc-transport.js';
+import { ResourceCache, type StagedChange } from './resource-cache.js';
+import { SubscriptionState, type ResponseMeta } from './subscription-state.js';
+import { XDS_TYPES, xdsTypeOfUrl, type XdsType } from './xds-types.js';
+
+export type AdsMode = 'sotw' | 'delta';
+
+/** Hooks for metrics and tests; all optional. */
+export interface AdsEvents {
+  connected?(): void;
+  disconnected?(reason: string): void;
+  response?(type: XdsType, resources: number): void;
+  ack?(type: XdsType): void;
+  nack?(type: XdsType, message: string): void;
+  published?(version: string): void;
+}
+
+export interface AdsClientOptions extends AdsTransportOptions {
+  readonly mode: AdsMode;
+  readonly logger: Logger;
+  readonly backoff?: BackoffOptions;
+  /** How long a subscribed name may stay unanswered before it is taken as absent (xDS: 15 s). */
+  readonly doesNotExistTimeoutMs?: number;
+  /** Secrets delivered outside ADS (Istio workload certificates); not subscribed over SDS. */
+  readonly localSecrets?: () => readonly Secret[];
+  readonly events?: AdsEvents;
+}
+
+const INVALID_ARGUMENT = 3;
+
+function describeErrors(errors: readonly DecodeError[]): string {
+  const shown = errors.slice(0, 10).map((e) => `${e.resource.type} "${e.resource.name}"${e.field ? ` field ${e.field}` : ''}: ${e.message}`);
+  return errors.length > 10 ? `${shown.join('; ')}; and ${errors.length - 10} more` : shown.join('; ');
+}
+
+export class AdsClient implements ConfigSource {
+  private readonly watchers = new Set<ConfigWatcher>();
+  private readonly cache = new ResourceCache();
+  private readonly subscriptions: SubscriptionState;
+  private readonly backoff: Backoff;
+  private readonly absent = new Set<string>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private stream: AdsStream | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private running = false;
+  private published: SourceUpdate | undefined;
+  private publishCount = 0;
+  /** LDS and CDS must have answered once before anything is published (else we would publish nothing). */
+  private readonly received = new Set<string>();
+  private readonly transport: GrpcAdsTransport;
+
+  constructor(private readonly options: AdsClientOptions) {
+    this.subscriptions = new SubscriptionState(options.mode);
+    this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
+    this.transport = new GrpcAdsTransport(options);
+  }
+
+  watch(watcher: ConfigWatcher): Disposable {
+    this.watchers.add(watcher);
+    if (this.published) watcher.onUpdate(this.published);
+    if (!this.running) this.start();
+    return {
+      dispose: () => {
+        this.watchers.delete(watcher);
+        if (this.watchers.size === 0) this.stop();
+      },
+    };
+  }
+
+  /** The snapshot in force, if any (for config dumps and readiness). */
+  get current(): SourceUpdate | undefined {
+    return this.published;
+  }
+
+  get connected(): boolean {
+    return this.stream !== undefined;
+  }
+
+  private start(): void {
+    this.running = true;
+    this.connect();
+  }
+
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.reconnectTimer);
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    this.stream?.close();
+    this.stream = undefined;
+    this.transport.shutdown();
+  }
+
+  private connect(): void {
+    const { logger } = this.options;
+    const stream = this.transport.open(this.options.mode, {
+      onSotwResponse: (response) => this.onResponse(response.typeUrl, { nonce: response.nonce, version: response.versionInfo }, () =>
+        response.resources.map((any) => ({ version: response.versionInfo, any })), []),
+      onDeltaResponse: (response) =>
+        this.onResponse(
+          response.typeUrl,
+          { nonce: response.nonce, version: response.systemVersionInfo },
+          () => response.resources.flatMap((r) => (r.resource ? [{ name: r.name, version: r.version, any: r.resource }] : [])),
+          response.removedResources,
+        ),
+      onClose: (reason) => {
+        if (this.stream !== stream) return;
+        this.stream = undefined;
+        this.options.events?.disconnected?.(reason);
+        if (!this.running) return;
+        const delay = this.backoff.next();
+        logger.warn({ target: this.options.target, reason, retryInMs: delay }, 'xDS stream closed; serving the last configuration');
+        this.reconnectTimer = setTimeout(() => this.connect(), delay);
+      },
+    });
+    this.stream = stream;
+    this.subscriptions.newStream();
+    logger.info({ target: this.options.target, mode: this.options.mode }, 'xDS stream opened');
+    this.options.events?.connected?.();
+    // Cluster and Listener first (wildcard), then the named types already known from a previous stream.
+    for (const type of XDS_TYPES) {
+      const request = this.subscriptions.initialRequest(type, type.wildcard ? undefined : this.wantedNames(type), this.cache.versions(type.kind));
+      if (request) stream.send(request);
+    }
+  }
+
+  private wantedNames(type: XdsType): ReadonlySet<string> {
+    const references = referencesOf(this.cache, this.localSecretNames());
+    return type.kind === 'RouteConfiguration' ? references.routeConfigs : type.kind === 'ClusterLoadAssignment' ? references.endpoints : references.secrets;
+  }
+
+  private localSecretNames(): ReadonlySet<string> {
+    return new Set((this.options.localSecrets?.() ?? []).map((s) => s.name));
+  }
+
+  private onResponse(typeUrl: string, meta: ResponseMeta, incoming: () => Parameters<ResourceCache['stage']>[1], removed: readonly string[]): void {
+    const stream = this.stream;
+    if (!stream) return;
+    this.backoff.reset();
+    const type = xdsTypeOfUrl(typeUrl);
+    if (!type || !this.subscriptions.isSubscribed(type)) {
+      this.options.logger.debug({ typeUrl }, 'ignoring a response for a type we did not ask for');
+      return;
+    }
+    const resources = incoming();
+    this.options.events?.response?.(type, resources.length);
+    const staged = this.cache.stage(type, resources, { replaceAll: this.options.mode === 'sotw' && type.wildcard, removed });
+    if (staged.errors.length > 0) {
+      this.nack(stream, type, meta, describeErrors(staged.errors));
+      return;
+    }
+    for (const name of staged.puts.keys()) this.resolved(type, name);
+    for (const name of removed) if (this.subscriptions.subscribedNames(type).has(name)) this.markAbsent(type, name);
+    const verdict = this.accept(type, staged);
+    if (!verdict.accepted) {
+      this.nack(stream, type, meta, verdict.reason);
+      return;
+    }
+    stream.send(this.subscriptions.ack(type, meta));
+    this.options.events?.ack?.(type);
+    this.updateSubscriptions(stream);
+  }
+
+  private nack(stream: AdsStream, type: XdsType, meta: ResponseMeta, message: string): void {
+    this.options.logger.warn({ type: type.short, nonce: meta.nonce, error: message }, 'rejecting xDS response (NACK); the last good configuration stays');
+    stream.send(this.subscriptions.nack(type, meta, { code: INVALID_ARGUMENT, message, details: [] }));
+    this.options.events?.nack?.(type, message);
+  }
+
+  /** Commits the staged change and publishes if warm; undone when the consumer rejects it. */
+  private accept(type: XdsType, staged: StagedChange): UpdateVerdict {
+    const undo = this.cache.commit(staged);
+    this.received.add(type.kind);
+    const verdict = this.publishIfWarm();
+    if (!verdict.accepted) undo();
+    return verdict;
+  }
+
+  private publishIfWarm(): UpdateVerdict {
+    if (!this.received.has('Listener') || !this.received.has('Cluster')) return { accepted: true };
+    const references = referencesOf(this.cache, this.localSecretNames());
+    const missing = missingOf(this.cache, references, this.absent);
+    if (!isWarm(missing)) {
+      this.options.logger.debug({ missing }, 'waiting for referenced resources before publishing');
+      return { accepted: true };
+    }
+    if (this.options.mode === 'sotw') this.collectGarbage(references);
+    const version = `xds-${this.publishCount + 1}`;
+    const state = snapshotOf(this.cache, references, this.options.localSecrets?.() ?? [], version);
+    const update: SourceUpdate = { snapshot: state.snapshot, fidelity: state.fidelity };
+    for (const watcher of this.watchers) {
+      const verdict = watcher.onUpdate(update);
+      if (verdict && !verdict.accepted) return verdict;
+    }
+    this.publishCount += 1;
+    this.published = update;
+    this.options.events?.published?.(version);
+    return { accepted: true };
+  }
+
+  /** SotW sends no deletions for named types: drop what LDS and CDS no longer reference. */
+  private collectGarbage(references: References): void {
+    this.cache.retainOnly('RouteConfiguration', references.routeConfigs);
+    this.cache.retainOnly('ClusterLoadAssignment', references.endpoints);
+    this.cache.retainOnly('Secret', references.secrets);
+  }
+
+  /** Subscribes named types to what LDS/CDS now reference, in separate requests (istiod's rule for delta). */
+  private updateSubscriptions(stream: AdsStream): void {
+    for (const type of XDS_TYPES) {
+      if (type.wildcard) continue;
+      const wanted = this.wantedNames(type);
+      const request = this.subscriptions.resubscribe(type, wanted);
+      if (!request) continue;
+      for (const name of wanted) if (!this.cache.of(type.kind).has(name)) this.armDoesNotExist(type, name);
+      stream.send(request);
+    }
+  }
+
+  private armDoesNotExist(type: XdsType, name: string): void {
+    const key = `${type.kind}/${name}`;
+    if (this.timers.has(key) || this.absent.has(key)) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.options.logger.warn({ type: type.short, name }, 'subscribed resource did not arrive; treating it as absent');
+      this.markAbsent(type, name);
+      this.publishIfWarm();
+    }, this.options.doesNotExistTimeoutMs ?? 15_000);
+    timer.unref();
+    this.timers.set(key, timer);
+  }
+
+  private markAbsent(type: XdsType, name: string): void {
+    this.absent.add(`${type.kind}/${name}`);
+  }
+
+  private resolved(type: XdsType, name: string): void {
+    const key = `${type.kind}/${name}`;
+    this.absent.delete(key);
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+  }
+}
+
