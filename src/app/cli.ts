@@ -5,12 +5,28 @@ import { buildTranslateContainer, TranslateAppToken, type ContainerOverrides } f
 import { parseTranslateConfig, type TranslateFlags } from './config.js';
 import type { TranslateApp, TranslateFailure, TranslateOutcome } from './translate/translate-app.js';
 import { formatSummaryLine } from './translate/translate-app.js';
+import { ok } from '../domain/result.js';
+import type { Node } from '../adapters/envoy/ads-protocol.js';
+import { resolveNode } from './sidecar/node-resolution.js';
+import { parseSidecarConfig, type SidecarFlags } from './sidecar/sidecar-config.js';
+import { buildSidecarContainer, SidecarAppToken, type SidecarOverrides } from './sidecar/sidecar-container.js';
+import type { SidecarApp } from './sidecar/sidecar-app.js';
+
+/** Announced to the control plane as the agent's version. */
+export const AGENT_VERSION = '0.1.0';
+
+/** A file source talks to no control plane; the node is only a placeholder. */
+const FILE_SOURCE_NODE: Node = { id: 'file', cluster: 'file', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] };
 
 export const EXIT = { ok: 0, input: 1, usage: 2, output: 3 } as const;
 
 export interface CliIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
+  /** Environment variables (flags fall back to them). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Aborted on SIGTERM/SIGINT by main.ts: long-running commands stop gracefully. */
+  readonly signal?: AbortSignal;
 }
 
 const defaultIo: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
@@ -41,7 +57,77 @@ function summary(outcome: TranslateOutcome, target: string): string {
   );
 }
 
-export async function runCli(argv: readonly string[], io: CliIo = defaultIo, overrides: ContainerOverrides = {}): Promise<number> {
+/** Environment variables stand in for flags that were not given. */
+function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string, string | undefined>>): SidecarFlags {
+  const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined);
+  const sinks = flags.sink ?? env.AMESH_SINKS?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return {
+    ...flags,
+    xds: pick(flags.xds, 'AMESH_XDS'),
+    xdsMode: pick(flags.xdsMode, 'AMESH_XDS_MODE'),
+    file: pick(flags.file, 'AMESH_FILE'),
+    ...(sinks ? { sink: sinks } : {}),
+    caFile: pick(flags.caFile, 'AMESH_XDS_CA_FILE'),
+    certFile: pick(flags.certFile, 'AMESH_XDS_CERT_FILE'),
+    keyFile: pick(flags.keyFile, 'AMESH_XDS_KEY_FILE'),
+    serverName: pick(flags.serverName, 'AMESH_XDS_SERVER_NAME'),
+    tokenFile: pick(flags.tokenFile, 'AMESH_XDS_TOKEN_FILE'),
+    nodeFrom: pick(flags.nodeFrom, 'AMESH_NODE_FROM'),
+    podInfoDir: pick(flags.podInfoDir, 'AMESH_POD_INFO_DIR'),
+    cache: pick(flags.cache, 'AMESH_CACHE'),
+    outputCerts: pick(flags.outputCerts, 'OUTPUT_CERTS'),
+    readyAddress: pick(flags.readyAddress, 'AMESH_READY_ADDRESS'),
+    metricsAddress: pick(flags.metricsAddress, 'AMESH_METRICS_ADDRESS'),
+    portVariable: pick(flags.portVariable, 'AMESH_PORT_VARIABLE'),
+    logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
+  };
+}
+
+async function runSidecar(flags: SidecarFlags, io: CliIo, overrides: SidecarOverrides = {}): Promise<number> {
+  const config = parseSidecarConfig(flags);
+  if (!config.ok) {
+    io.err(`error: ${config.error}\n`);
+    return EXIT.usage;
+  }
+  const node = config.value.source.kind === 'xds' ? resolveNode(config.value.node, io.env ?? {}, AGENT_VERSION) : ok(FILE_SOURCE_NODE);
+  if (!node.ok) {
+    io.err(`error: ${node.error}\n`);
+    return EXIT.usage;
+  }
+  let failure: string | undefined;
+  let giveUp: () => void = () => undefined;
+  const gaveUp = new Promise<void>((resolve) => (giveUp = resolve));
+  const container = buildSidecarContainer(config.value, node.value, {
+    ...overrides,
+    onSourceError: (message) => {
+      overrides.onSourceError?.(message);
+      // Run-once has nothing to serve if its one read fails.
+      if (config.value.once) {
+        failure = message;
+        giveUp();
+      }
+    },
+  });
+  const app = container.get<SidecarApp>(SidecarAppToken);
+  await app.start();
+  const stopped = new Promise<void>((resolve) => {
+    if (io.signal?.aborted) resolve();
+    io.signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await Promise.race([config.value.once ? app.sync.applied : new Promise<never>(() => undefined), stopped, gaveUp]);
+  await app.stop();
+  if (failure) {
+    io.err(`error: ${failure}\n`);
+    return EXIT.input;
+  }
+  return EXIT.ok;
+}
+
+export interface CliOverrides extends ContainerOverrides {
+  readonly sidecar?: SidecarOverrides;
+}
+
+export async function runCli(argv: readonly string[], io: CliIo = defaultIo, overrides: CliOverrides = {}): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = new Command('amesh')
     .description('Apache APISIX as the data plane of an Istio service mesh')
@@ -80,6 +166,31 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
       if (config.value.explain === 'json') side(`${JSON.stringify(report.records, null, 2)}\n`);
       else if (config.value.explain === 'text') side(report.summary().map((line) => `${formatSummaryLine(line)}\n`).join(''));
       side(summary(outcome.value, config.value.output ?? 'stdout'));
+    });
+
+  program
+    .command('sidecar')
+    .description('keep APISIX in step with an xDS control plane (istiod) or a configuration file')
+    .option('--xds <target>', 'xDS server: host:port (istiod 15010/15012) or unix:<path> (pilot-agent ./etc/istio/proxy/XDS) [AMESH_XDS]')
+    .option('--xds-mode <mode>', 'delta (Istio default) or sotw [AMESH_XDS_MODE]')
+    .option('--file <path>', 'instead of xDS: a config dump, bootstrap or resource file/directory, re-read on change [AMESH_FILE]')
+    .option('--sink <spec...>', 'where to write: file:<apisix.yaml|json>, memory [AMESH_SINKS, comma-separated]')
+    .option('--ca-file <file>', 'TLS to the xDS server: CA bundle [AMESH_XDS_CA_FILE]')
+    .option('--cert-file <file>', 'mTLS client certificate [AMESH_XDS_CERT_FILE]')
+    .option('--key-file <file>', 'mTLS client key [AMESH_XDS_KEY_FILE]')
+    .option('--server-name <name>', 'TLS server name to verify (istiod.istio-system.svc) [AMESH_XDS_SERVER_NAME]')
+    .option('--token-file <file>', 'JWT sent as a bearer token (istiod 15012) [AMESH_XDS_TOKEN_FILE]')
+    .option('--node-from <source>', 'node identity: env (Istio injector variables) or grpc-bootstrap:<path> [AMESH_NODE_FROM]')
+    .option('--pod-info-dir <dir>', 'downward-API files (labels, annotations) [AMESH_POD_INFO_DIR]')
+    .option('--cache <file>', 'last-known-good configuration, served at start while the control plane is unreachable [AMESH_CACHE]')
+    .option('--output-certs <dir>', "pilot-agent's OUTPUT_CERTS directory with the workload certificates [OUTPUT_CERTS]")
+    .option('--ready-address <addr>', 'readiness endpoint (/healthz/ready), host:port or off [AMESH_READY_ADDRESS]')
+    .option('--metrics-address <addr>', 'Prometheus endpoint (/stats/prometheus), host:port or off [AMESH_METRICS_ADDRESS]')
+    .option('--port-variable <var>', 'nginx variable holding the destination port [AMESH_PORT_VARIABLE]')
+    .option('--once', 'exit after the first configuration is applied')
+    .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
+    .action(async (flags: SidecarFlags) => {
+      exitCode = await runSidecar(withEnvironment(flags, io.env ?? {}), io, overrides.sidecar);
     });
 
   try {

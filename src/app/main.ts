@@ -2,4 +2,11 @@
 import 'reflect-metadata';
 import { runCli } from './cli.js';
 
-process.exitCode = await runCli(process.argv.slice(2));
+const shutdown = new AbortController();
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => shutdown.abort());
+process.exitCode = await runCli(process.argv.slice(2), {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  env: process.env,
+  signal: shutdown.signal,
+});

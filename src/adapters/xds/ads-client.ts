@@ -3,7 +3,6 @@
 // NACK with error detail; warming; does-not-exist timers; reconnect with backoff, resubscribing with
 // `initial_resource_versions` in delta. The last published snapshot stays in force while the
 // server is unreachable and whenever a response is NACKed.
-import type { Secret } from '../../domain/mesh/secret.js';
 import type { ConfigSource, ConfigWatcher, Disposable, SourceUpdate, UpdateVerdict } from '../../ports/config-source.js';
 import type { Logger } from '../../ports/logger.js';
 import type { DecodeError } from '../envoy/xds-resources.js';
@@ -32,8 +31,8 @@ export interface AdsClientOptions extends AdsTransportOptions {
   readonly backoff?: BackoffOptions;
   /** How long a subscribed name may stay unanswered before it is taken as absent (xDS: 15 s). */
   readonly doesNotExistTimeoutMs?: number;
-  /** Secrets delivered outside ADS (Istio workload certificates); not subscribed over SDS. */
-  readonly localSecrets?: () => readonly Secret[];
+  /** Names of secrets delivered outside ADS (Istio's workload certificates): not subscribed over SDS. */
+  readonly localSecretNames?: ReadonlySet<string>;
   readonly events?: AdsEvents;
 }
 
@@ -141,7 +140,7 @@ export class AdsClient implements ConfigSource {
   }
 
   private localSecretNames(): ReadonlySet<string> {
-    return new Set((this.options.localSecrets?.() ?? []).map((s) => s.name));
+    return this.options.localSecretNames ?? new Set();
   }
 
   private onResponse(typeUrl: string, meta: ResponseMeta, incoming: () => Parameters<ResourceCache['stage']>[1], removed: readonly string[]): void {
@@ -197,7 +196,7 @@ export class AdsClient implements ConfigSource {
     }
     if (this.options.mode === 'sotw') this.collectGarbage(references);
     const version = `xds-${this.publishCount + 1}`;
-    const state = snapshotOf(this.cache, references, this.options.localSecrets?.() ?? [], version);
+    const state = snapshotOf(this.cache, references, version);
     const update: SourceUpdate = { snapshot: state.snapshot, fidelity: state.fidelity };
     for (const watcher of this.watchers) {
       const verdict = watcher.onUpdate(update);

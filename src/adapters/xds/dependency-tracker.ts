@@ -2,7 +2,6 @@
 // whether everything referenced has arrived (warming), and the snapshot to publish. Envoy does not
 // activate a listener before its routes or a cluster before its endpoints; neither do we.
 import type { FidelityRecord } from '../../domain/fidelity.js';
-import type { Secret } from '../../domain/mesh/secret.js';
 import { createSnapshot, type MeshSnapshot } from '../../domain/snapshot.js';
 import { meshResourcesOf, type DomainResource } from '../envoy/xds-resources.js';
 import type { ResourceCache } from './resource-cache.js';
@@ -56,11 +55,8 @@ export interface PublishedState {
   readonly fidelity: readonly FidelityRecord[];
 }
 
-/**
- * The snapshot of everything held and still referenced; secrets delivered outside ADS (workload
- * certificates from pilot-agent) are added as given.
- */
-export function snapshotOf(cache: ResourceCache, references: References, localSecrets: readonly Secret[], version: string): PublishedState {
+/** The snapshot of everything held and still referenced. */
+export function snapshotOf(cache: ResourceCache, references: References, version: string): PublishedState {
   const domain: DomainResource[] = [];
   const fidelity: FidelityRecord[] = [];
   const take = (kind: 'Listener' | 'Cluster' | 'RouteConfiguration' | 'ClusterLoadAssignment' | 'Secret', keep?: ReadonlySet<string>): void => {
@@ -75,9 +71,5 @@ export function snapshotOf(cache: ResourceCache, references: References, localSe
   take('RouteConfiguration', references.routeConfigs);
   take('ClusterLoadAssignment', references.endpoints);
   take('Secret', references.secrets);
-  const resources = meshResourcesOf(domain);
-  return {
-    snapshot: createSnapshot(version, { ...resources, secrets: [...(resources.secrets ?? []), ...localSecrets] }),
-    fidelity,
-  };
+  return { snapshot: createSnapshot(version, meshResourcesOf(domain)), fidelity };
 }

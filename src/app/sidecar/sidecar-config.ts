@@ -1,0 +1,121 @@
+// `amesh sidecar` options (flags, with environment variables as fallbacks) → typed configuration.
+import { err, ok, type Result } from '../../domain/result.js';
+import type { LogLevel } from '../../adapters/logging/pino-logger.js';
+
+export type SourceConfig =
+  | {
+      readonly kind: 'xds';
+      readonly target: string;
+      readonly mode: 'sotw' | 'delta';
+      readonly tls: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string; readonly serverName?: string } | undefined;
+      readonly tokenFile: string | undefined;
+    }
+  | { readonly kind: 'file'; readonly path: string };
+
+export type SinkConfig = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'memory' };
+
+export type NodeConfig = { readonly kind: 'environment'; readonly podInfoDir: string | undefined } | { readonly kind: 'grpc-bootstrap'; readonly path: string };
+
+export interface SidecarConfig {
+  readonly source: SourceConfig;
+  readonly sinks: readonly SinkConfig[];
+  readonly node: NodeConfig;
+  readonly cachePath: string | undefined;
+  readonly outputCertsDir: string | undefined;
+  readonly readyAddress: string | undefined;
+  readonly metricsAddress: string | undefined;
+  readonly portVariable: string | undefined;
+  readonly once: boolean;
+  readonly logLevel: LogLevel;
+}
+
+export interface SidecarFlags {
+  readonly xds?: string;
+  readonly xdsMode?: string;
+  readonly file?: string;
+  readonly sink?: readonly string[];
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  readonly serverName?: string;
+  readonly tokenFile?: string;
+  readonly nodeFrom?: string;
+  readonly podInfoDir?: string;
+  readonly cache?: string;
+  readonly outputCerts?: string;
+  readonly readyAddress?: string;
+  readonly metricsAddress?: string;
+  readonly portVariable?: string;
+  readonly once?: boolean;
+  readonly logLevel?: string;
+}
+
+const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/;
+
+function sink(spec: string): Result<SinkConfig, string> {
+  if (spec === 'memory') return ok({ kind: 'memory' });
+  const colon = spec.indexOf(':');
+  const [kind, value] = colon === -1 ? [spec, ''] : [spec.slice(0, colon), spec.slice(colon + 1)];
+  if (kind === 'file' && value) return ok({ kind: 'file', path: value });
+  return err(`--sink: "${spec}" is not a sink (supported: file:<path>, memory)`);
+}
+
+function address(flag: string, value: string | undefined): Result<string | undefined, string> {
+  if (value === undefined || value === '' || value === 'off') return ok(undefined);
+  return ADDRESS.test(value) ? ok(value) : err(`${flag}: "${value}" is not host:port`);
+}
+
+export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, string> {
+  if (flags.xds && flags.file) return err('give either --xds or --file, not both');
+  let source: SourceConfig;
+  if (flags.xds) {
+    const mode = flags.xdsMode ?? 'delta';
+    if (mode !== 'delta' && mode !== 'sotw') return err(`--xds-mode: expected delta or sotw, got "${mode}"`);
+    if (!flags.xds.startsWith('unix:') && !ADDRESS.test(flags.xds)) return err(`--xds: "${flags.xds}" is neither host:port nor unix:<path>`);
+    const tlsFlags = { caFile: flags.caFile, certFile: flags.certFile, keyFile: flags.keyFile, serverName: flags.serverName };
+    const tlsWanted = Object.values(tlsFlags).some((v) => v !== undefined);
+    if ((flags.certFile === undefined) !== (flags.keyFile === undefined)) return err('--cert-file and --key-file go together');
+    source = {
+      kind: 'xds',
+      target: flags.xds,
+      mode,
+      tls: tlsWanted ? Object.fromEntries(Object.entries(tlsFlags).filter(([, v]) => v !== undefined)) : undefined,
+      tokenFile: flags.tokenFile,
+    };
+  } else if (flags.file) {
+    source = { kind: 'file', path: flags.file };
+  } else {
+    return err('missing source: --xds <host:port|unix:path> or --file <path> (or AMESH_XDS / AMESH_FILE)');
+  }
+  const sinks: SinkConfig[] = [];
+  for (const spec of flags.sink && flags.sink.length > 0 ? flags.sink : []) {
+    const parsed = sink(spec);
+    if (!parsed.ok) return parsed;
+    sinks.push(parsed.value);
+  }
+  if (sinks.length === 0) return err('missing --sink (e.g. --sink file:/usr/local/apisix/conf/apisix.yaml)');
+  let node: NodeConfig = { kind: 'environment', podInfoDir: flags.podInfoDir };
+  if (flags.nodeFrom && flags.nodeFrom !== 'env') {
+    if (!flags.nodeFrom.startsWith('grpc-bootstrap:')) return err(`--node-from: expected env or grpc-bootstrap:<path>, got "${flags.nodeFrom}"`);
+    node = { kind: 'grpc-bootstrap', path: flags.nodeFrom.slice('grpc-bootstrap:'.length) };
+  }
+  const ready = address('--ready-address', flags.readyAddress ?? '0.0.0.0:15021');
+  if (!ready.ok) return ready;
+  const metrics = address('--metrics-address', flags.metricsAddress ?? '0.0.0.0:15090');
+  if (!metrics.ok) return metrics;
+  const logLevel = (flags.logLevel ?? 'info') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) return err('--log-level: expected debug, info, warn, error or silent');
+  if (flags.portVariable !== undefined && !/^[a-z_][a-z0-9_]*$/.test(flags.portVariable)) return err(`--port-variable: "${flags.portVariable}" is not an nginx variable name`);
+  return ok({
+    source,
+    sinks,
+    node,
+    cachePath: flags.cache || undefined,
+    outputCertsDir: flags.outputCerts || undefined,
+    readyAddress: ready.value,
+    metricsAddress: metrics.value,
+    portVariable: flags.portVariable,
+    once: flags.once ?? false,
+    logLevel,
+  });
+}
