@@ -189,6 +189,10 @@ export class SyncService {
     let failed = false;
     for (const state of this.sinks) {
       const changes = diffConfigs(state.applied, desired);
+      if (changes.changes.length === 0 && state.applied.version !== '') {
+        state.applied = desired;
+        continue;
+      }
       const started = performance.now();
       const result = await state.sink.apply({ desired, changes }).catch((error: unknown) => ({ applied: 0, failed: [{ key: '*', reason: String(error) }] }));
       const seconds = (performance.now() - started) / 1000;
