@@ -1,5 +1,5 @@
 // source update → consistency check → translation: what every app does with a new snapshot.
-import { translateSnapshot, type Translation, type TranslateOptions } from '../adapters/apisix/translate.js';
+import { Translator, type Translation, type TranslateOptions } from '../adapters/apisix/translate.js';
 import { FidelityReport } from '../domain/fidelity.js';
 import { err, ok, type Result } from '../domain/result.js';
 import { danglingReferences } from '../domain/snapshot.js';
@@ -19,10 +19,12 @@ export interface PipelineError {
   readonly message: string;
 }
 
-export function translateUpdate(update: SourceUpdate, options: PipelineOptions): Result<Translation, PipelineError[]> {
+/** `translator` carries reusable work from one update to the next (the sidecar keeps one). */
+export function translateUpdate(update: SourceUpdate, options: PipelineOptions, translator = new Translator()): Result<Translation, PipelineError[]> {
   const report = new FidelityReport();
-  for (const record of update.fidelity) report.record(record);
-  const dangling = danglingReferences(update.snapshot);
+  report.recordAll(update.fidelity);
+  // Missing clusters are fatal only without --partial; otherwise the translation reports them itself.
+  const dangling = danglingReferences(update.snapshot, { clusters: !options.partial });
   if (dangling.length > 0 && !options.partial) {
     return err(
       dangling.map((d) => ({
@@ -36,7 +38,7 @@ export function translateUpdate(update: SourceUpdate, options: PipelineOptions):
   for (const d of dangling) {
     if (d.to.type !== 'Cluster') report.record({ resource: d.from, field: d.field, severity: 'dropped', reason: `${d.to.type} "${d.to.name}" is not in the input` });
   }
-  const translation = translateSnapshot(update.snapshot, options, report);
+  const translation = translator.translate(update.snapshot, options, report);
   if (!translation.ok) {
     return err(translation.error.map((e) => ({ resource: `${e.resource.type} "${e.resource.name}"`, field: e.field, message: e.message })));
   }

@@ -23,7 +23,8 @@ export function diffConfigs(applied: GatewayConfig, desired: GatewayConfig): Cha
   for (const [key, object] of desired.objects) {
     const previous = applied.objects.get(key);
     if (!previous) upserts.push({ op: 'create', key, object });
-    else if (previous !== object && applied.canonicalOf(key) !== desired.canonicalOf(key)) upserts.push({ op: 'update', key, object, previous });
+    // Unchanged objects are usually the very same value (translation reuses what it rendered before).
+    else if (previous.value !== object.value && applied.canonicalOf(key) !== desired.canonicalOf(key)) upserts.push({ op: 'update', key, object, previous });
   }
   for (const [key, previous] of applied.objects) {
     if (!desired.objects.has(key)) deletes.push({ op: 'delete', key, previous });

@@ -25,27 +25,46 @@ export interface FidelitySink {
   record(entry: FidelityRecord): void;
 }
 
-/** Collects records; the same field of the same resource is kept once. */
+/**
+ * Collects records; the same field of the same resource with the same reason is kept once.
+ * De-duplication is deferred to the first read: a sidecar records tens of thousands of entries per
+ * update and mostly never reads them.
+ */
 export class FidelityReport implements FidelitySink {
-  private readonly entries = new Map<string, FidelityRecord>();
+  private pending: FidelityRecord[] = [];
+  private unique: FidelityRecord[] | undefined = [];
 
   record(entry: FidelityRecord): void {
-    const key = `${entry.resource.type}\u0000${entry.resource.name}\u0000${entry.field}\u0000${entry.reason}`;
-    if (!this.entries.has(key)) this.entries.set(key, entry);
+    this.pending.push(entry);
+    this.unique = undefined;
+  }
+
+  /** Adds many records at once (a resource's decode records, a memoised rendering's). */
+  recordAll(entries: readonly FidelityRecord[]): void {
+    for (const entry of entries) this.pending.push(entry);
+    if (entries.length > 0) this.unique = undefined;
   }
 
   get records(): readonly FidelityRecord[] {
-    return [...this.entries.values()];
+    if (this.unique) return this.unique;
+    const seen = new Map<string, FidelityRecord>();
+    for (const entry of this.pending) {
+      const key = `${entry.resource.type}\u0000${entry.resource.name}\u0000${entry.field}\u0000${entry.reason}`;
+      if (!seen.has(key)) seen.set(key, entry);
+    }
+    this.unique = [...seen.values()];
+    this.pending = [...this.unique];
+    return this.unique;
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.records.length;
   }
 
   /** Groups by severity, field shape (indices folded) and reason, most frequent first. */
   summary(): readonly FidelitySummaryLine[] {
     const groups = new Map<string, { line: FidelitySummaryLine; resources: Set<string> }>();
-    for (const entry of this.entries.values()) {
+    for (const entry of this.records) {
       const fieldShape = entry.field.replace(/\[\d+\]/g, '[]');
       const key = `${entry.severity}\u0000${entry.resource.type}\u0000${fieldShape}\u0000${entry.reason}`;
       let group = groups.get(key);

@@ -24,6 +24,11 @@ export interface MeshResources {
   readonly secrets?: Iterable<Secret>;
 }
 
+/** A snapshot made of maps the caller already has: unchanged kinds keep their map (and its identity). */
+export function snapshotOfMaps(version: string, maps: Omit<MeshSnapshot, 'version'>): MeshSnapshot {
+  return Object.freeze({ version, ...maps });
+}
+
 export function createSnapshot(version: string, resources: MeshResources): MeshSnapshot {
   const byName = <T extends { readonly name: string }>(items: Iterable<T> | undefined): ReadonlyMap<string, T> =>
     new Map([...(items ?? [])].map((item) => [item.name, item]));
@@ -75,10 +80,11 @@ const backendRefs = (backends: readonly WeightedBackend[], field: string): Clust
  * References the snapshot cannot resolve: listeners → route tables and clusters, route tables →
  * clusters, clusters → secrets. Endpoints are not required (an EDS cluster may have none yet).
  */
-export function danglingReferences(snapshot: MeshSnapshot): DanglingReference[] {
+export function danglingReferences(snapshot: MeshSnapshot, options: { readonly clusters?: boolean } = {}): DanglingReference[] {
   const dangling: DanglingReference[] = [];
+  const withClusters = options.clusters ?? true;
   const checkCluster = (from: ResourceRef, ref: ClusterReference): void => {
-    if (!snapshot.clusters.has(ref.cluster)) dangling.push({ from, field: ref.field, to: { type: 'Cluster', name: ref.cluster } });
+    if (withClusters && !snapshot.clusters.has(ref.cluster)) dangling.push({ from, field: ref.field, to: { type: 'Cluster', name: ref.cluster } });
   };
   for (const listener of snapshot.listeners.values()) {
     const from: ResourceRef = { type: 'Listener', name: listener.name };
@@ -94,9 +100,11 @@ export function danglingReferences(snapshot: MeshSnapshot): DanglingReference[] 
       }
     });
   }
-  for (const table of snapshot.routeTables.values()) {
-    const from: ResourceRef = { type: 'RouteConfiguration', name: table.name };
-    clusterReferencesOfTable(table).forEach((ref) => checkCluster(from, ref));
+  if (withClusters) {
+    for (const table of snapshot.routeTables.values()) {
+      const from: ResourceRef = { type: 'RouteConfiguration', name: table.name };
+      clusterReferencesOfTable(table).forEach((ref) => checkCluster(from, ref));
+    }
   }
   for (const cluster of snapshot.clusters.values()) {
     const tls = cluster.tls;

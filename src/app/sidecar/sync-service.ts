@@ -8,7 +8,8 @@ import { Backoff } from '../../adapters/xds/backoff.js';
 import { diffConfigs } from '../../domain/diff.js';
 import { GatewayConfig, GATEWAY_KINDS } from '../../domain/gateway-config.js';
 import type { Secret } from '../../domain/mesh/secret.js';
-import { createSnapshot } from '../../domain/snapshot.js';
+import { snapshotOfMaps } from '../../domain/snapshot.js';
+import { Translator } from '../../adapters/apisix/translate.js';
 import type { ConfigCache } from '../../ports/config-cache.js';
 import { ACCEPTED, type ConfigSource, type Disposable, type SourceUpdate, type UpdateVerdict } from '../../ports/config-source.js';
 import type { ConfigSink } from '../../ports/config-sink.js';
@@ -58,6 +59,7 @@ export class SyncService {
   private firstLiveApply: { resolve: () => void; promise: Promise<void> };
   /** The configuration read from the cache, told apart from live ones by identity. */
   private cached: GatewayConfig | undefined;
+  private readonly translator = new Translator();
   private saving: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
@@ -129,19 +131,13 @@ export class SyncService {
     const { snapshot } = update;
     const secrets = new Map(snapshot.secrets);
     for (const secret of this.secrets) secrets.set(secret.name, secret);
-    const merged = createSnapshot(snapshot.version, {
-      listeners: snapshot.listeners.values(),
-      routeTables: snapshot.routeTables.values(),
-      clusters: snapshot.clusters.values(),
-      endpoints: snapshot.endpoints.values(),
-      secrets: secrets.values(),
-    });
-    return { snapshot: merged, fidelity: update.fidelity };
+    // Only the secrets map is new: the others keep their identity, so the translation reuses its work.
+    return { snapshot: snapshotOfMaps(snapshot.version, { ...snapshot, secrets }), fidelity: update.fidelity };
   }
 
   private onUpdate(update: SourceUpdate): UpdateVerdict {
     const started = performance.now();
-    const translated = translateUpdate(this.withLocalSecrets(update), this.options);
+    const translated = translateUpdate(this.withLocalSecrets(update), this.options, this.translator);
     const seconds = (performance.now() - started) / 1000;
     if (!translated.ok) {
       this.deps.metrics.translation(seconds, 'error');
