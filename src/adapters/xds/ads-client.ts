@@ -194,7 +194,6 @@ export class AdsClient implements ConfigSource {
       this.options.logger.debug({ missing }, 'waiting for referenced resources before publishing');
       return { accepted: true };
     }
-    if (this.options.mode === 'sotw') this.collectGarbage(references);
     const version = `xds-${this.publishCount + 1}`;
     const state = snapshotOf(this.cache, references, version);
     const update: SourceUpdate = { snapshot: state.snapshot, fidelity: state.fidelity };
@@ -202,13 +201,19 @@ export class AdsClient implements ConfigSource {
       const verdict = watcher.onUpdate(update);
       if (verdict && !verdict.accepted) return verdict;
     }
+    // Only once accepted: a rejected change is undone, and what it made unreferenced must still be there.
+    this.collectGarbage(references);
     this.publishCount += 1;
     this.published = update;
     this.options.events?.published?.(version);
     return { accepted: true };
   }
 
-  /** SotW sends no deletions for named types: drop what LDS and CDS no longer reference. */
+  /**
+   * Drop what LDS and CDS no longer reference. SotW sends no deletions for named types, and in delta we
+   * unsubscribe such names, after which the server says nothing more about them: a copy kept here would
+   * be published, stale, as soon as a cluster or listener referenced the name again.
+   */
   private collectGarbage(references: References): void {
     this.cache.retainOnly('RouteConfiguration', references.routeConfigs);
     this.cache.retainOnly('ClusterLoadAssignment', references.endpoints);
@@ -241,7 +246,11 @@ export class AdsClient implements ConfigSource {
   }
 
   private markAbsent(type: XdsType, name: string): void {
-    this.absent.add(`${type.kind}/${name}`);
+    const key = `${type.kind}/${name}`;
+    this.absent.add(key);
+    // Known absent (delta removed_resources): the does-not-exist timer is moot, and would publish again.
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
   }
 
   private resolved(type: XdsType, name: string): void {

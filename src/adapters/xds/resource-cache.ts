@@ -33,6 +33,12 @@ export interface StagedChange {
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 
+/** SotW carries no names: a resource of another (known) type still names itself in the NACK. */
+function strayName(any: Any): string | undefined {
+  const other = xdsResourceFromAny(any);
+  return other.ok ? xdsResourceName(other.value) || undefined : undefined;
+}
+
 export class ResourceCache {
   private readonly byType = new Map<ResourceType, Map<string, CachedResource>>();
 
@@ -59,6 +65,11 @@ export class ResourceCache {
     const errors: DecodeError[] = [];
     incoming.forEach((item, index) => {
       const bytes = item.any.value;
+      // Delta names its resources: check duplicates before the unchanged-bytes shortcut below skips it.
+      if (item.name !== undefined && puts.has(item.name)) {
+        errors.push({ resource: { type: type.kind, name: item.name }, field: 'name', message: `duplicate ${type.kind} "${item.name}" in one response` });
+        return;
+      }
       const known = item.name !== undefined ? current.get(item.name) : undefined;
       if (known && item.any.typeUrl === type.typeUrl && sameBytes(known.bytes, bytes)) {
         puts.set(known.name, known.version === item.version ? known : { ...known, version: item.version });
@@ -67,7 +78,7 @@ export class ResourceCache {
       const parsed = item.any.typeUrl === type.typeUrl ? xdsResourceFromAny(item.any) : undefined;
       if (!parsed?.ok) {
         const message = parsed ? parsed.error : `resource of type ${item.any.typeUrl} in a ${type.typeUrl} response`;
-        errors.push({ resource: { type: type.kind, name: item.name ?? `#${index}` }, field: '', message });
+        errors.push({ resource: { type: type.kind, name: item.name ?? (parsed ? undefined : strayName(item.any)) ?? `#${index}` }, field: '', message });
         return;
       }
       const name = xdsResourceName(parsed.value);
