@@ -1,19 +1,33 @@
 // Stable, APISIX-valid, collision-free ids. APISIX ids are 1–64 chars of [a-zA-Z0-9-_.]; Envoy
 // names are not (`outbound|9080||reviews.default.svc.cluster.local`), so an id is a readable,
 // sanitised prefix plus a 64-bit hash of the full original name. The original is kept in `name`/labels.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 const MAX_ID = 64;
 const HASH_HEX = 16;
 
+/** Ids are asked for again and again (each route asks for its upstream's): remember recent ones. */
+const recent = new Map<string, string>();
+const RECENT_MAX = 200_000;
+
 export function stableId(kindPrefix: string, original: string): string {
-  const hash = createHash('sha256').update(original).digest('hex').slice(0, HASH_HEX);
+  const key = `${kindPrefix}\u0000${original}`;
+  const known = recent.get(key);
+  if (known !== undefined) return known;
+  const id = computeId(kindPrefix, original);
+  if (recent.size >= RECENT_MAX) recent.clear();
+  recent.set(key, id);
+  return id;
+}
+
+function computeId(kindPrefix: string, original: string): string {
+  const digest = hash('sha256', original, 'hex').slice(0, HASH_HEX);
   const room = MAX_ID - kindPrefix.length - HASH_HEX - 2;
   const readable = original
     .replace(/[^a-zA-Z0-9_.-]+/g, '_')
     .replace(/^[_.-]+|[_.-]+$/g, '')
     .slice(0, room);
-  return readable ? `${kindPrefix}-${readable}-${hash}` : `${kindPrefix}-${hash}`;
+  return readable ? `${kindPrefix}-${readable}-${digest}` : `${kindPrefix}-${digest}`;
 }
 
 export const isValidApisixId = (id: string): boolean => /^[a-zA-Z0-9_.-]{1,64}$/.test(id);
