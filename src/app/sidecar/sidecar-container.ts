@@ -8,6 +8,7 @@ import { PinoLogger } from '../../adapters/logging/pino-logger.js';
 import { MemoryConfigSink } from '../../adapters/memory/memory-config-sink.js';
 import { PrometheusMetrics } from '../../adapters/metrics/prometheus-metrics.js';
 import { AdsClient } from '../../adapters/xds/ads-client.js';
+import { OutputCertsSource } from '../../adapters/istio/output-certs-source.js';
 import type { Node } from '../../adapters/envoy/ads-protocol.js';
 import { ConfigCache } from '../../ports/config-cache.js';
 import { ConfigSink } from '../../ports/config-sink.js';
@@ -70,6 +71,9 @@ export function buildSidecarContainer(config: SidecarConfig, node: Node, overrid
   container.bind<ConfigCache | undefined>(ConfigCache).toDynamicValue((ctx) =>
     overrides.cache ?? (config.cachePath ? new FileConfigCache({ path: config.cachePath }, { logger: ctx.get<Logger>(Logger) }) : undefined),
   );
+  container
+    .bind<SecretSource | undefined>(SecretSource)
+    .toDynamicValue(() => overrides.secrets ?? (config.outputCertsDir ? new OutputCertsSource({ directory: config.outputCertsDir }) : undefined));
   container.bind<SidecarApp>(SidecarAppToken).toDynamicValue((ctx) => {
     const source = ctx.get<ConfigSource>(ConfigSource);
     const logger = ctx.get<Logger>(Logger);
@@ -80,7 +84,7 @@ export function buildSidecarContainer(config: SidecarConfig, node: Node, overrid
         logger,
         metrics: ctx.get<Metrics>(Metrics),
         cache: ctx.get<ConfigCache | undefined>(ConfigCache),
-        secrets: overrides.secrets,
+        secrets: ctx.get<SecretSource | undefined>(SecretSource),
         onSourceError: overrides.onSourceError,
       },
       { partial: config.source.kind === 'xds', portVariable: config.portVariable },

@@ -1,0 +1,41 @@
+// Writing a file so that readers see the old or the new content, never a mixture: a temp file in
+// the same directory, fsync, rename. Readers that poll the mtime in whole seconds (APISIX) would
+// miss two writes within one second, so the mtime is pushed past the previous one. Shared by the
+// adapters that write files (the file sink, the configuration cache).
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+async function previousMtimeSeconds(path: string): Promise<number | undefined> {
+  try {
+    return Math.floor((await stat(path)).mtimeMs / 1000);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeAtomically(path: string, text: string, mode: number): Promise<void> {
+  const directory = dirname(path);
+  await mkdir(directory, { recursive: true });
+  const before = await previousMtimeSeconds(path);
+  const temp = join(directory, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const handle = await open(temp, 'wx', mode);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await chmod(temp, mode); // the umask may have narrowed or the mode must be exact
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  const after = await previousMtimeSeconds(path);
+  if (before !== undefined && after !== undefined && after <= before) {
+    const next = before + 1;
+    await utimes(path, next, next);
+  }
+}
