@@ -7,7 +7,7 @@ import type { ConfigSource, ConfigWatcher, Disposable, SourceUpdate, UpdateVerdi
 import type { Logger } from '../../ports/logger.js';
 import type { DecodeError } from '../envoy/xds-resources.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import { isWarm, missingOf, referencesOf, snapshotOf, type References } from './dependency-tracker.js';
+import { isWarm, missingOf, referencesOf, SnapshotAssembler, type References } from './dependency-tracker.js';
 import { GrpcAdsTransport, type AdsStream, type AdsTransportOptions } from './grpc-transport.js';
 import { ResourceCache, type StagedChange } from './resource-cache.js';
 import { SubscriptionState, type ResponseMeta } from './subscription-state.js';
@@ -46,6 +46,7 @@ function describeErrors(errors: readonly DecodeError[]): string {
 export class AdsClient implements ConfigSource {
   private readonly watchers = new Set<ConfigWatcher>();
   private readonly cache = new ResourceCache();
+  private readonly assembler = new SnapshotAssembler();
   private readonly subscriptions: SubscriptionState;
   private readonly backoff: Backoff;
   private readonly absent = new Set<string>();
@@ -195,7 +196,7 @@ export class AdsClient implements ConfigSource {
       return { accepted: true };
     }
     const version = `xds-${this.publishCount + 1}`;
-    const state = snapshotOf(this.cache, references, version);
+    const state = this.assembler.assemble(this.cache, references, version);
     const update: SourceUpdate = { snapshot: state.snapshot, fidelity: state.fidelity };
     for (const watcher of this.watchers) {
       const verdict = watcher.onUpdate(update);

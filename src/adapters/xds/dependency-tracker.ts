@@ -2,8 +2,8 @@
 // whether everything referenced has arrived (warming), and the snapshot to publish. Envoy does not
 // activate a listener before its routes or a cluster before its endpoints; neither do we.
 import type { FidelityRecord } from '../../domain/fidelity.js';
-import { createSnapshot, type MeshSnapshot } from '../../domain/snapshot.js';
-import { meshResourcesOf, type DomainResource } from '../envoy/xds-resources.js';
+import { snapshotOfMaps, type MeshSnapshot } from '../../domain/snapshot.js';
+import type { DomainResource } from '../envoy/xds-resources.js';
 import type { ResourceCache } from './resource-cache.js';
 
 export interface References {
@@ -55,21 +55,65 @@ export interface PublishedState {
   readonly fidelity: readonly FidelityRecord[];
 }
 
-/** The snapshot of everything held and still referenced. */
-export function snapshotOf(cache: ResourceCache, references: References, version: string): PublishedState {
-  const domain: DomainResource[] = [];
-  const fidelity: FidelityRecord[] = [];
-  const take = (kind: 'Listener' | 'Cluster' | 'RouteConfiguration' | 'ClusterLoadAssignment' | 'Secret', keep?: ReadonlySet<string>): void => {
+type SnapshotKind = 'Listener' | 'Cluster' | 'RouteConfiguration' | 'ClusterLoadAssignment' | 'Secret';
+
+interface KindMemo {
+  readonly generation: number;
+  readonly map: ReadonlyMap<string, DomainResource['value']>;
+  readonly fidelity: readonly FidelityRecord[];
+}
+
+/**
+ * Builds the snapshot of everything held and still referenced. A kind whose resources and
+ * references did not change since the last snapshot keeps its map (the same object), which is what
+ * lets the translation reuse its work: an endpoint change rebuilds the endpoints map only.
+ */
+export class SnapshotAssembler {
+  private readonly memos = new Map<SnapshotKind, KindMemo>();
+
+  private kind(cache: ResourceCache, kind: SnapshotKind, keep: ReadonlySet<string> | undefined): KindMemo {
+    const generation = cache.generation(kind);
+    const memo = this.memos.get(kind);
+    if (memo && memo.generation === generation && sameSelection(cache, kind, keep, memo.map)) return memo;
+    const map = new Map<string, DomainResource['value']>();
+    const fidelity: FidelityRecord[] = [];
     for (const [name, cached] of cache.of(kind)) {
       if (keep && !keep.has(name)) continue;
-      if (cached.domain) domain.push(cached.domain);
-      fidelity.push(...cached.records);
+      if (cached.domain) map.set(name, cached.domain.value);
+      for (const record of cached.records) fidelity.push(record);
     }
-  };
-  take('Listener');
-  take('Cluster');
-  take('RouteConfiguration', references.routeConfigs);
-  take('ClusterLoadAssignment', references.endpoints);
-  take('Secret', references.secrets);
-  return { snapshot: createSnapshot(version, meshResourcesOf(domain)), fidelity };
+    const fresh = { generation, map, fidelity };
+    this.memos.set(kind, fresh);
+    return fresh;
+  }
+
+  assemble(cache: ResourceCache, references: References, version: string): PublishedState {
+    const listeners = this.kind(cache, 'Listener', undefined);
+    const clusters = this.kind(cache, 'Cluster', undefined);
+    const routes = this.kind(cache, 'RouteConfiguration', references.routeConfigs);
+    const endpoints = this.kind(cache, 'ClusterLoadAssignment', references.endpoints);
+    const secrets = this.kind(cache, 'Secret', references.secrets);
+    return {
+      snapshot: snapshotOfMaps(version, {
+        listeners: listeners.map as MeshSnapshot['listeners'],
+        clusters: clusters.map as MeshSnapshot['clusters'],
+        routeTables: routes.map as MeshSnapshot['routeTables'],
+        endpoints: endpoints.map as MeshSnapshot['endpoints'],
+        secrets: secrets.map as MeshSnapshot['secrets'],
+      }),
+      fidelity: [...listeners.fidelity, ...clusters.fidelity, ...routes.fidelity, ...endpoints.fidelity, ...secrets.fidelity],
+    };
+  }
+}
+
+/** Whether filtering the (unchanged) cache by `keep` selects exactly the names the memo holds. */
+function sameSelection(cache: ResourceCache, kind: SnapshotKind, keep: ReadonlySet<string> | undefined, held: ReadonlyMap<string, unknown>): boolean {
+  if (!keep) return true;
+  let selected = 0;
+  for (const [name, cached] of cache.of(kind)) {
+    if (!keep.has(name) || !cached.domain) continue;
+    selected += 1;
+    if (!held.has(name)) return false;
+  }
+  return selected === held.size;
 }

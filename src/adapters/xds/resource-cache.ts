@@ -41,6 +41,16 @@ function strayName(any: Any): string | undefined {
 
 export class ResourceCache {
   private readonly byType = new Map<ResourceType, Map<string, CachedResource>>();
+  /** Bumped whenever a kind's content changes: lets consumers reuse what they built from it. */
+  private readonly generations = new Map<ResourceType, number>();
+
+  generation(kind: ResourceType): number {
+    return this.generations.get(kind) ?? 0;
+  }
+
+  private bump(kind: ResourceType): void {
+    this.generations.set(kind, this.generation(kind) + 1);
+  }
 
   of(kind: ResourceType): ReadonlyMap<string, CachedResource> {
     let map = this.byType.get(kind);
@@ -107,22 +117,31 @@ export class ResourceCache {
 
   /** Applies a staged change; the returned function undoes it (when the update is rejected). */
   commit(change: StagedChange): () => void {
-    const map = this.of(change.type.kind) as Map<string, CachedResource>;
+    const kind = change.type.kind;
+    const map = this.of(kind) as Map<string, CachedResource>;
     const before = new Map<string, CachedResource | undefined>();
-    for (const name of [...change.deletes, ...change.puts.keys()]) if (!before.has(name)) before.set(name, map.get(name));
+    for (const name of change.deletes) if (map.has(name)) before.set(name, map.get(name));
+    for (const [name, cached] of change.puts) if (map.get(name) !== cached) before.set(name, map.get(name));
+    if (before.size === 0) return () => undefined;
     for (const name of change.deletes) map.delete(name);
     for (const [name, cached] of change.puts) map.set(name, cached);
+    this.bump(kind);
     return () => {
       for (const [name, cached] of before) {
         if (cached) map.set(name, cached);
         else map.delete(name);
       }
+      this.bump(kind);
     };
   }
 
   /** Drops named resources nothing references any more (SotW gives no deletion signal for them). */
   retainOnly(kind: ResourceType, names: ReadonlySet<string>): void {
     const map = this.of(kind) as Map<string, CachedResource>;
-    for (const name of [...map.keys()]) if (!names.has(name)) map.delete(name);
+    let removed = false;
+    for (const name of [...map.keys()]) {
+      if (!names.has(name)) removed = map.delete(name) || removed;
+    }
+    if (removed) this.bump(kind);
   }
 }
