@@ -33,9 +33,12 @@ function packageRoot(): string {
   return dir;
 }
 
-/** Examples bundled with the package, usable without any input file. */
+/** Examples bundled with the package, usable without any input file (see examples/bookinfo/README.md). */
 export const EXAMPLES: Readonly<Record<string, string>> = {
-  bookinfo: 'examples/bookinfo/sidecar-resources.yaml',
+  // What real istiod sends the bookinfo productpage sidecar (refreshed by examples/capture-istiod.ts).
+  bookinfo: 'examples/bookinfo/istiod-capture.json',
+  // Hand-written in istiod's shape, showing more translator features (redirect, direct response, retries).
+  'bookinfo-handwritten': 'examples/bookinfo/sidecar-resources.yaml',
 };
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];

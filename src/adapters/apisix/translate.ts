@@ -7,7 +7,7 @@ import type { Cluster } from '../../domain/mesh/cluster.js';
 import type { EndpointSet } from '../../domain/mesh/endpoint.js';
 import type { RouteTable } from '../../domain/mesh/route.js';
 import { err, ok, type Result } from '../../domain/result.js';
-import type { MeshSnapshot } from '../../domain/snapshot.js';
+import { snapshotOfMaps, type MeshSnapshot } from '../../domain/snapshot.js';
 import type { ApisixLabels, ApisixSsl, ApisixStreamRoute, ApisixUpstream } from './apisix-types.js';
 import { IdRegistry } from './ids.js';
 import { renderRouteTable, type RenderedRoute, type RouteOrigin, type TranslationError } from './render-route-table.js';
@@ -115,6 +115,8 @@ function mirrorTarget(snapshot: MeshSnapshot, clusterName: string): string | und
   return first ? `http://${first.host.includes(':') ? `[${first.host}]` : first.host}:${first.port}` : undefined;
 }
 
+const INBOUND_CLUSTER = /^inbound\|(\d+)\|/;
+
 /** One-shot translation (the CLI, the library). A sidecar keeps a Translator to reuse work. */
 export function translateSnapshot(snapshot: MeshSnapshot, options: TranslateOptions = {}, report = new FidelityReport()): Result<Translation, TranslationError[]> {
   return new Translator().translate(snapshot, options, report);
@@ -160,7 +162,8 @@ export class Translator {
   private upstreams = new Map<string, UpstreamMemo>();
   private conflicts: { readonly tables: readonly RouteTable[]; readonly portVariable: string | undefined; readonly records: readonly FidelityRecord[] } | undefined;
 
-  translate(snapshot: MeshSnapshot, options: TranslateOptions = {}, report = new FidelityReport()): Result<Translation, TranslationError[]> {
+  translate(input: MeshSnapshot, options: TranslateOptions = {}, report = new FidelityReport()): Result<Translation, TranslationError[]> {
+    const snapshot = this.withLocalInbound(input, report);
     const labels: ApisixLabels = { ...(options.labels ?? {}), [OWNER_LABEL]: OWNER_VALUE };
     const labelsKey = JSON.stringify(labels);
     const demands = new Map<string, Map<string, UpstreamSettings>>();
@@ -281,6 +284,37 @@ export class Translator {
     }
     for (const route of orderStreamRoutes(streamRoutes)) add('stream_routes', route, route.name);
     return ok({ config: GatewayConfig.of(snapshot.version, objects), report, routeOrigins });
+  }
+
+  private inbound: { readonly source: ReadonlyMap<string, Cluster>; readonly clusters: ReadonlyMap<string, Cluster>; readonly records: readonly FidelityRecord[] } | undefined;
+
+  /**
+   * Istio's inbound clusters (`inbound|<port>||`) are ORIGINAL_DST since 1.10: the original
+   * destination of inbound traffic is this pod, so they become the local application's port.
+   */
+  private withLocalInbound(snapshot: MeshSnapshot, report: FidelityReport): MeshSnapshot {
+    if (this.inbound?.source !== snapshot.clusters) {
+      const clusters = new Map<string, Cluster>();
+      const records: FidelityRecord[] = [];
+      for (const [name, cluster] of snapshot.clusters) {
+        const port = cluster.discovery === 'original-dst' ? INBOUND_CLUSTER.exec(name)?.[1] : undefined;
+        if (port === undefined) {
+          clusters.set(name, cluster);
+          continue;
+        }
+        const endpoint = { host: '127.0.0.1', port: Number(port), weight: undefined, health: 'healthy' as const, tlsMode: undefined };
+        clusters.set(name, { ...cluster, discovery: 'static', inlineEndpoints: { name, localities: [{ locality: '', priority: 0, weight: undefined, endpoints: [endpoint] }] } });
+        records.push({
+          resource: { type: 'Cluster', name },
+          field: 'type',
+          severity: 'approximated',
+          reason: `inbound ORIGINAL_DST cluster: forwarded to the local application at 127.0.0.1:${port} (the original destination is this pod)`,
+        });
+      }
+      this.inbound = { source: snapshot.clusters, clusters: records.length > 0 ? clusters : snapshot.clusters, records };
+    }
+    report.recordAll(this.inbound.records);
+    return this.inbound.clusters === snapshot.clusters ? snapshot : snapshotOfMaps(snapshot.version, { ...snapshot, clusters: this.inbound.clusters });
   }
 
   /** Host conflicts between tables only change when the set of tables does. */

@@ -18,7 +18,7 @@ const TRANSLATED_HTTP_FILTERS: ReadonlySet<string> = new Set([TYPE_URL.Router, T
 const HCM_HANDLED = ['routeSpecifier', 'httpFilters', 'upgradeConfigs'];
 const HCM_INERT = [
   'statPrefix', 'codecType', 'accessLog', 'accessLogOptions', 'tracing', 'generateRequestId', 'preserveExternalRequestId', 'alwaysSetRequestIdInResponse',
-  'requestIdExtension', 'serverName', 'serverHeaderTransformation', 'via', 'forwardClientCertDetails', 'setCurrentClientCertDetails', 'useRemoteAddress',
+  'serverName', 'serverHeaderTransformation', 'via', 'forwardClientCertDetails', 'setCurrentClientCertDetails', 'useRemoteAddress',
   'xffNumTrustedHops', 'skipXffAppend', 'internalAddressConfig', 'addUserAgent', 'proxyStatusConfig', 'streamIdleTimeout', 'normalizePath', 'mergeSlashes',
   'pathWithEscapedSlashesAction', 'commonHttpProtocolOptions', 'httpProtocolOptions', 'http2ProtocolOptions', 'localReplyConfig', 'delayedCloseTimeout',
   'drainTimeout', 'requestHeadersTimeout', 'streamErrorOnInvalidHttpMessage', 'maxRequestHeadersKb', 'originalIpDetectionExtensions', 'proxy100Continue',
@@ -102,8 +102,11 @@ export function decodeListener(listener: Listener, ctx: DecodeContext): DomainLi
   if (listener.filterChainMatcher) ctx.dropped('filter_chain_matcher', 'the unified filter chain matcher is not supported; filter chains are matched by filter_chain_match');
   const chains = listener.filterChains.map((chain, i) => decodeChain(chain, `filter_chains[${i}]`, ctx));
   if (listener.defaultFilterChain) chains.push(decodeChain(listener.defaultFilterChain, 'default_filter_chain', ctx));
-  ctx.unhandled(listener, '', ['name', 'address', 'filterChains', 'defaultFilterChain', 'filterChainMatcher', 'useOriginalDst'], [
-    'statPrefix', 'metadata', 'listenerFilters', 'listenerFiltersTimeout', 'continueOnListenerFiltersTimeout', 'trafficDirection', 'accessLog',
+  listener.listenerFilters.forEach((filter, i) =>
+    ctx.approximated(`listener_filters[${i}]`, `listener filter "${filter.name}" is not run: APISIX chooses routes by its own listen ports and protocol`),
+  );
+  ctx.unhandled(listener, '', ['name', 'address', 'filterChains', 'defaultFilterChain', 'filterChainMatcher', 'useOriginalDst', 'listenerFilters'], [
+    'statPrefix', 'metadata', 'listenerFiltersTimeout', 'continueOnListenerFiltersTimeout', 'trafficDirection', 'accessLog',
     'socketOptions', 'bindToPort', 'transparent', 'freebind', 'perConnectionBufferLimitBytes', 'drainType', 'connectionBalanceConfig', 'reusePort', 'enableReusePort',
   ]);
   return { name: listener.name, address, role: roleOf(listener), chains: chains.filter((c): c is DomainChain => c !== undefined) };

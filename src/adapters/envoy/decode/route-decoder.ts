@@ -151,7 +151,8 @@ function routeMatch(match: RouteMatch | undefined, field: string, ctx: DecodeCon
 
 function retryPolicy(policy: RetryPolicy | undefined, field: string, ctx: DecodeContext): DomainRetry | undefined {
   if (!policy) return undefined;
-  ctx.unhandled(policy, field, ['retryOn', 'numRetries', 'perTryTimeout'], ['retryHostPredicate', 'hostSelectionRetryMaxAttempts', 'retriableStatusCodes']);
+  // retriable_status_codes is covered by the retry_on report (APISIX retries on connection errors only).
+  ctx.unhandled(policy, field, ['retryOn', 'numRetries', 'perTryTimeout', 'retriableStatusCodes']);
   return {
     retryOn: policy.retryOn.split(',').map((s) => s.trim()).filter((s) => s.length > 0),
     numRetries: policy.numRetries ?? 1,
