@@ -9,7 +9,7 @@ import type {
 } from '../envoy/generated/envoy/service/discovery/v3/discovery.js';
 import { versionOf, type ResourceChange } from './resource-store.js';
 import { Subscription, WILDCARD } from './subscription.js';
-import type { ProtocolViolation, SubscriptionInfo, XdsRequestEvent } from './types.js';
+import type { ProtocolViolation, XdsRequestEvent } from './types.js';
 import { WILDCARD_TYPE_URLS, XdsStream } from './xds-stream.js';
 
 interface TypeState {
@@ -22,7 +22,7 @@ interface TypeState {
 }
 
 export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
-  private readonly types = new Map<string, TypeState>();
+  protected readonly types = new Map<string, TypeState>();
 
   protected handle(request: DeltaDiscoveryRequest): void {
     this.noteNode(request.node);
@@ -95,13 +95,6 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     if (state) this.reconcile(change.typeUrl, state);
   }
 
-  protected subscriptions(): SubscriptionInfo[] {
-    return [...this.types].map(([typeUrl, { subscription }]) => ({
-      typeUrl,
-      wildcard: subscription.wildcard,
-      names: subscription.names,
-    }));
-  }
 
   private violation(violation: ProtocolViolation): void {
     this.ctx.log.violations.push(violation);

@@ -4,7 +4,7 @@
 import type { DiscoveryRequest, DiscoveryResponse } from '../envoy/generated/envoy/service/discovery/v3/discovery.js';
 import type { ResourceChange } from './resource-store.js';
 import { Subscription } from './subscription.js';
-import type { SubscriptionInfo, XdsRequestEvent } from './types.js';
+import type { XdsRequestEvent } from './types.js';
 import { WILDCARD_TYPE_URLS, XdsStream } from './xds-stream.js';
 
 interface TypeState {
@@ -14,7 +14,7 @@ interface TypeState {
 }
 
 export class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
-  private readonly types = new Map<string, TypeState>();
+  protected readonly types = new Map<string, TypeState>();
 
   protected handle(request: DiscoveryRequest): void {
     this.noteNode(request.node);
@@ -65,13 +65,6 @@ export class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
     if (state) this.respond(change.typeUrl, state);
   }
 
-  protected subscriptions(): SubscriptionInfo[] {
-    return [...this.types].map(([typeUrl, { subscription }]) => ({
-      typeUrl,
-      wildcard: subscription.wildcard,
-      names: subscription.names,
-    }));
-  }
 
   private respond(typeUrl: string, state: TypeState): void {
     const { store } = this.ctx;

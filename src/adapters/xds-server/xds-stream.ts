@@ -5,6 +5,7 @@ import type { ControlPlane, Node } from '../envoy/generated/envoy/config/core/v3
 import { messageOf, type RequestLog } from './request-log.js';
 import type { ResourceChange, ResourceStore } from './resource-store.js';
 import type { StreamInfo, SubscriptionInfo, XdsMode, XdsServerLogEvent } from './types.js';
+import type { Subscription } from './subscription.js';
 
 /** What a stream needs from its server; the server owns the store, the log and the set of live streams. */
 export interface StreamContext {
@@ -55,7 +56,12 @@ export abstract class XdsStream<Req = unknown, Res = unknown> {
 
   protected abstract handle(request: Req): void;
 
-  protected abstract subscriptions(): SubscriptionInfo[];
+  /** Per-type state; each protocol keeps more than the subscription, which is all that is shared. */
+  protected abstract readonly types: ReadonlyMap<string, { readonly subscription: Subscription }>;
+
+  protected subscriptions(): SubscriptionInfo[] {
+    return [...this.types].map(([typeUrl, { subscription }]) => ({ typeUrl, wildcard: subscription.wildcard, names: subscription.names }));
+  }
 
   info(): StreamInfo {
     return {

@@ -7,7 +7,7 @@ import { FileConfigSource } from '../../adapters/file-source/file-config-source.
 import { PinoLogger } from '../../adapters/logging/pino-logger.js';
 import { MemoryConfigSink } from '../../adapters/memory/memory-config-sink.js';
 import { PrometheusMetrics } from '../../adapters/metrics/prometheus-metrics.js';
-import { AdsClient } from '../../adapters/xds/ads-client.js';
+import { AdsClient, type AdsEvents } from '../../adapters/xds/ads-client.js';
 import { OutputCertsSource } from '../../adapters/istio/output-certs-source.js';
 import type { Node } from '../../adapters/envoy/ads-protocol.js';
 import { ConfigCache } from '../../ports/config-cache.js';
@@ -36,6 +36,17 @@ export interface SidecarOverrides {
   readonly onSourceError?: (message: string) => void;
 }
 
+/** The ADS client's events, counted as the sidecar's metrics. */
+export function adsMetricsEvents(metrics: Metrics): AdsEvents {
+  return {
+    connected: () => metrics.xdsConnected(true),
+    disconnected: () => metrics.xdsConnected(false),
+    response: (type, resources) => metrics.xdsResponse(type.short, resources),
+    ack: (type) => metrics.xdsAck(type.short),
+    nack: (type) => metrics.xdsNack(type.short),
+  };
+}
+
 function sinkOf(spec: SinkConfig): ConfigSink {
   return spec.kind === 'file' ? new FileConfigSink({ path: spec.path }) : new MemoryConfigSink();
 }
@@ -58,13 +69,7 @@ export function buildSidecarContainer(config: SidecarConfig, node: Node, overrid
       ...(source.tokenFile ? { tokenFile: source.tokenFile } : {}),
       logger: ctx.get<Logger>(Logger),
       localSecretNames: config.outputCertsDir || overrides.secrets ? ISTIO_WORKLOAD_SECRETS : new Set(),
-      events: {
-        connected: () => metrics.xdsConnected(true),
-        disconnected: () => metrics.xdsConnected(false),
-        response: (type, resources) => metrics.xdsResponse(type.short, resources),
-        ack: (type) => metrics.xdsAck(type.short),
-        nack: (type) => metrics.xdsNack(type.short),
-      },
+      events: adsMetricsEvents(metrics),
     });
   });
   container.bind<readonly ConfigSink[]>(ConfigSink).toDynamicValue(() => overrides.sinks ?? config.sinks.map(sinkOf));
