@@ -68,7 +68,9 @@ export function buildSidecarContainer(config: SidecarConfig, node: Node, overrid
       ...(source.tls ? { tls: source.tls } : {}),
       ...(source.tokenFile ? { tokenFile: source.tokenFile } : {}),
       logger: ctx.get<Logger>(Logger),
-      localSecretNames: config.outputCertsDir || overrides.secrets ? ISTIO_WORKLOAD_SECRETS : new Set(),
+      // istiod never serves these to a sidecar (istio-agent does): asking would only hold the first
+      // apply for the 15 s does-not-exist timer. Without --output-certs, mTLS goes without a client cert (reported).
+      localSecretNames: ISTIO_WORKLOAD_SECRETS,
       events: adsMetricsEvents(metrics),
     });
   });
