@@ -110,4 +110,8 @@ export interface XdsServerOptions {
   readonly stopGraceMs?: number;
   /** `control_plane.identifier` on every response. */
   readonly controlPlaneId?: string;
+  /** Serve TLS (istiod's 15012): PEM certificate chain and key; with `clientCa`, clients must present a certificate it signed. */
+  readonly tls?: { readonly certChain: string; readonly privateKey: string; readonly clientCa?: string };
+  /** Streams without `authorization: Bearer <token>` are refused with UNAUTHENTICATED (istiod's JWT check). */
+  readonly requiredToken?: string;
 }

@@ -2,7 +2,7 @@
 // caller sets, follows istiod's answering rules, and records every request it sees. It is the transport
 // half of go-control-plane's cache/server split: the store never sees a stream, and the streams look at
 // nothing in a resource except its name. Never throws from a gRPC handler; a client hanging up is normal.
-import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
 import {
   AggregatedDiscoveryServiceService,
   type AggregatedDiscoveryServiceServer,
@@ -74,14 +74,18 @@ export class XdsServer {
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
     const implementation: AggregatedDiscoveryServiceServer = {
-      streamAggregatedResources: (call) => this.accept('sotw', () => new SotwStream(this.nextId(), 'sotw', call, this.ctx)),
-      deltaAggregatedResources: (call) => this.accept('delta', () => new DeltaStream(this.nextId(), 'delta', call, this.ctx)),
+      streamAggregatedResources: (call) => {
+        if (this.authorized(call)) this.accept('sotw', () => new SotwStream(this.nextId(), 'sotw', call, this.ctx));
+      },
+      deltaAggregatedResources: (call) => {
+        if (this.authorized(call)) this.accept('delta', () => new DeltaStream(this.nextId(), 'delta', call, this.ctx));
+      },
     };
     server.addService(AggregatedDiscoveryServiceService, implementation);
     let port: number;
     try {
       port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(address, ServerCredentials.createInsecure(), (e, bound) => (e ? reject(e) : resolve(bound))),
+        server.bindAsync(address, this.credentials(), (e, bound) => (e ? reject(e) : resolve(bound))),
       );
     } catch (e) {
       server.forceShutdown();
@@ -92,6 +96,23 @@ export class XdsServer {
     this.boundAddress = address.startsWith('unix:') ? address : `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
     this.emit({ kind: 'listening', address: this.boundAddress });
     return this.boundAddress;
+  }
+
+  private credentials(): ServerCredentials {
+    const tls = this.options.tls;
+    if (!tls) return ServerCredentials.createInsecure();
+    const ca = tls.clientCa ? Buffer.from(tls.clientCa) : null;
+    return ServerCredentials.createSsl(ca, [{ cert_chain: Buffer.from(tls.certChain), private_key: Buffer.from(tls.privateKey) }], ca !== null);
+  }
+
+  /** istiod refuses streams without a valid JWT; so does this server when it is given a token. */
+  private authorized(call: { metadata: Metadata; emit(event: 'error', error: object): boolean }): boolean {
+    const token = this.options.requiredToken;
+    if (token === undefined) return true;
+    if (call.metadata.get('authorization')[0] === `Bearer ${token}`) return true;
+    this.emit({ kind: 'error', message: 'stream refused: missing or wrong bearer token' });
+    call.emit('error', { code: GrpcStatus.UNAUTHENTICATED, details: 'authentication failure' });
+    return false;
   }
 
   /**
