@@ -76,6 +76,7 @@ function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string, strin
     podInfoDir: pick(flags.podInfoDir, 'AMESH_POD_INFO_DIR'),
     cache: pick(flags.cache, 'AMESH_CACHE'),
     outputCerts: pick(flags.outputCerts, 'OUTPUT_CERTS'),
+    sds: pick(flags.sds, 'AMESH_SDS'),
     readyAddress: pick(flags.readyAddress, 'AMESH_READY_ADDRESS'),
     metricsAddress: pick(flags.metricsAddress, 'AMESH_METRICS_ADDRESS'),
     portVariable: pick(flags.portVariable, 'AMESH_PORT_VARIABLE'),
@@ -182,6 +183,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--token-file <file>', 'JWT sent as a bearer token (istiod 15012) [AMESH_XDS_TOKEN_FILE]')
     .option('--node-from <source>', 'node identity: env (Istio injector variables) or grpc-bootstrap:<path> [AMESH_NODE_FROM]')
     .option('--pod-info-dir <dir>', 'downward-API files (labels, annotations) [AMESH_POD_INFO_DIR]')
+    .option('--sds <socket>', "workload certificates from pilot-agent's SDS socket, unix:<path> [AMESH_SDS]")
     .option('--cache <file>', 'last-known-good configuration, served at start while the control plane is unreachable [AMESH_CACHE]')
     .option('--output-certs <dir>', "pilot-agent's OUTPUT_CERTS directory with the workload certificates [OUTPUT_CERTS]")
     .option('--ready-address <addr>', 'readiness endpoint (/healthz/ready), host:port or off [AMESH_READY_ADDRESS]')

@@ -12,7 +12,13 @@ export {
   DeltaDiscoveryRequest,
   DeltaDiscoveryResponse,
   Resource as DeltaResource,
+  Resource,
 } from './generated/envoy/service/discovery/v3/discovery.js';
 export type { Any } from './generated/google/protobuf/any.js';
-export type { Node } from './generated/envoy/config/core/v3/base.js';
+export type { ControlPlane, Node } from './generated/envoy/config/core/v3/base.js';
 export type { Status } from './generated/google/rpc/status.js';
+export {
+  SecretDiscoveryServiceClient,
+  SecretDiscoveryServiceService,
+  type SecretDiscoveryServiceServer,
+} from './generated/envoy/service/secret/v3/sds.js';

@@ -6,7 +6,7 @@ import type {
   DeltaDiscoveryRequest,
   DeltaDiscoveryResponse,
   Resource,
-} from '../envoy/generated/envoy/service/discovery/v3/discovery.js';
+} from '../envoy/ads-protocol.js';
 import { versionOf, type ResourceChange } from './resource-store.js';
 import { Subscription, WILDCARD } from './subscription.js';
 import type { ProtocolViolation, XdsRequestEvent } from './types.js';

@@ -3,7 +3,7 @@
 // it for state and pushes the returned change to the streams. Payloads are never decoded or validated, so
 // tests can serve malformed bytes, wrong type URLs or duplicate names on purpose.
 import { createHash } from 'node:crypto';
-import type { Any } from '../envoy/generated/google/protobuf/any.js';
+import type { Any } from '../envoy/ads-protocol.js';
 import type { ResourceInput, SetResourcesOptions } from './types.js';
 
 export interface StoredResource {

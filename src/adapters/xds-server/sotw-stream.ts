@@ -1,7 +1,7 @@
 // StreamAggregatedResources: state-of-the-world ADS. Per type: the subscription and the last nonce sent.
 // When to answer follows istiod's `ShouldRespond` (pkg/xds/server.go): a NACK is recorded and not
 // answered; a stale nonce is ignored; an ACK with unchanged names is not answered; added names are.
-import type { DiscoveryRequest, DiscoveryResponse } from '../envoy/generated/envoy/service/discovery/v3/discovery.js';
+import type { DiscoveryRequest, DiscoveryResponse } from '../envoy/ads-protocol.js';
 import type { ResourceChange } from './resource-store.js';
 import { Subscription } from './subscription.js';
 import type { XdsRequestEvent } from './types.js';

@@ -1,7 +1,7 @@
 // Public value types of the in-process xDS server: what callers hand in (resources, options) and what
 // they observe (request events, protocol violations, log events, stream snapshots). No behaviour here,
 // so the stream handlers, the request log and the server can share them without importing each other.
-import type { Node } from '../envoy/generated/envoy/config/core/v3/base.js';
+import type { Node } from '../envoy/ads-protocol.js';
 
 export type XdsMode = 'sotw' | 'delta';
 

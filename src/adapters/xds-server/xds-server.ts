@@ -5,9 +5,11 @@
 import { Metadata, Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
 import {
   AggregatedDiscoveryServiceService,
+  SecretDiscoveryServiceService,
   type AggregatedDiscoveryServiceServer,
-} from '../envoy/generated/envoy/service/discovery/v3/ads.js';
-import type { ControlPlane } from '../envoy/generated/envoy/config/core/v3/base.js';
+  type SecretDiscoveryServiceServer,
+} from '../envoy/ads-protocol.js';
+import type { ControlPlane } from '../envoy/ads-protocol.js';
 import { DeltaStream } from './delta-stream.js';
 import { messageOf, RequestLog, type RequestListener, type WaitForOptions } from './request-log.js';
 import { ResourceStore, type ResourceChange } from './resource-store.js';
@@ -82,6 +84,13 @@ export class XdsServer {
       },
     };
     server.addService(AggregatedDiscoveryServiceService, implementation);
+    // SDS as pilot-agent serves it on its unix socket: the same SotW protocol, Secrets only.
+    const sds: Pick<SecretDiscoveryServiceServer, 'streamSecrets'> = {
+      streamSecrets: (call) => {
+        if (this.authorized(call)) this.accept('sotw', () => new SotwStream(this.nextId(), 'sotw', call, this.ctx));
+      },
+    };
+    server.addService(SecretDiscoveryServiceService, sds as SecretDiscoveryServiceServer);
     let port: number;
     try {
       port = await new Promise<number>((resolve, reject) =>

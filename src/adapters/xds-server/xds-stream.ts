@@ -1,7 +1,7 @@
 // What SotW and Delta streams share: the gRPC call, the per-stream nonce counter, writes that never throw,
 // and the end of a stream. A client hanging up is normal, so every exit path just settles bookkeeping once.
 import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
-import type { ControlPlane, Node } from '../envoy/generated/envoy/config/core/v3/base.js';
+import type { ControlPlane, Node } from '../envoy/ads-protocol.js';
 import { messageOf, type RequestLog } from './request-log.js';
 import type { ResourceChange, ResourceStore } from './resource-store.js';
 import type { StreamInfo, SubscriptionInfo, XdsMode, XdsServerLogEvent } from './types.js';

@@ -54,7 +54,7 @@ function channelCredentials(options: AdsTransportOptions): ChannelCredentials {
   return grpcCredentials.createSsl(read(options.tls.caFile), read(options.tls.keyFile), read(options.tls.certFile));
 }
 
-function grpcTarget(target: string): string {
+export function grpcTarget(target: string): string {
   // grpc-js wants unix:///absolute/path or unix:relative.
   return target.startsWith('unix:') && !target.startsWith('unix://') && target.startsWith('unix:/') ? `unix://${target.slice(5)}` : target;
 }

@@ -22,6 +22,8 @@ export interface SidecarConfig {
   readonly node: NodeConfig;
   readonly cachePath: string | undefined;
   readonly outputCertsDir: string | undefined;
+  /** pilot-agent's SDS socket, when the workload certificates come from there. */
+  readonly sdsTarget: string | undefined;
   readonly readyAddress: string | undefined;
   readonly metricsAddress: string | undefined;
   readonly portVariable: string | undefined;
@@ -43,6 +45,7 @@ export interface SidecarFlags {
   readonly podInfoDir?: string;
   readonly cache?: string;
   readonly outputCerts?: string;
+  readonly sds?: string;
   readonly readyAddress?: string;
   readonly metricsAddress?: string;
   readonly portVariable?: string;
@@ -103,6 +106,8 @@ export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, s
   if (!ready.ok) return ready;
   const metrics = address('--metrics-address', flags.metricsAddress ?? '0.0.0.0:15090');
   if (!metrics.ok) return metrics;
+  if (flags.sds !== undefined && !flags.sds.startsWith('unix:')) return err(`--sds: expected unix:<path>, got "${flags.sds}"`);
+  if (flags.sds && flags.outputCerts) return err('give either --sds or --output-certs, not both');
   const logLevel = (flags.logLevel ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) return err('--log-level: expected debug, info, warn, error or silent');
   if (flags.portVariable !== undefined && !/^[a-z_][a-z0-9_]*$/.test(flags.portVariable)) return err(`--port-variable: "${flags.portVariable}" is not an nginx variable name`);
@@ -112,6 +117,7 @@ export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, s
     node,
     cachePath: flags.cache || undefined,
     outputCertsDir: flags.outputCerts || undefined,
+    sdsTarget: flags.sds || undefined,
     readyAddress: ready.value,
     metricsAddress: metrics.value,
     portVariable: flags.portVariable,

@@ -8,6 +8,7 @@ import { PinoLogger } from '../../adapters/logging/pino-logger.js';
 import { MemoryConfigSink } from '../../adapters/memory/memory-config-sink.js';
 import { PrometheusMetrics } from '../../adapters/metrics/prometheus-metrics.js';
 import { AdsClient, type AdsEvents } from '../../adapters/xds/ads-client.js';
+import { SdsSecretSource } from '../../adapters/xds/sds-secret-source.js';
 import { OutputCertsSource } from '../../adapters/istio/output-certs-source.js';
 import type { Node } from '../../adapters/envoy/ads-protocol.js';
 import { ConfigCache } from '../../ports/config-cache.js';
@@ -80,7 +81,12 @@ export function buildSidecarContainer(config: SidecarConfig, node: Node, overrid
   );
   container
     .bind<SecretSource | undefined>(SecretSource)
-    .toDynamicValue(() => overrides.secrets ?? (config.outputCertsDir ? new OutputCertsSource({ directory: config.outputCertsDir }) : undefined));
+    .toDynamicValue((ctx) => {
+      if (overrides.secrets) return overrides.secrets;
+      if (config.outputCertsDir) return new OutputCertsSource({ directory: config.outputCertsDir });
+      if (config.sdsTarget) return new SdsSecretSource({ target: config.sdsTarget, node, logger: ctx.get<Logger>(Logger) });
+      return undefined;
+    });
   container.bind<SidecarApp>(SidecarAppToken).toDynamicValue((ctx) => {
     const source = ctx.get<ConfigSource>(ConfigSource);
     const logger = ctx.get<Logger>(Logger);
