@@ -215,8 +215,9 @@ export class Translator {
       tables.set(binding.table.name, memo);
       report.recordAll(memo.records);
       for (const [cluster, settings] of memo.demands) demand(cluster, settings);
-      if (memo.result.ok) routes.push(...memo.result.value);
-      else errors.push(...memo.result.error);
+      // A loop, not push(...spread): a route table may render more routes than the call stack holds arguments.
+      if (memo.result.ok) for (const route of memo.result.value) routes.push(route);
+      else for (const error of memo.result.error) errors.push(error);
     });
     this.tables = tables;
     if (errors.length > 0) return err(errors);

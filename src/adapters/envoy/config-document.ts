@@ -90,7 +90,7 @@ function fromConfigDump(json: unknown): Result<DocumentResources, DocumentError[
       case TYPE_URL.BootstrapConfigDump:
         if (dump.message.bootstrap) {
           const boot = fromBootstrap(dump.message.bootstrap, `${at}.bootstrap.`);
-          resources.push(...boot.resources);
+          for (const resource of boot.resources) resources.push(resource);
           skipped.push(...boot.skipped);
         }
         break;

@@ -108,7 +108,9 @@ export class ResourceCache {
       const report = new FidelityReport();
       const decoded = decodeXdsResource(parsed.value, report);
       errors.push(...decoded.errors);
-      puts.set(name, { name, version: item.version, bytes: Uint8Array.from(bytes), domain: decoded.domain, records: report.records });
+      // The Any's bytes are already a copy of their own (ts-proto decodes them with Buffer.from), so
+      // keeping them does not pin the whole response buffer.
+      puts.set(name, { name, version: item.version, bytes, domain: decoded.domain, records: report.records });
     });
     const deletes = new Set<string>(options.removed.filter((name) => current.has(name) && !puts.has(name)));
     if (options.replaceAll) for (const name of current.keys()) if (!puts.has(name)) deletes.add(name);
