@@ -244,8 +244,7 @@ export class Translator {
     const ssls = new Map<string, ApisixSsl>();
     const upstreams: ApisixUpstream[] = [];
     const upstreamMemos = new Map<string, UpstreamMemo>();
-    const clusters = [...snapshot.clusters.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-    for (const cluster of clusters) {
+    for (const cluster of this.sortedClusters(snapshot.clusters)) {
       const ref: ResourceRef = { type: 'Cluster', name: cluster.name };
       if (cluster.discovery === 'original-dst') {
         report.record({ resource: ref, field: 'type', severity: 'dropped', reason: 'ORIGINAL_DST clusters have no APISIX upstream' });
@@ -285,6 +284,14 @@ export class Translator {
     }
     for (const route of orderStreamRoutes(streamRoutes)) add('stream_routes', route, route.name);
     return ok({ config: GatewayConfig.of(snapshot.version, objects), report, routeOrigins });
+  }
+
+  private sorted: { readonly source: ReadonlyMap<string, Cluster>; readonly clusters: readonly Cluster[] } | undefined;
+
+  /** Clusters in name order, sorted again only when the clusters map changed. */
+  private sortedClusters(clusters: ReadonlyMap<string, Cluster>): readonly Cluster[] {
+    if (this.sorted?.source !== clusters) this.sorted = { source: clusters, clusters: [...clusters.values()].sort((a, b) => (a.name < b.name ? -1 : 1)) };
+    return this.sorted.clusters;
   }
 
   private inbound: { readonly source: ReadonlyMap<string, Cluster>; readonly clusters: ReadonlyMap<string, Cluster>; readonly records: readonly FidelityRecord[] } | undefined;

@@ -135,8 +135,21 @@ export class AdsClient implements ConfigSource {
     }
   }
 
-  private wantedNames(type: XdsType): ReadonlySet<string> {
+  private referencesMemo: { readonly listeners: number; readonly clusters: number; readonly references: References } | undefined;
+
+  /** What LDS and CDS reference, recomputed only when either changed (a full scan at 10k services). */
+  private references(): References {
+    const listeners = this.cache.generation('Listener');
+    const clusters = this.cache.generation('Cluster');
+    const memo = this.referencesMemo;
+    if (memo && memo.listeners === listeners && memo.clusters === clusters) return memo.references;
     const references = referencesOf(this.cache, this.localSecretNames());
+    this.referencesMemo = { listeners, clusters, references };
+    return references;
+  }
+
+  private wantedNames(type: XdsType): ReadonlySet<string> {
+    const references = this.references();
     return type.kind === 'RouteConfiguration' ? references.routeConfigs : type.kind === 'ClusterLoadAssignment' ? references.endpoints : references.secrets;
   }
 
@@ -189,7 +202,7 @@ export class AdsClient implements ConfigSource {
 
   private publishIfWarm(): UpdateVerdict {
     if (!this.received.has('Listener') || !this.received.has('Cluster')) return { accepted: true };
-    const references = referencesOf(this.cache, this.localSecretNames());
+    const references = this.references();
     const missing = missingOf(this.cache, references, this.absent);
     if (!isWarm(missing)) {
       this.options.logger.debug({ missing }, 'waiting for referenced resources before publishing');
