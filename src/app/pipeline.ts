@@ -2,7 +2,7 @@
 import { Translator, type Translation, type TranslateOptions } from '../adapters/apisix/translate.js';
 import { FidelityReport } from '../domain/fidelity.js';
 import { err, ok, type Result } from '../domain/result.js';
-import { danglingReferences } from '../domain/snapshot.js';
+import { danglingReferences, type DanglingReference, type MeshSnapshot } from '../domain/snapshot.js';
 import type { SourceUpdate } from '../ports/config-source.js';
 
 export interface PipelineOptions extends TranslateOptions {
@@ -19,12 +19,25 @@ export interface PipelineError {
   readonly message: string;
 }
 
+const danglingMemo = new WeakMap<Translator, { readonly key: readonly unknown[]; readonly result: DanglingReference[] }>();
+
+/** danglingReferences, again only when a map it reads changed (endpoints are not among them). */
+function danglingOf(snapshot: MeshSnapshot, clusters: boolean, translator: Translator): DanglingReference[] {
+  const key = [snapshot.listeners, snapshot.routeTables, snapshot.clusters, snapshot.secrets, clusters];
+  const memo = danglingMemo.get(translator);
+  if (memo && memo.key.every((k, i) => k === key[i])) return memo.result;
+  const result = danglingReferences(snapshot, { clusters });
+  danglingMemo.set(translator, { key, result });
+  return result;
+}
+
 /** `translator` carries reusable work from one update to the next (the sidecar keeps one). */
 export function translateUpdate(update: SourceUpdate, options: PipelineOptions, translator = new Translator()): Result<Translation, PipelineError[]> {
   const report = new FidelityReport();
-  report.recordAll(update.fidelity);
+  if (update.fidelityGroups) for (const group of update.fidelityGroups) report.recordGroup(group);
+  else report.recordAll(update.fidelity);
   // Missing clusters are fatal only without --partial; otherwise the translation reports them itself.
-  const dangling = danglingReferences(update.snapshot, { clusters: !options.partial });
+  const dangling = danglingOf(update.snapshot, !options.partial, translator);
   if (dangling.length > 0 && !options.partial) {
     return err(
       dangling.map((d) => ({

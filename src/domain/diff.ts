@@ -2,6 +2,7 @@
 // update and delete, in an order that never leaves a dangling reference (upserts by ascending
 // dependency rank, then deletes by descending rank).
 import { GatewayConfig, kindRank, type GatewayObject } from './gateway-config.js';
+import { patchMap } from './patched-map.js';
 
 export type Change =
   | { readonly op: 'create'; readonly key: string; readonly object: GatewayObject }
@@ -37,6 +38,12 @@ export function diffConfigs(applied: GatewayConfig, desired: GatewayConfig): Cha
 
 /** The config that results from applying `changes` to `applied` (what an incremental sink holds after). */
 export function applyChangeSet(applied: GatewayConfig, changeSet: ChangeSet): GatewayConfig {
+  if (changeSet.changes.every((c) => c.op === 'update')) {
+    // Same keys: patch the map (O(changes)) rather than copy it.
+    const replaced = new Map(changeSet.changes.map((c) => [c.key, (c as Extract<Change, { op: 'update' }>).object]));
+    const patched = patchMap(applied.objects, replaced);
+    if (patched) return new GatewayConfig(changeSet.toVersion, patched, applied);
+  }
   const objects = new Map(applied.objects);
   for (const change of changeSet.changes) {
     if (change.op === 'delete') objects.delete(change.key);

@@ -18,11 +18,16 @@ export const objectKey = (kind: GatewayKind, id: string): string => `${kind}/${i
 
 export class GatewayConfig {
   private readonly canonical = new Map<string, string>();
+  private countsMemo: Record<GatewayKind, number> | undefined;
 
   constructor(
     readonly version: string,
     readonly objects: ReadonlyMap<string, GatewayObject>,
-  ) {}
+    /** A config with exactly the same keys (values may differ): its counts are these counts. */
+    sameKeysAs?: GatewayConfig,
+  ) {
+    this.countsMemo = sameKeysAs?.countsMemo;
+  }
 
   static of(version: string, objects: Iterable<GatewayObject>): GatewayConfig {
     const map = new Map<string, GatewayObject>();
@@ -57,8 +62,11 @@ export class GatewayConfig {
   }
 
   counts(): Record<GatewayKind, number> {
-    const counts = Object.fromEntries(GATEWAY_KINDS.map((k) => [k, 0])) as Record<GatewayKind, number>;
-    for (const object of this.objects.values()) counts[object.kind] += 1;
-    return counts;
+    if (!this.countsMemo) {
+      const counts = Object.fromEntries(GATEWAY_KINDS.map((k) => [k, 0])) as Record<GatewayKind, number>;
+      for (const object of this.objects.values()) counts[object.kind] += 1;
+      this.countsMemo = counts;
+    }
+    return { ...this.countsMemo };
   }
 }

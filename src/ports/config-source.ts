@@ -1,6 +1,6 @@
 // Port: where mesh configuration comes from (xDS, files, memory). A source publishes complete,
 // consistent snapshots; on bad input it reports an error and the last good snapshot stays in force.
-import type { FidelityRecord } from '../domain/fidelity.js';
+import type { FidelityGroup, FidelityRecord } from '../domain/fidelity.js';
 import type { MeshSnapshot } from '../domain/snapshot.js';
 
 export const ConfigSource = Symbol.for('amesh.ConfigSource');
@@ -9,6 +9,11 @@ export interface SourceUpdate {
   readonly snapshot: MeshSnapshot;
   /** What decoding the resources already could not carry over. */
   readonly fidelity: readonly FidelityRecord[];
+  /**
+   * The same records as groups that keep their counts and arrays while their resources do: lets the
+   * consumer's report reuse them instead of walking every record of the mesh on each update.
+   */
+  readonly fidelityGroups?: readonly FidelityGroup[];
 }
 
 export interface SourceError {

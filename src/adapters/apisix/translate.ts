@@ -1,8 +1,10 @@
 // MeshSnapshot → GatewayConfig: the whole Envoy → APISIX translation, pure. Every field that
 // cannot be carried over is recorded in the fidelity report; invalid input is an error value.
-import { FidelityReport, type FidelityRecord, type FidelitySink, type ResourceRef } from '../../domain/fidelity.js';
-import { GatewayConfig, type GatewayObject } from '../../domain/gateway-config.js';
-import type { JsonObject } from '../../domain/json.js';
+import { FidelityReport, KeyedFidelity, type FidelityRecord, type FidelitySink, type ResourceRef } from '../../domain/fidelity.js';
+import { patchedKeys, patchMap } from '../../domain/patched-map.js';
+import type { ChangeSet, Change } from '../../domain/diff.js';
+import { GatewayConfig, objectKey, type GatewayObject } from '../../domain/gateway-config.js';
+import { canonicalJson, type JsonObject } from '../../domain/json.js';
 import type { Cluster } from '../../domain/mesh/cluster.js';
 import type { EndpointSet } from '../../domain/mesh/endpoint.js';
 import type { RouteTable } from '../../domain/mesh/route.js';
@@ -36,6 +38,11 @@ export interface Translation {
   readonly report: FidelityReport;
   /** Route id → the Envoy route it stands for. */
   readonly routeOrigins: ReadonlyMap<string, RouteOrigin>;
+  /**
+   * Set when this translation was derived from the previous one: exactly the changes from `from` (that
+   * translation's config) to `config`, as diffConfigs(from, config) would list them.
+   */
+  readonly delta?: { readonly from: GatewayConfig; readonly changes: ChangeSet };
 }
 
 interface TableBinding {
@@ -44,7 +51,7 @@ interface TableBinding {
   websocket: boolean;
 }
 
-function bindRouteTables(snapshot: MeshSnapshot, report: FidelityReport): Map<string, TableBinding> {
+function bindRouteTables(snapshot: MeshSnapshot, report: FidelitySink): Map<string, TableBinding> {
   const bindings = new Map<string, TableBinding>();
   for (const table of snapshot.routeTables.values()) bindings.set(table.name, { table, ports: new Set(), websocket: false });
   for (const listener of snapshot.listeners.values()) {
@@ -130,6 +137,61 @@ class RecordingSink implements FidelitySink {
   }
 }
 
+/**
+ * The records of one translation in order, as arrays: memoised renderings' arrays by reference, loose
+ * records gathered between them. Kept so that the next translation can replay them with a few replaced.
+ */
+class PartList implements FidelitySink {
+  readonly parts: (readonly FidelityRecord[])[] = [];
+  private loose: FidelityRecord[] = [];
+  record(entry: FidelityRecord): void {
+    this.loose.push(entry);
+  }
+  recordAll(entries: readonly FidelityRecord[]): void {
+    if (entries.length > 0) this.slot(entries);
+  }
+  /** Adds `entries` (even empty) and returns its index, so that it can be replaced later. */
+  slot(entries: readonly FidelityRecord[]): number {
+    this.flush();
+    this.parts.push(entries);
+    return this.parts.length - 1;
+  }
+  flush(): void {
+    if (this.loose.length === 0) return;
+    this.parts.push(this.loose);
+    this.loose = [];
+  }
+}
+
+interface UpstreamSlot {
+  readonly memoKey: string;
+  /** undefined for inline endpoints (not from EDS). */
+  readonly edsName: string | undefined;
+  readonly settings: UpstreamSettings;
+  readonly clientCertId: string | undefined;
+  readonly part: number;
+}
+
+/** What the last full translation depended on and produced: an update that changed only endpoints patches it. */
+interface LastTranslation {
+  readonly listeners: MeshSnapshot['listeners'];
+  readonly routeTables: MeshSnapshot['routeTables'];
+  readonly clusters: MeshSnapshot['clusters'];
+  readonly secrets: MeshSnapshot['secrets'];
+  endpoints: MeshSnapshot['endpoints'];
+  readonly optionsKey: string;
+  readonly labels: ApisixLabels;
+  readonly slots: readonly UpstreamSlot[];
+  /** EDS name → the upstreams rendered from it. */
+  readonly slotsByEds: ReadonlyMap<string, readonly UpstreamSlot[]>;
+  /** The records of everything but the upstreams, in order. */
+  readonly otherParts: readonly (readonly FidelityRecord[])[];
+  /** The upstreams' records, per memo key. */
+  upstreamFidelity: KeyedFidelity<string>;
+  config: GatewayConfig;
+  readonly routeOrigins: ReadonlyMap<string, RouteOrigin>;
+}
+
 interface TableMemo {
   readonly table: RouteTable;
   readonly clusters: ReadonlyMap<string, Cluster>;
@@ -162,10 +224,17 @@ export class Translator {
   private upstreams = new Map<string, UpstreamMemo>();
   private conflicts: { readonly tables: readonly RouteTable[]; readonly portVariable: string | undefined; readonly records: readonly FidelityRecord[] } | undefined;
 
-  translate(input: MeshSnapshot, options: TranslateOptions = {}, report = new FidelityReport()): Result<Translation, TranslationError[]> {
-    const snapshot = this.withLocalInbound(input, report);
+  private last: LastTranslation | undefined;
+
+  translate(input: MeshSnapshot, options: TranslateOptions = {}, output = new FidelityReport()): Result<Translation, TranslationError[]> {
+    const snapshot = this.withLocalInbound(input, output);
     const labels: ApisixLabels = { ...(options.labels ?? {}), [OWNER_LABEL]: OWNER_VALUE };
     const labelsKey = JSON.stringify(labels);
+    const optionsKey = `${options.portVariable ?? ''}|${labelsKey}`;
+    const patched = this.endpointsOnly(snapshot, optionsKey, output);
+    if (patched) return ok(patched);
+    this.last = undefined;
+    const report = new PartList();
     const demands = new Map<string, Map<string, UpstreamSettings>>();
     const demand = (cluster: string, settings: UpstreamSettings): void => {
       let variants = demands.get(cluster);
@@ -243,6 +312,9 @@ export class Translator {
 
     const ssls = new Map<string, ApisixSsl>();
     const upstreams: ApisixUpstream[] = [];
+    const slots: UpstreamSlot[] = [];
+    let mirrors = false;
+    for (const binding of bindings) mirrors ||= hasMirrors(binding.table);
     const upstreamMemos = new Map<string, UpstreamMemo>();
     for (const cluster of this.sortedClusters(snapshot.clusters)) {
       const ref: ResourceRef = { type: 'Cluster', name: cluster.name };
@@ -263,7 +335,8 @@ export class Translator {
           memo = { cluster, endpoints, key, upstream: renderUpstream(cluster, endpoints, settings, { labels, fidelity: recording, clientCertId }), records: recording.records };
         }
         upstreamMemos.set(memoKey, memo);
-        report.recordAll(memo.records);
+        const part = report.slot(memo.records);
+        slots.push({ memoKey, edsName: cluster.inlineEndpoints ? undefined : cluster.edsName, settings, clientCertId, part });
         upstreams.push(memo.upstream);
       }
     }
@@ -283,7 +356,72 @@ export class Translator {
       routeOrigins.set(route.id, origin);
     }
     for (const route of orderStreamRoutes(streamRoutes)) add('stream_routes', route, route.name);
-    return ok({ config: GatewayConfig.of(snapshot.version, objects), report, routeOrigins });
+    report.flush();
+    for (const part of report.parts) output.recordAll(part);
+    const config = GatewayConfig.of(snapshot.version, objects);
+    // Tables with mirrors read endpoints: an endpoint change is then not confined to upstreams.
+    if (!mirrors) {
+      const { listeners, routeTables, clusters, secrets, endpoints } = snapshot;
+      const slotsByEds = new Map<string, UpstreamSlot[]>();
+      const upstreamRecords = new Map<string, readonly FidelityRecord[]>();
+      for (const slot of slots) {
+        upstreamRecords.set(slot.memoKey, report.parts[slot.part]!);
+        if (slot.edsName === undefined) continue;
+        const list = slotsByEds.get(slot.edsName);
+        if (list) list.push(slot);
+        else slotsByEds.set(slot.edsName, [slot]);
+      }
+      const upstreamParts = new Set(slots.map((s) => s.part));
+      const otherParts = report.parts.filter((_, i) => !upstreamParts.has(i));
+      this.last = { listeners, routeTables, clusters, secrets, endpoints, optionsKey, labels, slots, slotsByEds, otherParts, upstreamFidelity: KeyedFidelity.of(upstreamRecords), config, routeOrigins };
+    }
+    return ok({ config, report: output, routeOrigins });
+  }
+
+  /**
+   * When only the endpoints map changed since the last full translation: renders again the upstreams
+   * whose endpoints changed and patches the last config (a copy of its map), with the changes as a delta.
+   */
+  private endpointsOnly(snapshot: MeshSnapshot, optionsKey: string, report: FidelityReport): Translation | undefined {
+    const last = this.last;
+    if (!last || last.optionsKey !== optionsKey) return undefined;
+    if (last.listeners !== snapshot.listeners || last.routeTables !== snapshot.routeTables || last.clusters !== snapshot.clusters || last.secrets !== snapshot.secrets) return undefined;
+    const from = last.config;
+    const replacedObjects = new Map<string, GatewayObject>();
+    const replacedRecords = new Map<string, readonly FidelityRecord[]>();
+    const changes: Change[] = [];
+    if (snapshot.endpoints !== last.endpoints) {
+      // The names whose endpoints changed, when the maps tell (patches of one map); else every upstream.
+      const names = patchedKeys(last.endpoints, snapshot.endpoints);
+      const candidates = names ? [...names].flatMap((name) => last.slotsByEds.get(name) ?? []) : last.slots;
+      for (const slot of candidates) {
+        if (slot.edsName === undefined) continue;
+        const endpoints = snapshot.endpoints.get(slot.edsName);
+        const memo = this.upstreams.get(slot.memoKey)!;
+        if (memo.endpoints === endpoints) continue;
+        const recording = new RecordingSink();
+        let upstream = renderUpstream(memo.cluster, endpoints, slot.settings, { labels: last.labels, fidelity: recording, clientCertId: slot.clientCertId });
+        const key = objectKey('upstreams', upstream.id);
+        const previous = from.objects.get(key)!;
+        if (canonicalJson(upstream as unknown as JsonObject) === from.canonicalOf(key)) upstream = previous.value as unknown as ApisixUpstream;
+        else {
+          const object: GatewayObject = { kind: 'upstreams', id: upstream.id, value: upstream as unknown as JsonObject };
+          replacedObjects.set(key, object);
+          changes.push({ op: 'update', key, object, previous });
+        }
+        this.upstreams.set(slot.memoKey, { ...memo, endpoints, upstream, records: recording.records });
+        replacedRecords.set(slot.memoKey, recording.records);
+      }
+    }
+    changes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const objects = patchMap(from.objects, replacedObjects) ?? from.objects;
+    const config = new GatewayConfig(snapshot.version, objects, from);
+    last.endpoints = snapshot.endpoints;
+    last.upstreamFidelity = last.upstreamFidelity.with(replacedRecords)!;
+    last.config = config;
+    for (const part of last.otherParts) report.recordAll(part);
+    report.recordGroup(last.upstreamFidelity);
+    return { config, report, routeOrigins: last.routeOrigins, delta: { from, changes: { fromVersion: from.version, toVersion: config.version, changes } } };
   }
 
   private sorted: { readonly source: ReadonlyMap<string, Cluster>; readonly clusters: readonly Cluster[] } | undefined;
@@ -326,7 +464,7 @@ export class Translator {
   }
 
   /** Host conflicts between tables only change when the set of tables does. */
-  private reportConflicts(bindings: readonly TableBinding[], portVariable: string | undefined, report: FidelityReport): void {
+  private reportConflicts(bindings: readonly TableBinding[], portVariable: string | undefined, report: FidelitySink & { recordAll(entries: readonly FidelityRecord[]): void }): void {
     const tables = bindings.map((b) => b.table);
     const previous = this.conflicts;
     if (!previous || previous.portVariable !== portVariable || previous.tables.length !== tables.length || previous.tables.some((t, i) => t !== tables[i])) {

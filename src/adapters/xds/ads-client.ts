@@ -7,7 +7,7 @@ import type { ConfigSource, ConfigWatcher, Disposable, SourceUpdate, UpdateVerdi
 import type { Logger } from '../../ports/logger.js';
 import type { DecodeError } from '../envoy/xds-resources.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import { isWarm, missingOf, referencesOf, SnapshotAssembler, type References } from './dependency-tracker.js';
+import { isWarm, missingOf, ReferenceTracker, SnapshotAssembler, type KindChange, type References } from './dependency-tracker.js';
 import { GrpcAdsTransport, type AdsStream, type AdsTransportOptions } from './grpc-transport.js';
 import { ResourceCache, type StagedChange } from './resource-cache.js';
 import { SubscriptionState, type ResponseMeta } from './subscription-state.js';
@@ -59,11 +59,19 @@ export class AdsClient implements ConfigSource {
   /** LDS and CDS must have answered once before anything is published (else we would publish nothing). */
   private readonly received = new Set<string>();
   private readonly transport: GrpcAdsTransport;
+  private readonly references: ReferenceTracker;
+  /** The references of the last publish that found everything referenced present. */
+  private warmWith: References | undefined;
+  /** The references the cache was last garbage-collected against. */
+  private collectedWith: References | undefined;
+  /** Per named type, the wanted set last reconciled with the subscription (same object: nothing to do). */
+  private readonly reconciled = new Map<XdsType, ReadonlySet<string>>();
 
   constructor(private readonly options: AdsClientOptions) {
     this.subscriptions = new SubscriptionState(options.mode);
     this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
     this.transport = new GrpcAdsTransport(options);
+    this.references = new ReferenceTracker(options.localSecretNames ?? new Set());
   }
 
   watch(watcher: ConfigWatcher): Disposable {
@@ -126,6 +134,7 @@ export class AdsClient implements ConfigSource {
     });
     this.stream = stream;
     this.subscriptions.newStream();
+    this.reconciled.clear();
     logger.info({ target: this.options.target, mode: this.options.mode }, 'xDS stream opened');
     this.options.events?.connected?.();
     // Cluster and Listener first (wildcard), then the named types already known from a previous stream.
@@ -135,26 +144,9 @@ export class AdsClient implements ConfigSource {
     }
   }
 
-  private referencesMemo: { readonly listeners: number; readonly clusters: number; readonly references: References } | undefined;
-
-  /** What LDS and CDS reference, recomputed only when either changed (a full scan at 10k services). */
-  private references(): References {
-    const listeners = this.cache.generation('Listener');
-    const clusters = this.cache.generation('Cluster');
-    const memo = this.referencesMemo;
-    if (memo && memo.listeners === listeners && memo.clusters === clusters) return memo.references;
-    const references = referencesOf(this.cache, this.localSecretNames());
-    this.referencesMemo = { listeners, clusters, references };
-    return references;
-  }
-
   private wantedNames(type: XdsType): ReadonlySet<string> {
-    const references = this.references();
+    const references = this.references.of(this.cache);
     return type.kind === 'RouteConfiguration' ? references.routeConfigs : type.kind === 'ClusterLoadAssignment' ? references.endpoints : references.secrets;
-  }
-
-  private localSecretNames(): ReadonlySet<string> {
-    return this.options.localSecretNames ?? new Set();
   }
 
   private onResponse(typeUrl: string, meta: ResponseMeta, incoming: () => Parameters<ResourceCache['stage']>[1], removed: readonly string[]): void {
@@ -193,30 +185,44 @@ export class AdsClient implements ConfigSource {
 
   /** Commits the staged change and publishes if warm; undone when the consumer rejects it. */
   private accept(type: XdsType, staged: StagedChange): UpdateVerdict {
+    const from = this.cache.generation(type.kind);
     const undo = this.cache.commit(staged);
     this.received.add(type.kind);
-    const verdict = this.publishIfWarm();
-    if (!verdict.accepted) undo();
+    const change: KindChange = { kind: type.kind, from, to: this.cache.generation(type.kind), names: [...staged.puts.keys(), ...staged.deletes] };
+    const verdict = this.publishIfWarm(change, staged.deletes.size === 0);
+    if (!verdict.accepted) {
+      undo();
+      // The undone state may lack what the rejected one had: check warming in full next time.
+      this.warmWith = undefined;
+    }
     return verdict;
   }
 
-  private publishIfWarm(): UpdateVerdict {
+  /**
+   * `change`: what the commit that led here changed (lets the assembler patch rather than rebuild);
+   * `onlyAdded`: that commit deleted nothing, so if everything referenced was present before, it still is.
+   */
+  private publishIfWarm(change?: KindChange, onlyAdded = false): UpdateVerdict {
     if (!this.received.has('Listener') || !this.received.has('Cluster')) return { accepted: true };
-    const references = this.references();
-    const missing = missingOf(this.cache, references, this.absent);
-    if (!isWarm(missing)) {
-      this.options.logger.debug({ missing }, 'waiting for referenced resources before publishing');
-      return { accepted: true };
+    const references = this.references.of(this.cache);
+    if (!(onlyAdded && this.warmWith === references)) {
+      this.warmWith = undefined;
+      const missing = missingOf(this.cache, references, this.absent);
+      if (!isWarm(missing)) {
+        this.options.logger.debug({ missing }, 'waiting for referenced resources before publishing');
+        return { accepted: true };
+      }
+      this.warmWith = references;
     }
     const version = `xds-${this.publishCount + 1}`;
-    const state = this.assembler.assemble(this.cache, references, version);
-    const update: SourceUpdate = { snapshot: state.snapshot, fidelity: state.fidelity };
+    const state = this.assembler.assemble(this.cache, references, version, change);
+    const update: SourceUpdate = state;
     for (const watcher of this.watchers) {
       const verdict = watcher.onUpdate(update);
       if (verdict && !verdict.accepted) return verdict;
     }
     // Only once accepted: a rejected change is undone, and what it made unreferenced must still be there.
-    this.collectGarbage(references);
+    this.collectGarbage(references, change);
     this.publishCount += 1;
     this.published = update;
     this.options.events?.published?.(version);
@@ -228,10 +234,17 @@ export class AdsClient implements ConfigSource {
    * unsubscribe such names, after which the server says nothing more about them: a copy kept here would
    * be published, stale, as soon as a cluster or listener referenced the name again.
    */
-  private collectGarbage(references: References): void {
+  private collectGarbage(references: References, change: KindChange | undefined): void {
+    if (this.collectedWith === references && change) {
+      // Same references as at the last collection: only what this commit put can be unreferenced.
+      const keep = change.kind === 'RouteConfiguration' ? references.routeConfigs : change.kind === 'ClusterLoadAssignment' ? references.endpoints : change.kind === 'Secret' ? references.secrets : undefined;
+      if (keep) this.cache.retainOnly(change.kind, keep, change.names);
+      return;
+    }
     this.cache.retainOnly('RouteConfiguration', references.routeConfigs);
     this.cache.retainOnly('ClusterLoadAssignment', references.endpoints);
     this.cache.retainOnly('Secret', references.secrets);
+    this.collectedWith = references;
   }
 
   /** Subscribes named types to what LDS/CDS now reference, in separate requests (istiod's rule for delta). */
@@ -239,7 +252,9 @@ export class AdsClient implements ConfigSource {
     for (const type of XDS_TYPES) {
       if (type.wildcard) continue;
       const wanted = this.wantedNames(type);
+      if (this.reconciled.get(type) === wanted) continue;
       const request = this.subscriptions.resubscribe(type, wanted);
+      this.reconciled.set(type, wanted);
       if (!request) continue;
       for (const name of wanted) if (!this.cache.of(type.kind).has(name)) this.armDoesNotExist(type, name);
       stream.send(request);

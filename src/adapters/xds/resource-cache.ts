@@ -138,10 +138,10 @@ export class ResourceCache {
   }
 
   /** Drops named resources nothing references any more (SotW gives no deletion signal for them). */
-  retainOnly(kind: ResourceType, names: ReadonlySet<string>): void {
+  retainOnly(kind: ResourceType, names: ReadonlySet<string>, among?: readonly string[]): void {
     const map = this.of(kind) as Map<string, CachedResource>;
     let removed = false;
-    for (const name of [...map.keys()]) {
+    for (const name of among ?? [...map.keys()]) {
       if (!names.has(name)) removed = map.delete(name) || removed;
     }
     if (removed) this.bump(kind);

@@ -105,7 +105,6 @@ export class SyncService {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    clearTimeout(this.fidelityTimer);
     this.subscription?.dispose();
     this.secretSubscription?.dispose();
     await this.applying;
@@ -133,7 +132,13 @@ export class SyncService {
     const secrets = new Map(snapshot.secrets);
     for (const secret of this.secrets) secrets.set(secret.name, secret);
     // Only the secrets map is new: the others keep their identity, so the translation reuses its work.
-    return { snapshot: snapshotOfMaps(snapshot.version, { ...snapshot, secrets }), fidelity: update.fidelity };
+    return {
+      snapshot: snapshotOfMaps(snapshot.version, { ...snapshot, secrets }),
+      get fidelity() {
+        return update.fidelity;
+      },
+      fidelityGroups: update.fidelityGroups,
+    };
   }
 
   private onUpdate(update: SourceUpdate): UpdateVerdict {
@@ -166,7 +171,7 @@ export class SyncService {
         while (this.desired && !this.stopped) {
           const desired = this.desired;
           const translation = this.translation;
-          const failed = await this.applyToSinks(desired);
+          const failed = await this.applyToSinks(desired, translation);
           if (failed) {
             this.scheduleRetry();
             return;
@@ -182,10 +187,12 @@ export class SyncService {
     return this.applying;
   }
 
-  private async applyToSinks(desired: GatewayConfig): Promise<boolean> {
+  private async applyToSinks(desired: GatewayConfig, translation: Translation | undefined): Promise<boolean> {
     let failed = false;
+    // The translation knows what it changed when it patched the config this sink holds: no full diff.
+    const delta = translation?.config === desired ? translation.delta : undefined;
     for (const state of this.sinks) {
-      const changes = diffConfigs(state.applied, desired);
+      const changes = delta && delta.from === state.applied ? delta.changes : diffConfigs(state.applied, desired);
       if (changes.changes.length === 0 && state.applied.version !== '') {
         state.applied = desired;
         continue;
@@ -213,7 +220,10 @@ export class SyncService {
     this.status = { ready: true, version: desired.version, translation: live ? translation : undefined, lastError: undefined, fromCache: !live };
     const counts = desired.counts();
     for (const kind of GATEWAY_KINDS) this.deps.metrics.gatewayObjects(kind, counts[kind]);
-    if (translation) this.scheduleFidelityMetric(translation);
+    if (translation) {
+      const { dropped, approximated } = translation.report.counts();
+      this.deps.metrics.fidelity(dropped, approximated);
+    }
     this.deps.logger.info({ version: desired.version, ...counts, fromCache: !live }, 'configuration applied');
     if (!live) return;
     this.firstLiveApply.resolve();
@@ -224,23 +234,6 @@ export class SyncService {
         if (!saved.ok) this.deps.logger.warn({ error: saved.error }, 'could not save the configuration cache');
       }),
     );
-  }
-
-  private fidelityTimer: NodeJS.Timeout | undefined;
-
-  /**
-   * De-duplicating the report costs ~100 ms at 10k services: the gauge is refreshed at most once a
-   * second, off the path from a push to the sinks.
-   */
-  private scheduleFidelityMetric(translation: Translation): void {
-    if (this.fidelityTimer) return;
-    this.fidelityTimer = setTimeout(() => {
-      this.fidelityTimer = undefined;
-      const report = (this.status.translation ?? translation).report;
-      const dropped = report.records.filter((r) => r.severity === 'dropped').length;
-      this.deps.metrics.fidelity(dropped, report.size - dropped);
-    }, 1000);
-    this.fidelityTimer.unref();
   }
 
   private scheduleRetry(): void {
