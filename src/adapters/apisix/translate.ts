@@ -184,8 +184,8 @@ interface LastTranslation {
   readonly slots: readonly UpstreamSlot[];
   /** EDS name → the upstreams rendered from it. */
   readonly slotsByEds: ReadonlyMap<string, readonly UpstreamSlot[]>;
-  /** The records of everything but the upstreams, in order. */
-  readonly otherParts: readonly (readonly FidelityRecord[])[];
+  /** The records of everything but the upstreams, in order, as one group (recorded in O(1) per update). */
+  readonly otherParts: KeyedFidelity<number>;
   /** The upstreams' records, per memo key. */
   upstreamFidelity: KeyedFidelity<string>;
   config: GatewayConfig;
@@ -372,7 +372,7 @@ export class Translator {
         else slotsByEds.set(slot.edsName, [slot]);
       }
       const upstreamParts = new Set(slots.map((s) => s.part));
-      const otherParts = report.parts.filter((_, i) => !upstreamParts.has(i));
+      const otherParts = KeyedFidelity.of(new Map(report.parts.filter((_, i) => !upstreamParts.has(i)).map((part, i) => [i, part])));
       this.last = { listeners, routeTables, clusters, secrets, endpoints, optionsKey, labels, slots, slotsByEds, otherParts, upstreamFidelity: KeyedFidelity.of(upstreamRecords), config, routeOrigins };
     }
     return ok({ config, report: output, routeOrigins });
@@ -419,7 +419,7 @@ export class Translator {
     last.endpoints = snapshot.endpoints;
     last.upstreamFidelity = last.upstreamFidelity.with(replacedRecords)!;
     last.config = config;
-    for (const part of last.otherParts) report.recordAll(part);
+    report.recordGroup(last.otherParts);
     report.recordGroup(last.upstreamFidelity);
     return { config, report, routeOrigins: last.routeOrigins, delta: { from, changes: { fromVersion: from.version, toVersion: config.version, changes } } };
   }
