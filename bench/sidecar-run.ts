@@ -45,7 +45,7 @@ const { values: args } = parseArgs({
     runtime: { type: 'string', default: 'compiled' },
     sections: { type: 'string', default: 'updates,cli' },
     'cli-meshes': { type: 'string', default: 'bookinfo,1000,10000' },
-    'cli-runtimes': { type: 'string', default: 'compiled,tsx' },
+    'cli-runtimes': { type: 'string', default: 'bundle,compiled,tsx' },
     'cli-sink': { type: 'string', default: 'file' },
     'settle-ms': { type: 'string', default: '20000' },
     'cli-node-options': { type: 'string', default: '' },
@@ -66,7 +66,8 @@ if (args.help) {
   --runtime compiled|tsx    pipeline process: src/ compiled by tsc to a temp dir and run by node, or tsx
   --sections updates,cli    updates: initial sync + one-endpoint updates; cli: idle RSS of \`amesh sidecar\`
   --cli-meshes bookinfo,1000,10000   meshes served to the CLI (bookinfo = examples/bookinfo)
-  --cli-runtimes compiled,tsx        how the CLI runs: node dist-like build, or node --import tsx src/app/main.ts
+  --cli-runtimes bundle,compiled,tsx how the CLI runs: node dist-like build, the minified bundle of it
+                                     (bundle: npm run build:bundle), or node --import tsx src/app/main.ts
   --cli-sink file|memory    the CLI's sink (file: an apisix.yaml in a temp dir, as in production)
   --settle-ms 20000         how long the CLI idles after its first apply before RSS is read (V8 shrinks the heap after ~10 s idle)
   --cli-node-options "--max-semi-space-size=1"   NODE_OPTIONS for the CLI (memory knobs; shown in the table)
@@ -107,6 +108,9 @@ function compile(): Build {
   if (tsc.status !== 0) console.warn(`tsc reported type errors (the emitted JS is used anyway):\n${tsc.stdout.slice(0, 2000)}`);
   writeFileSync(path.join(out, 'package.json'), '{"type":"module"}');
   symlinkSync(path.join(root, 'node_modules'), path.join(out, 'node_modules'), 'dir');
+  // The deployable form too (npm run build:bundle), for the `bundle` CLI runtime.
+  const bundled = spawnSync(process.execPath, [path.join(root, 'scripts/bundle.mjs'), out, path.join(out, 'bundle')], { encoding: 'utf8' });
+  if (bundled.status !== 0) throw new Error(`bundling failed:\n${bundled.stdout}${bundled.stderr}`);
   return { dir, out };
 }
 
@@ -356,7 +360,8 @@ async function measureCli(meshName: string, runtime: string, where: Placement, b
   const server = await startServer(mesh, where);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'amesh-sidecar-cli-'));
   try {
-    const main = runtime === 'tsx' ? ['--import', 'tsx', path.join(root, 'src/app/main.ts')] : [path.join(build!.out, 'src/app/main.js')];
+    const main =
+      runtime === 'tsx' ? ['--import', 'tsx', path.join(root, 'src/app/main.ts')] : [path.join(build!.out, runtime === 'bundle' ? 'bundle/main.js' : 'src/app/main.js')];
     const sink = args['cli-sink'] === 'memory' ? 'memory' : `file:${path.join(dir, 'apisix.yaml')}`;
     const flags = ['sidecar', '--xds', server.ready.address, '--sink', sink, '--ready-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0', '--log-level', 'info'];
     if (portVariable()) flags.push('--port-variable', portVariable());
@@ -397,17 +402,24 @@ async function measureCli(meshName: string, runtime: string, where: Placement, b
   }
 }
 
+const RUNTIME_LABEL: Record<string, string> = {
+  tsx: 'tsx (`node --import tsx src/app/main.ts`)',
+  compiled: 'compiled (`node <build>/src/app/main.js`)',
+  bundle: 'bundle (`node <build>/bundle/main.js`, npm run build:bundle)',
+};
+
 function printCli(results: readonly CliResult[]): string[] {
   const knobs = cliKnobs();
   console.log(`\n#### \`amesh sidecar\` at rest (${args['cli-sink']} sink${knobs ? `, ${knobs}` : ''}; RSS from /proc after the first apply and ${Number(args['settle-ms']) / 1000} s idle)\n`);
   console.log('| mesh | runtime | start → first apply ms | RSS MB at rest | RSS MB min / max while settling | peak RSS MB (VmHWM) |');
   console.log(`| --- | --- |${' ---: |'.repeat(4)}`);
   for (const r of results) {
-    console.log(`| ${r.mesh === 'bookinfo' ? 'bookinfo' : `${r.mesh} services`} | ${r.runtime === 'tsx' ? 'tsx (`node --import tsx src/app/main.ts`)' : 'compiled (`node <build>/src/app/main.js`)'} | ` +
+    console.log(`| ${r.mesh === 'bookinfo' ? 'bookinfo' : `${r.mesh} services`} | ${RUNTIME_LABEL[r.runtime] ?? r.runtime} | ` +
       `${f(r.firstApplyMs)} | **${mb(r.rssMb)}** | ${mb(Math.min(...r.samples))} / ${mb(Math.max(...r.samples))} | ${mb(r.peakRssMb)} |`);
   }
-  const idle = results.find((r) => r.mesh === 'bookinfo' && r.runtime === 'compiled');
-  return idle ? [`idle sidecar RSS (bookinfo, compiled${knobs ? `, ${knobs}` : ''}) ≤ ${GOALS.idleRssMb} MB: ${idle.rssMb <= GOALS.idleRssMb ? 'met' : 'MISSED'} — ${mb(idle.rssMb)} MB`] : [];
+  // Judged on the deployable form when it was measured.
+  const idle = results.find((r) => r.mesh === 'bookinfo' && r.runtime === 'bundle') ?? results.find((r) => r.mesh === 'bookinfo' && r.runtime === 'compiled');
+  return idle ? [`idle sidecar RSS (bookinfo, ${idle.runtime}${knobs ? `, ${knobs}` : ''}) ≤ ${GOALS.idleRssMb} MB: ${idle.rssMb <= GOALS.idleRssMb ? 'met' : 'MISSED'} — ${mb(idle.rssMb)} MB`] : [];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -460,7 +472,7 @@ async function main(): Promise<void> {
   const sections = new Set(args.sections!.split(','));
   const runtimes = args['cli-runtimes']!.split(',');
   if (args.runtime !== 'compiled' && args.runtime !== 'tsx') throw new Error('--runtime: compiled or tsx');
-  const needBuild = (sections.has('updates') && args.runtime === 'compiled') || (sections.has('cli') && runtimes.includes('compiled'));
+  const needBuild = (sections.has('updates') && args.runtime === 'compiled') || (sections.has('cli') && runtimes.some((r) => r === 'compiled' || r === 'bundle'));
   const build = needBuild ? compile() : undefined;
   const load = os.loadavg()[0]!;
   console.log(`bench sidecar: endpoints/service ${args.endpoints}, ports/service ${args.ports}, seed ${args.seed}, port variable ${portVariable() || 'none'}, ` +

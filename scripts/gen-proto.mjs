@@ -24,7 +24,10 @@
 //   stay required and carry proto3 defaults after decode;
 // - useUnknownForValue=true: google.protobuf.Struct/Value come out as `{[k: string]: unknown}` / `unknown`
 //   instead of `any`;
-// - outputServices=grpc-js: ADS/SDS service definitions for @grpc/grpc-js.
+// - outputServices=grpc-js: ADS/SDS service definitions for @grpc/grpc-js;
+// - outputJsonMethods=false, comments=false: no fromJSON/toJSON (proto/proto-json.ts parses JSON strictly
+//   itself) and no copied proto comments: a third less code, whose source text a running sidecar keeps in
+//   its heap (see docs/benchmarks.md, idle RSS).
 // Deliberately NOT outputTypeRegistry=true (its `$type` casts fail to typecheck); proto/message-registry.ts
 // maps type URLs to codecs by hand.
 //
@@ -76,6 +79,8 @@ const TS_PROTO_OPTS = [
   "useOptionals=messages",
   "useUnknownForValue=true",
   "outputServices=grpc-js",
+  "outputJsonMethods=false",
+  "comments=false",
 ];
 
 const ifMissing = process.argv.includes("--if-missing");

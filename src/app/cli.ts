@@ -1,128 +1,15 @@
 // The `amesh` command line: parses arguments, runs the chosen app, maps the outcome to an exit code.
 // Exit codes: 0 ok, 1 bad input or translation error, 2 usage error, 3 output could not be written.
+// Each command's modules are imported when it runs: a sidecar never loads the translate command's (and
+// the reverse), which keeps a sidecar's resident memory down.
 import { Command, CommanderError } from 'commander';
-import { buildTranslateContainer, TranslateAppToken, type ContainerOverrides } from './container.js';
-import { parseTranslateConfig, type TranslateFlags } from './config.js';
-import type { TranslateApp, TranslateFailure, TranslateOutcome } from './translate/translate-app.js';
-import { formatSummaryLine } from './translate/translate-app.js';
-import { ok } from '../domain/result.js';
-import type { Node } from '../adapters/envoy/ads-protocol.js';
-import { resolveNode } from './sidecar/node-resolution.js';
-import { parseSidecarConfig, type SidecarFlags } from './sidecar/sidecar-config.js';
-import { buildSidecarContainer, SidecarAppToken, type SidecarOverrides } from './sidecar/sidecar-container.js';
-import type { SidecarApp } from './sidecar/sidecar-app.js';
+import { defaultIo, EXIT, type CliIo } from './cli-io.js';
+import type { ContainerOverrides } from './container.js';
+import type { TranslateFlags } from './config.js';
+import type { SidecarFlags } from './sidecar/sidecar-config.js';
+import type { SidecarOverrides } from './sidecar/sidecar-container.js';
 
-/** Announced to the control plane as the agent's version. */
-export const AGENT_VERSION = '0.1.0';
-
-/** A file source talks to no control plane; the node is only a placeholder. */
-const FILE_SOURCE_NODE: Node = { id: 'file', cluster: 'file', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] };
-
-export const EXIT = { ok: 0, input: 1, usage: 2, output: 3 } as const;
-
-export interface CliIo {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-  /** Environment variables (flags fall back to them). */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Aborted on SIGTERM/SIGINT by main.ts: long-running commands stop gracefully. */
-  readonly signal?: AbortSignal;
-}
-
-const defaultIo: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
-
-function describeFailure(failure: TranslateFailure): string {
-  switch (failure.kind) {
-    case 'input':
-      return `error: ${failure.error.location}: ${failure.error.message}\n`;
-    case 'translation':
-      return failure.errors.map((e) => `error: ${e.resource}${e.field ? ` field ${e.field}` : ''}: ${e.message}\n`).join('');
-    case 'output':
-      return `error: could not write the output: ${failure.reason}\n`;
-  }
-}
-
-function summary(outcome: TranslateOutcome, target: string): string {
-  const { snapshot } = outcome.update;
-  const counts = outcome.translation.config.counts();
-  const records = outcome.translation.report.records;
-  const dropped = records.filter((r) => r.severity === 'dropped').length;
-  const approximated = records.length - dropped;
-  return (
-    `translated ${snapshot.listeners.size} listeners, ${snapshot.routeTables.size} route configurations, ${snapshot.clusters.size} clusters, ` +
-    `${snapshot.endpoints.size} endpoint sets, ${snapshot.secrets.size} secrets\n` +
-    `  → ${counts.routes} routes, ${counts.upstreams} upstreams, ${counts.ssls} ssls, ${counts.stream_routes} stream routes ` +
-    `in ${outcome.elapsedMs.toFixed(0)} ms, written to ${target}\n` +
-    `  fidelity: ${dropped} fields dropped, ${approximated} approximated${records.length > 0 ? ' (--explain for details)' : ''}\n`
-  );
-}
-
-/** Environment variables stand in for flags that were not given. */
-function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string, string | undefined>>): SidecarFlags {
-  const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined);
-  const sinks = flags.sink ?? env.AMESH_SINKS?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  return {
-    ...flags,
-    xds: pick(flags.xds, 'AMESH_XDS'),
-    xdsMode: pick(flags.xdsMode, 'AMESH_XDS_MODE'),
-    file: pick(flags.file, 'AMESH_FILE'),
-    ...(sinks ? { sink: sinks } : {}),
-    caFile: pick(flags.caFile, 'AMESH_XDS_CA_FILE'),
-    certFile: pick(flags.certFile, 'AMESH_XDS_CERT_FILE'),
-    keyFile: pick(flags.keyFile, 'AMESH_XDS_KEY_FILE'),
-    serverName: pick(flags.serverName, 'AMESH_XDS_SERVER_NAME'),
-    tokenFile: pick(flags.tokenFile, 'AMESH_XDS_TOKEN_FILE'),
-    nodeFrom: pick(flags.nodeFrom, 'AMESH_NODE_FROM'),
-    podInfoDir: pick(flags.podInfoDir, 'AMESH_POD_INFO_DIR'),
-    cache: pick(flags.cache, 'AMESH_CACHE'),
-    outputCerts: pick(flags.outputCerts, 'OUTPUT_CERTS'),
-    sds: pick(flags.sds, 'AMESH_SDS'),
-    readyAddress: pick(flags.readyAddress, 'AMESH_READY_ADDRESS'),
-    metricsAddress: pick(flags.metricsAddress, 'AMESH_METRICS_ADDRESS'),
-    portVariable: pick(flags.portVariable, 'AMESH_PORT_VARIABLE'),
-    logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
-  };
-}
-
-async function runSidecar(flags: SidecarFlags, io: CliIo, overrides: SidecarOverrides = {}): Promise<number> {
-  const config = parseSidecarConfig(flags);
-  if (!config.ok) {
-    io.err(`error: ${config.error}\n`);
-    return EXIT.usage;
-  }
-  const node = config.value.source.kind === 'xds' ? resolveNode(config.value.node, io.env ?? {}, AGENT_VERSION) : ok(FILE_SOURCE_NODE);
-  if (!node.ok) {
-    io.err(`error: ${node.error}\n`);
-    return EXIT.usage;
-  }
-  let failure: string | undefined;
-  let giveUp: () => void = () => undefined;
-  const gaveUp = new Promise<void>((resolve) => (giveUp = resolve));
-  const container = buildSidecarContainer(config.value, node.value, {
-    ...overrides,
-    onSourceError: (message) => {
-      overrides.onSourceError?.(message);
-      // Run-once has nothing to serve if its one read fails.
-      if (config.value.once) {
-        failure = message;
-        giveUp();
-      }
-    },
-  });
-  const app = container.get<SidecarApp>(SidecarAppToken);
-  await app.start();
-  const stopped = new Promise<void>((resolve) => {
-    if (io.signal?.aborted) resolve();
-    io.signal?.addEventListener('abort', () => resolve(), { once: true });
-  });
-  await Promise.race([config.value.once ? app.sync.applied : new Promise<never>(() => undefined), stopped, gaveUp]);
-  await app.stop();
-  if (failure) {
-    io.err(`error: ${failure}\n`);
-    return EXIT.input;
-  }
-  return EXIT.ok;
-}
+export { EXIT, type CliIo } from './cli-io.js';
 
 export interface CliOverrides extends ContainerOverrides {
   readonly sidecar?: SidecarOverrides;
@@ -147,26 +34,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--example <name>', 'translate a bundled example instead of a file (bookinfo)')
     .option('--log-level <level>', 'debug, info, warn, error or silent', 'warn')
     .action(async (input: string | undefined, flags: TranslateFlags) => {
-      const config = parseTranslateConfig(input, flags);
-      if (!config.ok) {
-        io.err(`error: ${config.error}\n`);
-        exitCode = EXIT.usage;
-        return;
-      }
-      const container = buildTranslateContainer(config.value, overrides);
-      const app = container.get<TranslateApp>(TranslateAppToken);
-      const outcome = await app.run();
-      if (!outcome.ok) {
-        io.err(describeFailure(outcome.error));
-        exitCode = outcome.error.kind === 'output' ? EXIT.output : EXIT.input;
-        return;
-      }
-      const report = outcome.value.translation.report;
-      // With the document on stdout, everything else goes to stderr.
-      const side = config.value.output ? io.out : io.err;
-      if (config.value.explain === 'json') side(`${JSON.stringify(report.records, null, 2)}\n`);
-      else if (config.value.explain === 'text') side(report.summary().map((line) => `${formatSummaryLine(line)}\n`).join(''));
-      side(summary(outcome.value, config.value.output ?? 'stdout'));
+      const { runTranslate } = await import('./translate/translate-command.js');
+      exitCode = await runTranslate(input, flags, io, overrides);
     });
 
   program
@@ -192,6 +61,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--once', 'exit after the first configuration is applied')
     .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
     .action(async (flags: SidecarFlags) => {
+      const { runSidecar, withEnvironment } = await import('./sidecar/sidecar-command.js');
       exitCode = await runSidecar(withEnvironment(flags, io.env ?? {}), io, overrides.sidecar);
     });
 

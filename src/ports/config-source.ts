@@ -42,4 +42,8 @@ export interface Disposable {
 export interface ConfigSource {
   /** Starts delivering updates; the first may arrive synchronously or later. */
   watch(watcher: ConfigWatcher): Disposable;
+  /** Whether the connection to the control plane is up; absent for sources without one (files, memory). */
+  readonly connected?: boolean;
+  /** Ends the source's work for good (streams, timers), when it has any beyond its watchers. */
+  stop?(): void;
 }

@@ -28,7 +28,7 @@ const quiet = new PinoLogger({ level: 'silent' });
 async function startApp(flags: SidecarFlags, overrides: SidecarOverrides): Promise<SidecarApp> {
   const config = parseSidecarConfig({ sink: ['memory'], readyAddress: '127.0.0.1:0', metricsAddress: 'off', ...flags });
   if (!config.ok) throw new Error(config.error);
-  const app = buildSidecarContainer(config.value, node, { logger: quiet, ...overrides }).get<SidecarApp>(SidecarAppToken);
+  const app = (await buildSidecarContainer(config.value, node, { logger: quiet, ...overrides })).get<SidecarApp>(SidecarAppToken);
   await app.start();
   return app;
 }

@@ -341,7 +341,7 @@ export async function startMeshSidecar(options: MeshSidecarOptions): Promise<Mes
         },
       })
     : undefined;
-  const container = buildSidecarContainer(config.value, options.node, {
+  const container = await buildSidecarContainer(config.value, options.node, {
     sinks: [sink],
     metrics,
     logger,

@@ -1,15 +1,11 @@
-// Composition root of `amesh sidecar`: binds the ports to the adapters the configuration picks.
+// Composition root of `amesh sidecar`: binds the ports to the adapters the configuration picks. Adapter
+// modules are imported only when picked (a sidecar on xDS never loads the file source's JSON/YAML
+// parsing, nor a sink it does not write to): resident memory is a goal of the sidecar.
 import 'reflect-metadata';
 import { Container } from 'inversify';
-import { FileConfigCache } from '../../adapters/file-cache/file-config-cache.js';
-import { FileConfigSink } from '../../adapters/file-sink/file-sink.js';
-import { FileConfigSource } from '../../adapters/file-source/file-config-source.js';
 import { PinoLogger } from '../../adapters/logging/pino-logger.js';
-import { MemoryConfigSink } from '../../adapters/memory/memory-config-sink.js';
 import { PrometheusMetrics } from '../../adapters/metrics/prometheus-metrics.js';
-import { AdsClient, type AdsEvents } from '../../adapters/xds/ads-client.js';
-import { SdsSecretSource } from '../../adapters/xds/sds-secret-source.js';
-import { OutputCertsSource } from '../../adapters/istio/output-certs-source.js';
+import type { AdsEvents } from '../../adapters/xds/ads-client.js';
 import type { Node } from '../../adapters/envoy/ads-protocol.js';
 import { ConfigCache } from '../../ports/config-cache.js';
 import { ConfigSink } from '../../ports/config-sink.js';
@@ -48,11 +44,31 @@ export function adsMetricsEvents(metrics: Metrics): AdsEvents {
   };
 }
 
-function sinkOf(spec: SinkConfig): ConfigSink {
-  return spec.kind === 'file' ? new FileConfigSink({ path: spec.path }) : new MemoryConfigSink();
+async function sinkOf(spec: SinkConfig): Promise<ConfigSink> {
+  switch (spec.kind) {
+    case 'file':
+      return new (await import('../../adapters/file-sink/file-sink.js')).FileConfigSink({ path: spec.path });
+    case 'memory':
+      return new (await import('../../adapters/memory/memory-config-sink.js')).MemoryConfigSink();
+  }
 }
 
-export function buildSidecarContainer(config: SidecarConfig, node: Node, overrides: SidecarOverrides = {}): Container {
+/** The adapter classes this configuration uses, imported (see the header). */
+async function adaptersFor(config: SidecarConfig, overrides: SidecarOverrides) {
+  const wanted = <T>(needed: boolean, load: () => Promise<T>): Promise<T | undefined> => (needed ? load() : Promise.resolve(undefined));
+  const [xds, file, cache, outputCerts, sds, sinks] = await Promise.all([
+    wanted(!overrides.source && config.source.kind === 'xds', () => import('../../adapters/xds/ads-client.js')),
+    wanted(!overrides.source && config.source.kind === 'file', () => import('../../adapters/file-source/file-config-source.js')),
+    wanted(!overrides.cache && config.cachePath !== undefined, () => import('../../adapters/file-cache/file-config-cache.js')),
+    wanted(!overrides.secrets && config.outputCertsDir !== undefined, () => import('../../adapters/istio/output-certs-source.js')),
+    wanted(!overrides.secrets && config.sdsTarget !== undefined, () => import('../../adapters/xds/sds-secret-source.js')),
+    overrides.sinks ?? Promise.all(config.sinks.map(sinkOf)),
+  ]);
+  return { AdsClient: xds?.AdsClient, FileConfigSource: file?.FileConfigSource, FileConfigCache: cache?.FileConfigCache, OutputCertsSource: outputCerts?.OutputCertsSource, SdsSecretSource: sds?.SdsSecretSource, sinks };
+}
+
+export async function buildSidecarContainer(config: SidecarConfig, node: Node, overrides: SidecarOverrides = {}): Promise<Container> {
+  const adapters = await adaptersFor(config, overrides);
   const container = new Container({ defaultScope: 'Singleton' });
   const prometheus = overrides.metrics ? undefined : new PrometheusMetrics();
   container.bind<Logger>(Logger).toDynamicValue(() => overrides.logger ?? new PinoLogger({ level: config.logLevel }));
@@ -60,9 +76,9 @@ export function buildSidecarContainer(config: SidecarConfig, node: Node, overrid
   container.bind<ConfigSource>(ConfigSource).toDynamicValue((ctx) => {
     if (overrides.source) return overrides.source;
     const source = config.source;
-    if (source.kind === 'file') return new FileConfigSource({ path: source.path, follow: !config.once });
+    if (source.kind === 'file') return new adapters.FileConfigSource!({ path: source.path, follow: !config.once });
     const metrics = ctx.get<Metrics>(Metrics);
-    return new AdsClient({
+    return new adapters.AdsClient!({
       target: source.target,
       mode: source.mode,
       node,
@@ -75,16 +91,16 @@ export function buildSidecarContainer(config: SidecarConfig, node: Node, overrid
       events: adsMetricsEvents(metrics),
     });
   });
-  container.bind<readonly ConfigSink[]>(ConfigSink).toDynamicValue(() => overrides.sinks ?? config.sinks.map(sinkOf));
+  container.bind<readonly ConfigSink[]>(ConfigSink).toConstantValue(adapters.sinks);
   container.bind<ConfigCache | undefined>(ConfigCache).toDynamicValue((ctx) =>
-    overrides.cache ?? (config.cachePath ? new FileConfigCache({ path: config.cachePath }, { logger: ctx.get<Logger>(Logger) }) : undefined),
+    overrides.cache ?? (config.cachePath ? new adapters.FileConfigCache!({ path: config.cachePath }, { logger: ctx.get<Logger>(Logger) }) : undefined),
   );
   container
     .bind<SecretSource | undefined>(SecretSource)
     .toDynamicValue((ctx) => {
       if (overrides.secrets) return overrides.secrets;
-      if (config.outputCertsDir) return new OutputCertsSource({ directory: config.outputCertsDir });
-      if (config.sdsTarget) return new SdsSecretSource({ target: config.sdsTarget, node, logger: ctx.get<Logger>(Logger) });
+      if (config.outputCertsDir) return new adapters.OutputCertsSource!({ directory: config.outputCertsDir });
+      if (config.sdsTarget) return new adapters.SdsSecretSource!({ target: config.sdsTarget, node, logger: ctx.get<Logger>(Logger) });
       return undefined;
     });
   container.bind<SidecarApp>(SidecarAppToken).toDynamicValue((ctx) => {
@@ -105,10 +121,10 @@ export function buildSidecarContainer(config: SidecarConfig, node: Node, overrid
     const ops = new OpsServer({
       status: () => sync.state,
       registry: prometheus?.registry,
-      xdsConnected: () => (source instanceof AdsClient ? source.connected : undefined),
+      xdsConnected: () => source.connected,
     });
     const addresses = [config.readyAddress, config.metricsAddress].filter((a): a is string => a !== undefined);
-    return new SidecarApp({ sync, ops, logger, addresses, closeSource: () => (source instanceof AdsClient ? source.stop() : undefined) });
+    return new SidecarApp({ sync, ops, logger, addresses, closeSource: () => source.stop?.() });
   });
   return container;
 }

@@ -41,8 +41,6 @@ import { TYPE_URL, TYPE_URL_PREFIX } from "./type-urls.js";
 export interface MessageCodec<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: unknown): T;
-  toJSON(message: T): unknown;
 }
 
 export const MESSAGE_CODECS = {

@@ -1,0 +1,81 @@
+// `amesh sidecar`: keeps APISIX in step with a control plane (or a file) until stopped.
+import type { Node } from '../../adapters/envoy/ads-protocol.js';
+import { ok } from '../../domain/result.js';
+import { EXIT, type CliIo } from '../cli-io.js';
+import { resolveNode } from './node-resolution.js';
+import type { SidecarApp } from './sidecar-app.js';
+import { parseSidecarConfig, type SidecarFlags } from './sidecar-config.js';
+import { buildSidecarContainer, SidecarAppToken, type SidecarOverrides } from './sidecar-container.js';
+
+/** Announced to the control plane as the agent's version. */
+export const AGENT_VERSION = '0.1.0';
+
+/** A file source talks to no control plane; the node is only a placeholder. */
+const FILE_SOURCE_NODE: Node = { id: 'file', cluster: 'file', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] };
+
+/** Environment variables stand in for flags that were not given. */
+export function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string, string | undefined>>): SidecarFlags {
+  const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined);
+  const sinks = flags.sink ?? env.AMESH_SINKS?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return {
+    ...flags,
+    xds: pick(flags.xds, 'AMESH_XDS'),
+    xdsMode: pick(flags.xdsMode, 'AMESH_XDS_MODE'),
+    file: pick(flags.file, 'AMESH_FILE'),
+    ...(sinks ? { sink: sinks } : {}),
+    caFile: pick(flags.caFile, 'AMESH_XDS_CA_FILE'),
+    certFile: pick(flags.certFile, 'AMESH_XDS_CERT_FILE'),
+    keyFile: pick(flags.keyFile, 'AMESH_XDS_KEY_FILE'),
+    serverName: pick(flags.serverName, 'AMESH_XDS_SERVER_NAME'),
+    tokenFile: pick(flags.tokenFile, 'AMESH_XDS_TOKEN_FILE'),
+    nodeFrom: pick(flags.nodeFrom, 'AMESH_NODE_FROM'),
+    podInfoDir: pick(flags.podInfoDir, 'AMESH_POD_INFO_DIR'),
+    cache: pick(flags.cache, 'AMESH_CACHE'),
+    outputCerts: pick(flags.outputCerts, 'OUTPUT_CERTS'),
+    sds: pick(flags.sds, 'AMESH_SDS'),
+    readyAddress: pick(flags.readyAddress, 'AMESH_READY_ADDRESS'),
+    metricsAddress: pick(flags.metricsAddress, 'AMESH_METRICS_ADDRESS'),
+    portVariable: pick(flags.portVariable, 'AMESH_PORT_VARIABLE'),
+    logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
+  };
+}
+
+export async function runSidecar(flags: SidecarFlags, io: CliIo, overrides: SidecarOverrides = {}): Promise<number> {
+  const config = parseSidecarConfig(flags);
+  if (!config.ok) {
+    io.err(`error: ${config.error}\n`);
+    return EXIT.usage;
+  }
+  const node = config.value.source.kind === 'xds' ? resolveNode(config.value.node, io.env ?? {}, AGENT_VERSION) : ok(FILE_SOURCE_NODE);
+  if (!node.ok) {
+    io.err(`error: ${node.error}\n`);
+    return EXIT.usage;
+  }
+  let failure: string | undefined;
+  let giveUp: () => void = () => undefined;
+  const gaveUp = new Promise<void>((resolve) => (giveUp = resolve));
+  const container = await buildSidecarContainer(config.value, node.value, {
+    ...overrides,
+    onSourceError: (message) => {
+      overrides.onSourceError?.(message);
+      // Run-once has nothing to serve if its one read fails.
+      if (config.value.once) {
+        failure = message;
+        giveUp();
+      }
+    },
+  });
+  const app = container.get<SidecarApp>(SidecarAppToken);
+  await app.start();
+  const stopped = new Promise<void>((resolve) => {
+    if (io.signal?.aborted) resolve();
+    io.signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await Promise.race([config.value.once ? app.sync.applied : new Promise<never>(() => undefined), stopped, gaveUp]);
+  await app.stop();
+  if (failure) {
+    io.err(`error: ${failure}\n`);
+    return EXIT.input;
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,53 @@
+// `amesh translate`: Envoy configuration files → APISIX configuration, once.
+import { buildTranslateContainer, TranslateAppToken, type ContainerOverrides } from '../container.js';
+import { parseTranslateConfig, type TranslateFlags } from '../config.js';
+import { EXIT, type CliIo } from '../cli-io.js';
+import { formatSummaryLine, type TranslateApp, type TranslateFailure, type TranslateOutcome } from './translate-app.js';
+
+function describeFailure(failure: TranslateFailure): string {
+  switch (failure.kind) {
+    case 'input':
+      return `error: ${failure.error.location}: ${failure.error.message}\n`;
+    case 'translation':
+      return failure.errors.map((e) => `error: ${e.resource}${e.field ? ` field ${e.field}` : ''}: ${e.message}\n`).join('');
+    case 'output':
+      return `error: could not write the output: ${failure.reason}\n`;
+  }
+}
+
+function summary(outcome: TranslateOutcome, target: string): string {
+  const { snapshot } = outcome.update;
+  const counts = outcome.translation.config.counts();
+  const records = outcome.translation.report.records;
+  const dropped = records.filter((r) => r.severity === 'dropped').length;
+  const approximated = records.length - dropped;
+  return (
+    `translated ${snapshot.listeners.size} listeners, ${snapshot.routeTables.size} route configurations, ${snapshot.clusters.size} clusters, ` +
+    `${snapshot.endpoints.size} endpoint sets, ${snapshot.secrets.size} secrets\n` +
+    `  → ${counts.routes} routes, ${counts.upstreams} upstreams, ${counts.ssls} ssls, ${counts.stream_routes} stream routes ` +
+    `in ${outcome.elapsedMs.toFixed(0)} ms, written to ${target}\n` +
+    `  fidelity: ${dropped} fields dropped, ${approximated} approximated${records.length > 0 ? ' (--explain for details)' : ''}\n`
+  );
+}
+
+export async function runTranslate(input: string | undefined, flags: TranslateFlags, io: CliIo, overrides: ContainerOverrides = {}): Promise<number> {
+  const config = parseTranslateConfig(input, flags);
+  if (!config.ok) {
+    io.err(`error: ${config.error}\n`);
+    return EXIT.usage;
+  }
+  const container = buildTranslateContainer(config.value, overrides);
+  const app = container.get<TranslateApp>(TranslateAppToken);
+  const outcome = await app.run();
+  if (!outcome.ok) {
+    io.err(describeFailure(outcome.error));
+    return outcome.error.kind === 'output' ? EXIT.output : EXIT.input;
+  }
+  const report = outcome.value.translation.report;
+  // With the document on stdout, everything else goes to stderr.
+  const side = config.value.output ? io.out : io.err;
+  if (config.value.explain === 'json') side(`${JSON.stringify(report.records, null, 2)}\n`);
+  else if (config.value.explain === 'text') side(report.summary().map((line) => `${formatSummaryLine(line)}\n`).join(''));
+  side(summary(outcome.value, config.value.output ?? 'stdout'));
+  return EXIT.ok;
+}
