@@ -9,6 +9,11 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ShdictConfigSink } from '../../src/adapters/shdict-sink/shdict-sink.js';
+import type { Node } from '../../src/adapters/envoy/ads-protocol.js';
+import { PinoLogger } from '../../src/adapters/logging/pino-logger.js';
+import type { SidecarApp } from '../../src/app/sidecar/sidecar-app.js';
+import { parseSidecarConfig } from '../../src/app/sidecar/sidecar-config.js';
+import { buildSidecarContainer, SidecarAppToken } from '../../src/app/sidecar/sidecar-container.js';
 import { diffConfigs } from '../../src/domain/diff.js';
 import { GatewayConfig, GATEWAY_KINDS, type GatewayKind, type GatewayObject } from '../../src/domain/gateway-config.js';
 import type { JsonObject, JsonValue } from '../../src/domain/json.js';
@@ -66,7 +71,7 @@ async function rig(options: Partial<NginxOptions> = {}): Promise<Rig> {
   const { prefix, shmDir } = await NginxShdict.makeDirs();
   const shmPath = join(shmDir, 'xds.shm');
   const nginx = await NginxShdict.start(prefix, { ...options, shmPath });
-  const sink = new ShdictConfigSink({ path: shmPath, gid: NGINX_GID });
+  const sink = new ShdictConfigSink({ path: shmPath, group: NGINX_GID });
   return {
     nginx,
     shmPath,
@@ -249,7 +254,7 @@ if (unavailable) {
       assert.equal((await applyNext(r.sink, GatewayConfig.empty(), v1)).failed, []);
       const generation = r.sink.readerStatus()!.appliedGeneration;
       r.sink.close();
-      const restarted = new ShdictConfigSink({ path: r.shmPath, gid: NGINX_GID });
+      const restarted = new ShdictConfigSink({ path: r.shmPath, group: NGINX_GID });
       try {
         const untouched = await r.nginx.dump();
         assertDictHolds(untouched, v1);
@@ -263,6 +268,27 @@ if (unavailable) {
       }
     } finally {
       await r.destroy();
+    }
+  });
+
+  s('amesh sidecar --sink shdict:<path>?group=nogroup: the bookinfo file source reaches nginx\'s dicts', async () => {
+    const { prefix, shmDir } = await NginxShdict.makeDirs();
+    const shmPath = join(shmDir, 'xds.shm');
+    const nginx = await NginxShdict.start(prefix, { shmPath });
+    const file = join(repoRoot, 'examples/bookinfo/sidecar-resources.yaml');
+    const config = parseSidecarConfig({ file, sink: [`shdict:${shmPath}?group=nogroup`], readyAddress: '127.0.0.1:0', metricsAddress: 'off' });
+    assert.ok(config.ok, JSON.stringify(config));
+    const node: Node = { id: 'test', cluster: 'test', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] };
+    const app = buildSidecarContainer(config.value, node, { logger: new PinoLogger({ level: 'silent' }) }).get<SidecarApp>(SidecarAppToken);
+    try {
+      await app.start();
+      await app.sync.applied;
+      const expected = (await translateFile(file)).translation.config;
+      assertDictHolds(await nginx.dump(), expected);
+      assert.is((await stat(shmPath)).gid, NGINX_GID, 'group resolved by name');
+    } finally {
+      await app.stop();
+      await nginx.destroy();
     }
   });
 

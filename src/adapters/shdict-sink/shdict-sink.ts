@@ -5,14 +5,16 @@
 // (SyncService logs it, counts it and retries) instead of being lost.
 import type { ApplyFailure, ApplyResult, ConfigSink, SinkUpdate } from '../../ports/config-sink.js';
 import type { Logger } from '../../ports/logger.js';
+import { ok } from '../../domain/result.js';
 import { defaultLibraryPath, SharedStateWriter, type ReaderStatus } from './native-writer.js';
+import { groupId } from './posix-group.js';
 import { objectKeyOfDictKey, StateEncoder } from './state-encoding.js';
 
 export interface ShdictSinkOptions {
   /** The shared-memory file; nginx finds it through AMESH_XDS_SHM (default /run/amesh/xds.shm). */
   readonly path: string;
-  /** Group of nginx's workers: the file is made mode `mode` and this group. */
-  readonly gid?: number;
+  /** Group of nginx's workers (gid or name): the file is made mode `mode` and this group. */
+  readonly group?: number | string;
   /** Default 0o660: the agent and nginx's group only (the state holds TLS private keys). */
   readonly mode?: number;
   /** Bytes per state slot when the file is created; default 32 MiB (APISIX's xds-config dict is 10 MiB). */
@@ -76,12 +78,14 @@ export class ShdictConfigSink implements ConfigSink {
 
   private open(): SharedStateWriter | string {
     if (this.writer) return this.writer;
+    const gid = this.options.group === undefined ? ok(undefined) : groupId(this.options.group);
+    if (!gid.ok) return `${this.options.path}: ${gid.error}`;
     const opened = SharedStateWriter.open({
       path: this.options.path,
       libraryPath: this.options.libraryPath ?? defaultLibraryPath(),
       slotCapacity: this.options.slotCapacityBytes ?? DEFAULT_SLOT_CAPACITY,
       mode: this.options.mode ?? 0o660,
-      gid: this.options.gid,
+      gid: gid.value,
     });
     if (!opened.ok) return opened.error;
     this.writer = opened.value;

@@ -6,6 +6,7 @@ import { FileConfigSink } from '../../adapters/file-sink/file-sink.js';
 import { FileConfigSource } from '../../adapters/file-source/file-config-source.js';
 import { PinoLogger } from '../../adapters/logging/pino-logger.js';
 import { MemoryConfigSink } from '../../adapters/memory/memory-config-sink.js';
+import { ShdictConfigSink } from '../../adapters/shdict-sink/shdict-sink.js';
 import { PrometheusMetrics } from '../../adapters/metrics/prometheus-metrics.js';
 import { AdsClient, type AdsEvents } from '../../adapters/xds/ads-client.js';
 import { SdsSecretSource } from '../../adapters/xds/sds-secret-source.js';
@@ -48,8 +49,10 @@ export function adsMetricsEvents(metrics: Metrics): AdsEvents {
   };
 }
 
-function sinkOf(spec: SinkConfig): ConfigSink {
-  return spec.kind === 'file' ? new FileConfigSink({ path: spec.path }) : new MemoryConfigSink();
+function sinkOf(spec: SinkConfig, logger: Logger): ConfigSink {
+  if (spec.kind === 'file') return new FileConfigSink({ path: spec.path });
+  if (spec.kind === 'shdict') return new ShdictConfigSink({ path: spec.path, ...(spec.group !== undefined ? { group: spec.group } : {}), logger });
+  return new MemoryConfigSink();
 }
 
 export function buildSidecarContainer(config: SidecarConfig, node: Node, overrides: SidecarOverrides = {}): Container {
@@ -75,7 +78,7 @@ export function buildSidecarContainer(config: SidecarConfig, node: Node, overrid
       events: adsMetricsEvents(metrics),
     });
   });
-  container.bind<readonly ConfigSink[]>(ConfigSink).toDynamicValue(() => overrides.sinks ?? config.sinks.map(sinkOf));
+  container.bind<readonly ConfigSink[]>(ConfigSink).toDynamicValue((ctx) => overrides.sinks ?? config.sinks.map((spec) => sinkOf(spec, ctx.get<Logger>(Logger))));
   container.bind<ConfigCache | undefined>(ConfigCache).toDynamicValue((ctx) =>
     overrides.cache ?? (config.cachePath ? new FileConfigCache({ path: config.cachePath }, { logger: ctx.get<Logger>(Logger) }) : undefined),
   );
