@@ -3,6 +3,13 @@
 // reads them, values the object's JSON (with `id`, which APISIX's schemas require for some kinds).
 // Entries come in dependency order (GATEWAY_KINDS), the order nginx stores them in.
 import { GATEWAY_KINDS, type GatewayConfig, type GatewayKind } from '../../domain/gateway-config.js';
+import type { JsonObject } from '../../domain/json.js';
+
+interface EncodedEntry {
+  readonly value: JsonObject;
+  readonly json: string;
+  readonly bytes: Buffer;
+}
 
 /** The dict key APISIX's xds provider reads an object from. */
 export const dictKey = (kind: GatewayKind, id: string): string => `/${kind}/${id}`;
@@ -18,24 +25,28 @@ export interface EncodedState {
 }
 
 /**
- * Encodes whole states, re-encoding only objects whose JSON changed since the previous call: the
- * canonical JSON the diff already computed is reused, so an update costs one copy of the payload.
+ * Encodes whole states, re-encoding only objects that changed since the previous call: an object
+ * value carried over unchanged (the same reference, as the translator and diff keep them) is not
+ * even serialised, and otherwise the canonical JSON the diff computed is compared. An update then
+ * costs one copy of the payload.
  */
 export class StateEncoder {
-  private entries = new Map<string, { readonly json: string; readonly bytes: Buffer }>();
+  private entries = new Map<string, EncodedEntry>();
 
   encode(config: GatewayConfig): EncodedState {
     const byKind = new Map<GatewayKind, string[]>(GATEWAY_KINDS.map((kind) => [kind, []]));
     for (const [key, object] of config.objects) byKind.get(object.kind)!.push(key);
-    const next = new Map<string, { readonly json: string; readonly bytes: Buffer }>();
+    const next = new Map<string, EncodedEntry>();
     const parts: Buffer[] = [];
     let length = 0;
     for (const kind of GATEWAY_KINDS) {
       for (const key of byKind.get(kind)!) {
         const object = config.objects.get(key)!;
-        const json = config.canonicalOf(key)!;
         let entry = this.entries.get(key);
-        if (!entry || entry.json !== json) entry = { json, bytes: encodeEntry(dictKey(kind, object.id), json) };
+        if (entry?.value !== object.value) {
+          const json = config.canonicalOf(key)!;
+          entry = entry?.json === json ? { ...entry, value: object.value } : { value: object.value, json, bytes: encodeEntry(dictKey(kind, object.id), json) };
+        }
         next.set(key, entry);
         parts.push(entry.bytes);
         length += entry.bytes.length;
