@@ -153,6 +153,31 @@ if (unavailable) {
     });
   }
 
+  s('a worker polling version every millisecond finds every batch complete when it sees its version', async () => {
+    const r = await rig({ observe: true });
+    try {
+      // Growing batches (each adds 1000 keys): if version moved before the keys, a poll in that window counts too few.
+      const expectedKeys = new Map<string, number>();
+      let current = GatewayConfig.empty();
+      for (let objects = 1000; objects <= 10_000; objects += 1000) {
+        const next = meshConfig(objects, `g${objects}`);
+        assert.equal((await applyNext(r.sink, current, next)).failed, []);
+        current = next;
+        expectedKeys.set((await r.nginx.dump()).version!, objects + 1); // + the marker
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const seen = await r.nginx.observations();
+      assert.ok(seen.length >= 1, 'the poller saw versions');
+      for (const { version, keys } of seen) {
+        const expected = expectedKeys.get(version);
+        assert.ok(expected !== undefined, `version ${version} was never published by a batch`);
+        assert.ok(keys >= expected!, `at version ${version} the dict held ${keys} keys, the batch has ${expected}`);
+      }
+    } finally {
+      await r.destroy();
+    }
+  });
+
   s('10k objects: all there, then one update, then half of them deleted', async () => {
     const r = await rig();
     try {

@@ -37,6 +37,12 @@ export interface NginxOptions {
   readonly shmPath: string;
   readonly configDictSize?: string;
   readonly workers?: number;
+  /**
+   * Worker 1 polls `version` every millisecond and records, for each new value it sees, how many
+   * keys xds-config held at that moment (GET /observations: "version count" lines) — what an APISIX
+   * worker syncing right after the bump would find.
+   */
+  readonly observe?: boolean;
 }
 
 const conf = (prefix: string, port: number, options: NginxOptions): string => `
@@ -59,7 +65,18 @@ http {
   lua_package_cpath "${dirname(defaultLibraryPath())}/?.so;;";
   lua_shared_dict xds-config ${options.configDictSize ?? '10m'};
   lua_shared_dict xds-config-version 1m;
+  lua_shared_dict observations 4m;
   init_worker_by_lua_block {
+    if ngx.worker.id() == 1 and ${options.observe ? 'true' : 'false'} then
+      local last
+      ngx.timer.every(0.001, function()
+        local version = ngx.shared["xds-config-version"]:get("version")
+        if version and version ~= last then
+          last = version
+          ngx.shared.observations:rpush("log", version .. " " .. #ngx.shared["xds-config"]:get_keys(0))
+        end
+      end)
+    end
     if ngx.worker.id() ~= 0 then return end
     local ffi = require("ffi")
     require("resty.core.shdict")
@@ -86,6 +103,18 @@ http {
         local out = { ngx.shared["xds-config-version"]:get("version") or "" }
         for _, key in ipairs(config:get_keys(0)) do
           out[#out + 1] = key .. "\\t" .. (config:get(key) or "")
+        end
+        ngx.print(table.concat(out, "\\n"))
+      }
+    }
+    location = /observations {
+      content_by_lua_block {
+        local log = ngx.shared.observations
+        local out = {}
+        while true do
+          local line = log:lpop("log")
+          if not line then break end
+          out[#out + 1] = line
         end
         ngx.print(table.concat(out, "\\n"))
       }
@@ -172,6 +201,16 @@ export class NginxShdict {
   /** `nginx -s reload`: new workers (a new worker 0 calls initial() again), the dicts survive. */
   async reload(): Promise<void> {
     await promisify(execFile)(NGINX, ['-p', this.prefix, '-c', this.confPath, '-s', 'reload']);
+  }
+
+  /** Drains worker 1's record of (version, key count) pairs, in the order it saw them. */
+  async observations(): Promise<{ readonly version: string; readonly keys: number }[]> {
+    const response = await fetch(`http://127.0.0.1:${this.port}/observations`);
+    const text = await response.text();
+    return text
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => ({ version: line.split(' ')[0]!, keys: Number(line.split(' ')[1]) }));
   }
 
   errorLog(): Promise<string> {
