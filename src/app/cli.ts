@@ -44,7 +44,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--xds <target>', 'xDS server: host:port (istiod 15010/15012) or unix:<path> (pilot-agent ./etc/istio/proxy/XDS) [AMESH_XDS]')
     .option('--xds-mode <mode>', 'delta (Istio default) or sotw [AMESH_XDS_MODE]')
     .option('--file <path>', 'instead of xDS: a config dump, bootstrap or resource file/directory, re-read on change [AMESH_FILE]')
-    .option('--sink <spec...>', 'where to write: file:<apisix.yaml|json>, memory [AMESH_SINKS, comma-separated]')
+    .option('--sink <spec...>', 'where to write: file:<apisix.yaml|json>, shdict:<shm file>[?group=<nginx group>], memory [AMESH_SINKS, comma-separated]')
     .option('--ca-file <file>', 'TLS to the xDS server: CA bundle [AMESH_XDS_CA_FILE]')
     .option('--cert-file <file>', 'mTLS client certificate [AMESH_XDS_CERT_FILE]')
     .option('--key-file <file>', 'mTLS client key [AMESH_XDS_KEY_FILE]')

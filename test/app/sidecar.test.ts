@@ -195,12 +195,23 @@ s('a failing sink is retried until it converges; other sinks are not blocked', a
   }
 });
 
+s('--sink shdict:<path>[?group=<name|gid>] selects the shared-dict sink', () => {
+  const parsed = parseSidecarConfig({ file: 'x', sink: ['shdict:/run/amesh/xds.shm', 'shdict:/run/b.shm?group=nogroup'] });
+  assert.ok(parsed.ok);
+  assert.equal(parsed.value.sinks, [
+    { kind: 'shdict', path: '/run/amesh/xds.shm', group: undefined },
+    { kind: 'shdict', path: '/run/b.shm', group: 'nogroup' },
+  ]);
+});
+
 s('usage errors name the flag', () => {
   const bad: [SidecarFlags, RegExp][] = [
     [{ sink: ['memory'] }, /missing source/],
     [{ xds: 'istiod', sink: ['memory'] }, /--xds/],
     [{ xds: '127.0.0.1:15010', xdsMode: 'push', sink: ['memory'] }, /--xds-mode/],
     [{ file: 'x', sink: ['etcd:foo'] }, /--sink/],
+    [{ file: 'x', sink: ['shdict:relative/xds.shm'] }, /--sink.*absolute/],
+    [{ file: 'x', sink: ['shdict:/run/amesh/xds.shm?group=no group'] }, /--sink.*group/],
     [{ file: 'x', sink: ['memory'], readyAddress: 'nope' }, /--ready-address/],
     [{ xds: '127.0.0.1:15010', certFile: 'c.pem', sink: ['memory'] }, /--cert-file and --key-file/],
   ];

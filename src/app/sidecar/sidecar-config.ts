@@ -12,7 +12,11 @@ export type SourceConfig =
     }
   | { readonly kind: 'file'; readonly path: string };
 
-export type SinkConfig = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'memory' };
+export type SinkConfig =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'memory' }
+  /** `group`: nginx workers' group (name or gid) given to the shared-memory file. */
+  | { readonly kind: 'shdict'; readonly path: string; readonly group: string | undefined };
 
 export type NodeConfig = { readonly kind: 'environment'; readonly podInfoDir: string | undefined } | { readonly kind: 'grpc-bootstrap'; readonly path: string };
 
@@ -60,7 +64,13 @@ function sink(spec: string): Result<SinkConfig, string> {
   const colon = spec.indexOf(':');
   const [kind, value] = colon === -1 ? [spec, ''] : [spec.slice(0, colon), spec.slice(colon + 1)];
   if (kind === 'file' && value) return ok({ kind: 'file', path: value });
-  return err(`--sink: "${spec}" is not a sink (supported: file:<path>, memory)`);
+  if (kind === 'shdict' && value) {
+    const [path = '', query] = value.split('?group=');
+    if (!path.startsWith('/')) return err(`--sink: "${spec}": the shared-memory path must be absolute`);
+    if (query !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(query)) return err(`--sink: "${spec}": group must be a group name or gid`);
+    return ok({ kind: 'shdict', path, group: query });
+  }
+  return err(`--sink: "${spec}" is not a sink (supported: file:<path>, shdict:<path>[?group=<name|gid>], memory)`);
 }
 
 function address(flag: string, value: string | undefined): Result<string | undefined, string> {

@@ -44,12 +44,23 @@ export function adsMetricsEvents(metrics: Metrics): AdsEvents {
   };
 }
 
-async function sinkOf(spec: SinkConfig): Promise<ConfigSink> {
+/** Makes a sink once the container can give it its dependencies. */
+type SinkFactory = (deps: { readonly logger: Logger }) => ConfigSink;
+
+async function sinkFactoryOf(spec: SinkConfig): Promise<SinkFactory> {
   switch (spec.kind) {
-    case 'file':
-      return new (await import('../../adapters/file-sink/file-sink.js')).FileConfigSink({ path: spec.path });
-    case 'memory':
-      return new (await import('../../adapters/memory/memory-config-sink.js')).MemoryConfigSink();
+    case 'file': {
+      const { FileConfigSink } = await import('../../adapters/file-sink/file-sink.js');
+      return () => new FileConfigSink({ path: spec.path });
+    }
+    case 'shdict': {
+      const { ShdictConfigSink } = await import('../../adapters/shdict-sink/shdict-sink.js');
+      return ({ logger }) => new ShdictConfigSink({ path: spec.path, ...(spec.group !== undefined ? { group: spec.group } : {}), logger });
+    }
+    case 'memory': {
+      const { MemoryConfigSink } = await import('../../adapters/memory/memory-config-sink.js');
+      return () => new MemoryConfigSink();
+    }
   }
 }
 
@@ -62,7 +73,7 @@ async function adaptersFor(config: SidecarConfig, overrides: SidecarOverrides) {
     wanted(!overrides.cache && config.cachePath !== undefined, () => import('../../adapters/file-cache/file-config-cache.js')),
     wanted(!overrides.secrets && config.outputCertsDir !== undefined, () => import('../../adapters/istio/output-certs-source.js')),
     wanted(!overrides.secrets && config.sdsTarget !== undefined, () => import('../../adapters/xds/sds-secret-source.js')),
-    overrides.sinks ?? Promise.all(config.sinks.map(sinkOf)),
+    overrides.sinks ? [] : Promise.all(config.sinks.map(sinkFactoryOf)),
   ]);
   return { AdsClient: xds?.AdsClient, FileConfigSource: file?.FileConfigSource, FileConfigCache: cache?.FileConfigCache, OutputCertsSource: outputCerts?.OutputCertsSource, SdsSecretSource: sds?.SdsSecretSource, sinks };
 }
@@ -91,7 +102,9 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
       events: adsMetricsEvents(metrics),
     });
   });
-  container.bind<readonly ConfigSink[]>(ConfigSink).toConstantValue(adapters.sinks);
+  container
+    .bind<readonly ConfigSink[]>(ConfigSink)
+    .toDynamicValue((ctx) => overrides.sinks ?? adapters.sinks.map((make) => make({ logger: ctx.get<Logger>(Logger) })));
   container.bind<ConfigCache | undefined>(ConfigCache).toDynamicValue((ctx) =>
     overrides.cache ?? (config.cachePath ? new adapters.FileConfigCache!({ path: config.cachePath }, { logger: ctx.get<Logger>(Logger) }) : undefined),
   );
