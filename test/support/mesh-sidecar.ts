@@ -350,7 +350,8 @@ export async function startMeshSidecar(options: MeshSidecarOptions): Promise<Mes
   });
   const app = container.get<SidecarApp>(SidecarAppToken);
   const adsClient = container.get<AdsClient>(ConfigSource);
-  if (!(adsClient instanceof AdsClient)) throw new Error('the sidecar did not get an ADS client');
+  // Not `instanceof`: under uvu's CommonJS loading, the container's dynamic import() yields the ESM copy of the class.
+  if (adsClient.constructor.name !== AdsClient.name) throw new Error('the sidecar did not get an ADS client');
   await app.start();
   let stopped: Promise<void> | undefined;
   return {

@@ -32,8 +32,9 @@ interface RawStatus {
   error_message: string;
 }
 
-// Registered by name for the prototypes below.
-koffi.struct('amesh_xds_status', {
+// Anonymous types (not registered by name): a second copy of this module in one process (CommonJS and
+// ESM copies under a test runner) would otherwise fail with a duplicate type name.
+const STATUS = koffi.struct({
   applied_generation: 'uint64_t',
   failed_generation: 'uint64_t',
   heartbeat_ms: 'uint64_t',
@@ -43,7 +44,8 @@ koffi.struct('amesh_xds_status', {
   error_key: 'char[256]',
   error_message: 'char[256]',
 });
-koffi.opaque('amesh_xds_writer');
+const WRITER = koffi.pointer(koffi.opaque());
+const STATUS_OUT = koffi.out(koffi.pointer(STATUS));
 
 interface WriterFunctions {
   open(path: string, capacity: number, mode: number, gid: number, error: Buffer, errorLen: number): unknown;
@@ -60,11 +62,11 @@ function functionsOf(libraryPath: string): WriterFunctions {
   if (functions) return functions;
   const lib = koffi.load(libraryPath);
   functions = {
-    open: lib.func('amesh_xds_writer *amesh_xds_writer_open(const char *path, uint64_t capacity, uint32_t mode, int64_t gid, _Out_ uint8_t *error, size_t error_len)'),
-    publish: lib.func('uint64_t amesh_xds_writer_publish(amesh_xds_writer *w, const uint8_t *data, uint64_t length, uint64_t count, _Out_ uint8_t *error, size_t error_len)'),
-    wait: lib.func('int amesh_xds_writer_wait(amesh_xds_writer *w, uint64_t generation, uint32_t timeout_ms, _Out_ amesh_xds_status *out)'),
-    status: lib.func('void amesh_xds_writer_status(amesh_xds_writer *w, _Out_ amesh_xds_status *out)'),
-    close: lib.func('void amesh_xds_writer_close(amesh_xds_writer *w)'),
+    open: lib.func('amesh_xds_writer_open', WRITER, ['const char *', 'uint64_t', 'uint32_t', 'int64_t', '_Out_ uint8_t *', 'size_t']),
+    publish: lib.func('amesh_xds_writer_publish', 'uint64_t', [WRITER, 'const uint8_t *', 'uint64_t', 'uint64_t', '_Out_ uint8_t *', 'size_t']),
+    wait: lib.func('amesh_xds_writer_wait', 'int', [WRITER, 'uint64_t', 'uint32_t', STATUS_OUT]),
+    status: lib.func('amesh_xds_writer_status', 'void', [WRITER, STATUS_OUT]),
+    close: lib.func('amesh_xds_writer_close', 'void', [WRITER]),
   } as unknown as WriterFunctions;
   loaded.set(libraryPath, functions);
   return functions;
