@@ -11,6 +11,8 @@ import { resolveNode } from './sidecar/node-resolution.js';
 import { parseSidecarConfig, type SidecarFlags } from './sidecar/sidecar-config.js';
 import { buildSidecarContainer, SidecarAppToken, type SidecarOverrides } from './sidecar/sidecar-container.js';
 import type { SidecarApp } from './sidecar/sidecar-app.js';
+import { addInterceptCommand } from './intercept/intercept-command.js';
+import type { InterceptOverrides } from './intercept/intercept-container.js';
 
 /** Announced to the control plane as the agent's version. */
 export const AGENT_VERSION = '0.1.0';
@@ -126,6 +128,7 @@ async function runSidecar(flags: SidecarFlags, io: CliIo, overrides: SidecarOver
 
 export interface CliOverrides extends ContainerOverrides {
   readonly sidecar?: SidecarOverrides;
+  readonly intercept?: InterceptOverrides;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo = defaultIo, overrides: CliOverrides = {}): Promise<number> {
@@ -194,6 +197,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .action(async (flags: SidecarFlags) => {
       exitCode = await runSidecar(withEnvironment(flags, io.env ?? {}), io, overrides.sidecar);
     });
+
+  addInterceptCommand(program, { out: io.out, err: io.err, env: io.env ?? process.env }, (code) => (exitCode = code), overrides.intercept);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

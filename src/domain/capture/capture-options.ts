@@ -185,9 +185,9 @@ class Checker {
     return out;
   }
 
-  overlap(include: CaptureOptionName, exclude: CaptureOptionName, included: readonly number[], excluded: readonly number[]): void {
+  overlap(exclude: CaptureOptionName, included: readonly number[], excluded: readonly number[]): void {
     const both = included.filter((p) => excluded.includes(p));
-    if (both.length > 0) this.fail(exclude, `port${both.length > 1 ? 's' : ''} ${both.join(',')} both included (${include}) and excluded`);
+    if (both.length > 0) this.fail(exclude, `port${both.length > 1 ? 's' : ''} ${both.join(',')} also listed as included: a port cannot be both`);
   }
 }
 
@@ -202,12 +202,12 @@ export function parseCaptureOptions(raw: RawCaptureOptions): Result<ParsedCaptur
   const inboundPorts: Selection<number> = inboundText === '*' ? { all: true } : { all: false, items: c.ports('inboundPortsInclude', inboundText) };
   const inboundPortsExclude = c.ports('inboundPortsExclude', raw.inboundPortsExclude);
   if (!inboundPorts.all) {
-    c.overlap('inboundPortsInclude', 'inboundPortsExclude', inboundPorts.items, inboundPortsExclude);
+    c.overlap('inboundPortsExclude', inboundPorts.items, inboundPortsExclude);
     if (inboundPortsExclude.length > 0) c.warnings.push({ option: 'inboundPortsExclude', message: 'has effect only when all inbound ports ("*") are captured' });
   }
   const outboundPortsInclude = c.ports('outboundPortsInclude', raw.outboundPortsInclude);
   const outboundPortsExclude = c.ports('outboundPortsExclude', raw.outboundPortsExclude);
-  c.overlap('outboundPortsInclude', 'outboundPortsExclude', outboundPortsInclude, outboundPortsExclude);
+  c.overlap('outboundPortsExclude', outboundPortsInclude, outboundPortsExclude);
 
   const outboundRangesInclude = c.prefixes('outboundIpRangesInclude', raw.outboundIpRangesInclude);
   const excluded = c.prefixes('outboundIpRangesExclude', raw.outboundIpRangesExclude);
