@@ -38,7 +38,7 @@ s('plan prints IPv4 then IPv6 rules in iptables-save format and applies nothing'
   assert.equal(memory.transactions, []);
 });
 
-s('install, install again, uninstall: the tables end as they began', async () => {
+s('install, install again, verify, uninstall: the tables end as they began', async () => {
   const memory = new MemoryTrafficInterceptor({ initial: { ipv4: '*nat\n-A OUTPUT -d 192.0.2.1/32 -j RETURN\nCOMMIT\n' } });
   const before = memory.save('ipv4');
   assert.is((await cli(['intercept', 'install', ...ISTIO_INIT], memory)).code, 0);
@@ -46,8 +46,13 @@ s('install, install again, uninstall: the tables end as they began', async () =>
   assert.match(once, '-A OUTPUT -m comment --comment amesh-ts:ISTIO -j ISTIO_OUTPUT');
   assert.is((await cli(['intercept', 'install', ...ISTIO_INIT], memory)).code, 0);
   assert.is(memory.save('ipv4'), once);
+  assert.is((await cli(['intercept', 'verify', ...ISTIO_INIT], memory)).code, 0);
+  const other = await cli(['intercept', 'verify', ...ISTIO_INIT, '-d', '15090'], memory);
+  assert.is(other.code, 1, 'other options are not what is in force');
+  assert.match(other.err, 'error: verification: ipv4: nat ISTIO_INBOUND');
   assert.is((await cli(['intercept', 'uninstall', ...ISTIO_INIT], memory)).code, 0);
   assert.is(memory.save('ipv4'), before);
+  assert.is((await cli(['intercept', 'verify', ...ISTIO_INIT], memory)).code, 1, 'nothing in force');
 });
 
 s('environment variables stand in for flags, as in istio-iptables', async () => {

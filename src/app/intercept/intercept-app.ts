@@ -35,6 +35,10 @@ export class InterceptApp {
     return result;
   }
 
+  async verify(): Promise<Result<void, InterceptFailure>> {
+    return this.deps.interceptor.verify(this.plan);
+  }
+
   async uninstall(): Promise<Result<UninstallReport, InterceptFailure>> {
     const result = await this.deps.interceptor.uninstall(this.plan);
     if (result.ok) this.deps.logger.info({ target: this.deps.interceptor.target, ...result.value }, 'traffic capture removed');

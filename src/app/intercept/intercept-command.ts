@@ -1,4 +1,4 @@
-// `amesh intercept plan|install|uninstall`: istio-iptables' flags on each subcommand, then the app.
+// `amesh intercept plan|install|uninstall|verify`: istio-iptables' flags on each subcommand, then the app.
 // Exit codes: 0 done, 1 the system refused (not root, tool or kernel feature missing; rolled back), 2 bad options.
 import type { Command } from 'commander';
 import type { LogLevel } from '../../adapters/logging/pino-logger.js';
@@ -15,7 +15,7 @@ export interface InterceptIo {
   readonly readFile?: InterceptEnvironment['readFile'];
 }
 
-type Action = 'plan' | 'install' | 'uninstall';
+type Action = 'plan' | 'install' | 'uninstall' | 'verify';
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
@@ -42,7 +42,7 @@ async function runIntercept(action: Action, flags: InterceptFlags, io: Intercept
     io.out(app.describe());
     return 0;
   }
-  const result = action === 'install' ? await app.install() : await app.uninstall();
+  const result = action === 'install' ? await app.install() : action === 'verify' ? await app.verify() : await app.uninstall();
   if (!result.ok) {
     io.err(describeFailure(result.error));
     return 1;
@@ -73,6 +73,7 @@ export function addInterceptCommand(program: Command, io: InterceptIo, setExit: 
     ['plan', 'print the rules (iptables-save format, IPv4 then IPv6) without touching anything'],
     ['install', 'apply the rules atomically (replacing an earlier install), verify them, roll back on failure'],
     ['uninstall', 'remove the chains with the prefix, the jumps into them and the rules install added'],
+    ['verify', 'exit 0 if exactly these rules are in force, else 1 with the differences'],
   ];
   for (const [action, description] of actions) {
     withCaptureOptions(intercept.command(action).description(description)).action(async (flags: InterceptFlags) => {
