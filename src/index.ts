@@ -42,3 +42,12 @@ export { AdsClient, type AdsClientOptions, type AdsMode } from './adapters/xds/a
 export { XdsServer } from './adapters/xds-server/xds-server.js';
 export { istioNodeFromEnvironment, istioNodeFromGrpcBootstrap } from './adapters/istio/node-identity.js';
 export { toEnvoyNode, type XdsNode } from './adapters/envoy/node.js';
+
+// Traffic capture (istio-iptables compatible)
+export { parseCaptureOptions, CAPTURE_DEFAULTS, type RawCaptureOptions, type CaptureOptions, type OptionProblem } from './domain/capture/capture-options.js';
+export { planCapture, type CapturePlan, type RoutingStep } from './domain/capture/plan.js';
+export { renderIstioRestore, renderSaveFormat } from './domain/capture/render.js';
+export type { Rule, RuleSet, Table } from './domain/capture/rule-set.js';
+export { IptablesInterceptor, type IptablesBackend, type IptablesInterceptorOptions } from './adapters/iptables/iptables-interceptor.js';
+export { MemoryTrafficInterceptor } from './adapters/memory/memory-traffic-interceptor.js';
+export { originalDestination, type OriginalDestination } from './adapters/original-dst/original-destination.js';

@@ -8,11 +8,14 @@ import type { ContainerOverrides } from './container.js';
 import type { TranslateFlags } from './config.js';
 import type { SidecarFlags } from './sidecar/sidecar-config.js';
 import type { SidecarOverrides } from './sidecar/sidecar-container.js';
+import { addInterceptCommand } from './intercept/intercept-command.js';
+import type { InterceptOverrides } from './intercept/intercept-container.js';
 
 export { EXIT, type CliIo } from './cli-io.js';
 
 export interface CliOverrides extends ContainerOverrides {
   readonly sidecar?: SidecarOverrides;
+  readonly intercept?: InterceptOverrides;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo = defaultIo, overrides: CliOverrides = {}): Promise<number> {
@@ -64,6 +67,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
       const { runSidecar, withEnvironment } = await import('./sidecar/sidecar-command.js');
       exitCode = await runSidecar(withEnvironment(flags, io.env ?? {}), io, overrides.sidecar);
     });
+
+  addInterceptCommand(program, { out: io.out, err: io.err, env: io.env ?? process.env }, (code) => (exitCode = code), overrides.intercept);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -4,3 +4,4 @@ export * from './logger.js';
 export * from './config-cache.js';
 export * from './metrics.js';
 export * from './secret-source.js';
+export * from './traffic-interceptor.js';
