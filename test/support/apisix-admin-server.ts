@@ -190,6 +190,11 @@ export class ApisixAdminServer {
     return this.standalone;
   }
 
+  /** Standalone: APISIX restarted (API-driven standalone starts empty). */
+  resetStandalone(): void {
+    this.standalone = undefined;
+  }
+
   countRequests(method: string, pathPrefix = ''): number {
     return this.requests.filter((r) => r.method === method && r.path.startsWith(pathPrefix)).length;
   }

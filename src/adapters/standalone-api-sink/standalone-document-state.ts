@@ -1,0 +1,120 @@
+// What an API-driven standalone APISIX (≥ 3.13) holds, and the next body for PUT /apisix/admin/configs.
+//
+// APISIX keeps a kind's stored items when the body repeats its `<kind>_conf_version`, replaces them when
+// the version grows, and keeps an item whose `modifiedIndex` equals the stored one. So: a kind's
+// version moves only when the kind changed, an item's modifiedIndex only when the item changed, and
+// X-Digest is a hash of the content (not of the versions), so an unchanged configuration needs no request.
+import { createHash } from 'node:crypto';
+import { GATEWAY_KINDS, objectKey, type GatewayConfig, type GatewayKind } from '../../domain/gateway-config.js';
+import { canonicalJson, type JsonObject, type JsonValue } from '../../domain/json.js';
+import { OWNER_LABEL, OWNER_VALUE } from '../apisix/translate.js';
+
+const CONF_VERSION = '_conf_version';
+const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isOwned = (value: JsonObject): boolean => isObject(value.labels) && value.labels[OWNER_LABEL] === OWNER_VALUE;
+
+interface StoredItem {
+  readonly canonical: string;
+  readonly modifiedIndex: number;
+}
+
+export interface StandaloneBody {
+  readonly document: JsonObject;
+  readonly digest: string;
+  /** Desired objects left out because a foreign object holds their id. */
+  readonly conflicts: readonly string[];
+  /** The state to remember once APISIX accepted the body. */
+  readonly next: StandaloneState;
+}
+
+export class StandaloneState {
+  private constructor(
+    /** Every `<kind>_conf_version` the target reported, managed kinds or not. */
+    readonly versions: Readonly<Record<string, number>>,
+    /** Owned items of the managed kinds, keyed kind/id. */
+    readonly items: ReadonlyMap<string, StoredItem>,
+    /** Items without the ownership label: carried along unchanged, never dropped. */
+    readonly foreign: ReadonlyMap<GatewayKind, readonly JsonObject[]>,
+    readonly digest: string | undefined,
+  ) {}
+
+  /**
+   * From the answer to GET /apisix/admin/configs. Items are this agent's when labelled, or when it put
+   * them itself (`ours`), so that objects without the label are not mistaken for foreign after a re-read.
+   */
+  static fromStored(body: JsonValue, ours: ReadonlySet<string> = new Set()): StandaloneState {
+    const versions: Record<string, number> = {};
+    const items = new Map<string, StoredItem>();
+    const foreign = new Map<GatewayKind, JsonObject[]>();
+    if (!isObject(body)) return new StandaloneState(versions, items, foreign, undefined);
+    for (const [key, value] of Object.entries(body)) if (key.endsWith(CONF_VERSION) && typeof value === 'number') versions[key] = value;
+    for (const kind of GATEWAY_KINDS) {
+      const list = body[kind];
+      for (const item of Array.isArray(list) ? list : []) {
+        if (!isObject(item)) continue;
+        const { modifiedIndex, ...value } = item;
+        if (!isOwned(value) && !ours.has(objectKey(kind, String(value.id)))) {
+          foreign.set(kind, [...(foreign.get(kind) ?? []), item]);
+          continue;
+        }
+        items.set(objectKey(kind, String(value.id)), { canonical: canonicalJson(value), modifiedIndex: typeof modifiedIndex === 'number' ? modifiedIndex : 0 });
+      }
+    }
+    const digest = typeof body['X-Digest'] === 'string' ? body['X-Digest'] : undefined;
+    return new StandaloneState(versions, items, foreign, digest);
+  }
+
+  private maxIndex(): number {
+    let max = 0;
+    for (const item of this.items.values()) max = Math.max(max, item.modifiedIndex);
+    for (const list of this.foreign.values()) for (const item of list) if (typeof item.modifiedIndex === 'number') max = Math.max(max, item.modifiedIndex);
+    return max;
+  }
+
+  /** The body that makes the target hold `desired` plus the foreign items. */
+  bodyFor(desired: GatewayConfig): StandaloneBody {
+    let nextIndex = this.maxIndex();
+    const document: JsonObject = {};
+    const content: Record<string, string[]> = {};
+    const items = new Map<string, StoredItem>();
+    const versions: Record<string, number> = { ...this.versions };
+    const conflicts: string[] = [];
+    for (const kind of GATEWAY_KINDS) {
+      const foreign = this.foreign.get(kind) ?? [];
+      const foreignIds = new Set(foreign.map((item) => String(item.id)));
+      const list: JsonValue[] = [...foreign];
+      const texts: string[] = foreign.map((item) => canonicalJson(item));
+      let changed = false;
+      for (const object of desired.ofKind(kind)) {
+        const key = objectKey(kind, object.id);
+        if (foreignIds.has(object.id)) {
+          conflicts.push(key);
+          continue;
+        }
+        const canonical = desired.canonicalOf(key)!;
+        const stored = this.items.get(key);
+        const same = stored !== undefined && stored.canonical === canonical;
+        if (!same) changed = true;
+        const modifiedIndex = same ? stored.modifiedIndex : ++nextIndex;
+        items.set(key, { canonical, modifiedIndex });
+        list.push({ ...object.value, modifiedIndex });
+        texts.push(canonical);
+      }
+      for (const key of this.items.keys()) if (key.startsWith(`${kind}/`) && !items.has(key)) changed = true;
+      const versionKey = `${kind}${CONF_VERSION}`;
+      const stored = this.versions[versionKey] ?? 0;
+      versions[versionKey] = changed ? stored + 1 : stored;
+      document[versionKey] = versions[versionKey]!;
+      document[kind] = list;
+      content[kind] = texts.sort();
+    }
+    // Kinds amesh does not write (consumers, plugin_metadata…) keep their version, hence their items.
+    for (const [key, version] of Object.entries(this.versions)) if (!(key in document)) document[key] = version;
+    const digest = createHash('sha256').update(JSON.stringify(content)).digest('hex');
+    return { document, digest, conflicts, next: new StandaloneState(versions, items, this.foreign, digest) };
+  }
+
+  withDigest(digest: string | undefined): StandaloneState {
+    return new StandaloneState(this.versions, this.items, this.foreign, digest);
+  }
+}
