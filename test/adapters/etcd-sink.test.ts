@@ -88,7 +88,7 @@ if (etcdBinary.ok) {
       const kvs = await rangeOf(etcd.url, prefix);
       assert.is(kvs.length, bookinfo.objects.size);
       // The Admin API's response `key` is the etcd key under the default prefix; the value is the stored object.
-      const adminLayout = new Map([...admin.objects].map(([key, stored]) => [`/apisix/${key}`, stored.value] as const));
+      const adminLayout = new Map<string, JsonObject>([...admin.objects].map(([key, stored]): [string, JsonObject] => [`/apisix/${key}`, stored.value]));
       for (const { key, value } of kvs) {
         const adminKey = `/apisix${key.slice(prefix.length)}`;
         const adminValue = adminLayout.get(adminKey);
