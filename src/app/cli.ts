@@ -6,6 +6,8 @@ import { parseTranslateConfig, type TranslateFlags } from './config.js';
 import type { TranslateApp, TranslateFailure, TranslateOutcome } from './translate/translate-app.js';
 import { formatSummaryLine } from './translate/translate-app.js';
 import { ok } from '../domain/result.js';
+import { SecretText } from '../domain/secret-text.js';
+import { adminKeyProblem } from './sidecar/admin-key.js';
 import type { Node } from '../adapters/envoy/ads-protocol.js';
 import { resolveNode } from './sidecar/node-resolution.js';
 import { parseSidecarConfig, type SidecarFlags } from './sidecar/sidecar-config.js';
@@ -81,6 +83,9 @@ function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string, strin
     metricsAddress: pick(flags.metricsAddress, 'AMESH_METRICS_ADDRESS'),
     portVariable: pick(flags.portVariable, 'AMESH_PORT_VARIABLE'),
     logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
+    adminKeyFile: pick(flags.adminKeyFile, 'AMESH_ADMIN_KEY_FILE'),
+    ...(env.AMESH_ADMIN_KEY ? { adminKey: new SecretText(env.AMESH_ADMIN_KEY) } : {}),
+    etcdPrefix: pick(flags.etcdPrefix, 'AMESH_ETCD_PREFIX'),
   };
 }
 
@@ -88,6 +93,11 @@ async function runSidecar(flags: SidecarFlags, io: CliIo, overrides: SidecarOver
   const config = parseSidecarConfig(flags);
   if (!config.ok) {
     io.err(`error: ${config.error}\n`);
+    return EXIT.usage;
+  }
+  const keyProblem = adminKeyProblem(config.value);
+  if (keyProblem) {
+    io.err(`error: ${keyProblem}\n`);
     return EXIT.usage;
   }
   const node = config.value.source.kind === 'xds' ? resolveNode(config.value.node, io.env ?? {}, AGENT_VERSION) : ok(FILE_SOURCE_NODE);
@@ -175,7 +185,9 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--xds <target>', 'xDS server: host:port (istiod 15010/15012) or unix:<path> (pilot-agent ./etc/istio/proxy/XDS) [AMESH_XDS]')
     .option('--xds-mode <mode>', 'delta (Istio default) or sotw [AMESH_XDS_MODE]')
     .option('--file <path>', 'instead of xDS: a config dump, bootstrap or resource file/directory, re-read on change [AMESH_FILE]')
-    .option('--sink <spec...>', 'where to write: file:<apisix.yaml|json>, memory [AMESH_SINKS, comma-separated]')
+    .option('--sink <spec...>', 'where to write: file:<apisix.yaml|json>, admin:<url>, standalone:<url>, etcd:<endpoints>, memory [AMESH_SINKS, comma-separated]')
+    .option('--admin-key-file <file>', 'file holding the APISIX Admin API key for admin:/standalone: sinks (or the key itself in AMESH_ADMIN_KEY) [AMESH_ADMIN_KEY_FILE]')
+    .option('--etcd-prefix <prefix>', "APISIX's etcd prefix for etcd: sinks, default /apisix [AMESH_ETCD_PREFIX]")
     .option('--ca-file <file>', 'TLS to the xDS server: CA bundle [AMESH_XDS_CA_FILE]')
     .option('--cert-file <file>', 'mTLS client certificate [AMESH_XDS_CERT_FILE]')
     .option('--key-file <file>', 'mTLS client key [AMESH_XDS_KEY_FILE]')

@@ -33,10 +33,10 @@ export function parseOrigin(text: string): URL | string {
   try {
     url = new URL(text);
   } catch {
-    return `"${text}" is not a URL`;
+    return `"${text}" is not a URL (e.g. http://127.0.0.1:9180)`;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return `"${text}": expected http:// or https://`;
-  if (url.username || url.password) return `"${url.host}": credentials in the URL are not allowed (use the key file or environment variable)`;
+  if (url.username || url.password) return `"${url.host}": credentials in the URL are not allowed (use --admin-key-file or AMESH_ADMIN_KEY)`;
   if ((url.pathname !== '/' && url.pathname !== '') || url.search) return `"${url.origin}": give the origin only, without a path`;
   return url;
 }

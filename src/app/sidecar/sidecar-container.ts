@@ -1,6 +1,9 @@
 // Composition root of `amesh sidecar`: binds the ports to the adapters the configuration picks.
 import 'reflect-metadata';
 import { Container } from 'inversify';
+import { AdminApiSink } from '../../adapters/admin-api-sink/admin-api-sink.js';
+import { EtcdSink } from '../../adapters/etcd-sink/etcd-sink.js';
+import { StandaloneApiSink } from '../../adapters/standalone-api-sink/standalone-api-sink.js';
 import { FileConfigCache } from '../../adapters/file-cache/file-config-cache.js';
 import { FileConfigSink } from '../../adapters/file-sink/file-sink.js';
 import { FileConfigSource } from '../../adapters/file-source/file-config-source.js';
@@ -17,6 +20,7 @@ import { ConfigSource } from '../../ports/config-source.js';
 import { Logger } from '../../ports/logger.js';
 import { Metrics } from '../../ports/metrics.js';
 import { SecretSource } from '../../ports/secret-source.js';
+import { readAdminKey } from './admin-key.js';
 import { OpsServer } from './ops-server.js';
 import { SidecarApp } from './sidecar-app.js';
 import type { SidecarConfig, SinkConfig } from './sidecar-config.js';
@@ -48,8 +52,22 @@ export function adsMetricsEvents(metrics: Metrics): AdsEvents {
   };
 }
 
-function sinkOf(spec: SinkConfig): ConfigSink {
-  return spec.kind === 'file' ? new FileConfigSink({ path: spec.path }) : new MemoryConfigSink();
+function sinkOf(spec: SinkConfig, logger: Logger): ConfigSink {
+  switch (spec.kind) {
+    case 'file':
+      return new FileConfigSink({ path: spec.path });
+    case 'memory':
+      return new MemoryConfigSink();
+    case 'admin':
+    case 'standalone': {
+      const key = readAdminKey(spec.apiKey);
+      if (!key.ok) throw new Error(key.error);
+      const options = { url: spec.url, apiKey: key.value, logger };
+      return spec.kind === 'admin' ? new AdminApiSink(options) : new StandaloneApiSink(options);
+    }
+    case 'etcd':
+      return new EtcdSink({ endpoints: spec.endpoints, prefix: spec.prefix, logger });
+  }
 }
 
 export function buildSidecarContainer(config: SidecarConfig, node: Node, overrides: SidecarOverrides = {}): Container {
@@ -75,7 +93,7 @@ export function buildSidecarContainer(config: SidecarConfig, node: Node, overrid
       events: adsMetricsEvents(metrics),
     });
   });
-  container.bind<readonly ConfigSink[]>(ConfigSink).toDynamicValue(() => overrides.sinks ?? config.sinks.map(sinkOf));
+  container.bind<readonly ConfigSink[]>(ConfigSink).toDynamicValue((ctx) => overrides.sinks ?? config.sinks.map((spec) => sinkOf(spec, ctx.get<Logger>(Logger))));
   container.bind<ConfigCache | undefined>(ConfigCache).toDynamicValue((ctx) =>
     overrides.cache ?? (config.cachePath ? new FileConfigCache({ path: config.cachePath }, { logger: ctx.get<Logger>(Logger) }) : undefined),
   );
