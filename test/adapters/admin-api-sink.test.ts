@@ -196,6 +196,31 @@ if (shared) {
     );
   });
 
+  s('an upstream is not deleted while a failed route change still points at it; the next apply finishes the move', async () => {
+    const server = await ApisixAdminServer.start({ schemas });
+    const sink = new AdminApiSink({ url: server.url, retry: { initialMs: 5, maxMs: 20, budgetMs: 100 }, resyncMs: 0 });
+    try {
+      const upstream = (id: string): GatewayObject => ({ kind: 'upstreams', id, value: { id, type: 'roundrobin', nodes: [{ host: '10.0.0.1', port: 80, weight: 1 }], labels: owned } });
+      const route = (target: string): GatewayObject => ({ kind: 'routes', id: 'r1', value: { id: 'r1', uri: '/a/*', upstream_id: target, labels: owned } });
+      const v1 = GatewayConfig.of('v1', [upstream('u1'), route('u1')]);
+      const v2 = GatewayConfig.of('v2', [upstream('u3'), route('u3')]);
+      assert.equal((await applyChange(sink, GatewayConfig.empty(), v1)).failed, []);
+      server.inject({ kind: 'status', status: 503 }, 1_000, (r) => r.method === 'PUT' && r.path === '/apisix/admin/routes/r1');
+      const stuck = await applyChange(sink, v1, v2);
+      assert.equal(stuck.failed.map((f) => f.key), ['routes/r1', 'upstreams/u1']);
+      assert.match(stuck.failed[0]!.reason, /503 injected fault 503 \(after \d+ attempts; will retry\)/);
+      assert.is(stuck.failed[1]!.reason, 'held back: routes/r1 still references it');
+      assert.ok(server.objects.has('upstreams/u1') && server.objects.has('upstreams/u3'));
+      assert.is(server.countRequests('DELETE'), 0, 'no DELETE was even tried');
+      server.clearFaults();
+      assert.equal((await applyChange(sink, v1, v2)).failed, []);
+      assert.equal(sortedEntries(server.stored()), sortedEntries(valuesOf(v2)));
+    } finally {
+      sink.close();
+      await server.close();
+    }
+  });
+
   s('a refused object is reported with its key and APISIX error_msg, blocks only what depends on it, and is not resent unchanged', async () => {
     await withServer(async (server, sink) => {
       const upstream = bookinfo.ofKind('upstreams').find((u) => bookinfo.ofKind('routes').some((r) => r.value.upstream_id === u.id))!;

@@ -139,6 +139,11 @@ export class ApisixAdminServer {
     this.scripted.push({ fault, remaining: times, match });
   }
 
+  /** Drops the scripted faults not yet used. */
+  clearFaults(): void {
+    this.scripted = [];
+  }
+
   /** From now on, each matching request gets one of `faults` with probability `rate` (seeded). */
   startChaos(rate: number, seed: number, faults: readonly Fault[], match: (r: RequestInfo) => boolean = () => true): void {
     this.chaos = { rate, faults, random: prng(seed), match };

@@ -213,8 +213,9 @@ export class OwnedObjectSync {
     let applied = 0;
     for (const phase of phases) {
       const ready: StoreOp[] = [];
+      const stillReferenced = phase[0]?.op === 'delete' ? this.referencedByFailures(failures) : undefined;
       for (const op of phase) {
-        const blocker = this.blockerOf(op, failures);
+        const blocker = this.blockerOf(op, failures, stillReferenced);
         if (blocker) failures.set(op.key, blocker);
         else ready.push(op);
       }
@@ -224,8 +225,18 @@ export class OwnedObjectSync {
     return { applied, failed };
   }
 
+  /** Objects that the known (old) versions of failed changes point at: deleting them would leave a dangling reference. */
+  private referencedByFailures(failures: ReadonlyMap<string, string>): Map<string, string> {
+    const referenced = new Map<string, string>();
+    for (const failedKey of failures.keys()) {
+      const holder = this.known!.get(failedKey);
+      if (holder?.owned) for (const reference of referencesOf(holder.kind, holder.value)) referenced.set(reference, failedKey);
+    }
+    return referenced;
+  }
+
   /** Why `op` must wait: a put whose reference failed, or a delete of something a failed change still points at. */
-  private blockerOf(op: StoreOp, failures: ReadonlyMap<string, string>): string | undefined {
+  private blockerOf(op: StoreOp, failures: ReadonlyMap<string, string>, stillReferenced: ReadonlyMap<string, string> | undefined): string | undefined {
     if (failures.size === 0) return undefined;
     if (op.op === 'put') {
       for (const reference of referencesOf(op.object.kind, op.object.value)) {
@@ -233,11 +244,8 @@ export class OwnedObjectSync {
       }
       return undefined;
     }
-    for (const failedKey of failures.keys()) {
-      const holder = this.known!.get(failedKey);
-      if (holder?.owned && referencesOf(holder.kind, holder.value).includes(op.key)) return `held back: ${failedKey} still references it`;
-    }
-    return undefined;
+    const holder = stillReferenced?.get(op.key);
+    return holder ? `held back: ${holder} still references it` : undefined;
   }
 
   /** Sends one phase, retrying transient failures within the budget; returns how many succeeded. */
