@@ -55,6 +55,8 @@ const createTimeOf = (value: JsonObject): number | undefined => (typeof value.cr
 
 export class OwnedObjectSync {
   private known: Map<string, KnownObject> | undefined;
+  /** The owned entries of `known` as gateway objects, kept in step so that an apply does not copy them. */
+  private owned = new Map<string, GatewayObject>();
   private relistWanted = false;
   private readonly rejected = new Map<string, Rejection>();
   private lastDesired: GatewayConfig | undefined;
@@ -172,14 +174,14 @@ export class OwnedObjectSync {
     }
     if (before) for (const key of before.keys()) if (!known.has(key)) drift += 1;
     this.known = known;
+    this.owned = new Map();
+    for (const [key, entry] of known) if (entry.owned) this.owned.set(key, { kind: entry.kind, id: entry.id, value: entry.value });
     return drift;
   }
 
   /** The owned part of the target as a config, so that diffConfigs gives the changes in their safe order. */
   private ownedConfig(): GatewayConfig {
-    const objects = new Map<string, GatewayObject>();
-    for (const [key, entry] of this.known!) if (entry.owned) objects.set(key, { kind: entry.kind, id: entry.id, value: entry.value });
-    return new GatewayConfig('target', objects);
+    return new GatewayConfig('target', this.owned);
   }
 
   private async converge(desired: GatewayConfig): Promise<ApplyResult> {
@@ -288,10 +290,12 @@ export class OwnedObjectSync {
     const known = this.known!;
     if (op.op === 'delete') {
       known.delete(op.key);
+      this.owned.delete(op.key);
       return;
     }
     const { kind, id, value } = op.object;
     known.set(op.key, { kind, id, value, owned: true, createTime: outcome.createTime ?? op.createTime });
+    this.owned.set(op.key, op.object);
     this.rejected.delete(op.key);
   }
 }

@@ -10,6 +10,29 @@ import { canonicalJson, type JsonObject, type JsonValue } from '../../domain/jso
 import { OWNER_LABEL, OWNER_VALUE } from '../apisix/translate.js';
 
 const CONF_VERSION = '_conf_version';
+
+interface Fingerprint {
+  readonly canonical: string;
+  /** 64 bits of sha256(key + canonical): summed (order-free) into the content digest. */
+  readonly hash: bigint;
+}
+
+/**
+ * Per object value: the translator hands the same value objects on for unchanged objects, so an apply
+ * canonicalises and hashes only what is new.
+ */
+const fingerprints = new WeakMap<JsonObject, Fingerprint>();
+const MASK = (1n << 64n) - 1n;
+
+function fingerprintOf(key: string, value: JsonObject): Fingerprint {
+  const known = fingerprints.get(value);
+  if (known) return known;
+  const canonical = canonicalJson(value);
+  const hash = createHash('sha256').update(key).update('\u0000').update(canonical).digest().readBigUInt64BE(0);
+  const fingerprint = { canonical, hash };
+  fingerprints.set(value, fingerprint);
+  return fingerprint;
+}
 const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isOwned = (value: JsonObject): boolean => isObject(value.labels) && value.labels[OWNER_LABEL] === OWNER_VALUE;
 
@@ -75,7 +98,7 @@ export class StandaloneState {
   bodyFor(desired: GatewayConfig): StandaloneBody {
     let nextIndex = this.maxIndex();
     const document: JsonObject = {};
-    const content: Record<string, string[]> = {};
+    const digest = createHash('sha256');
     const items = new Map<string, StoredItem>();
     const versions: Record<string, number> = { ...this.versions };
     const conflicts: string[] = [];
@@ -83,7 +106,8 @@ export class StandaloneState {
       const foreign = this.foreign.get(kind) ?? [];
       const foreignIds = new Set(foreign.map((item) => String(item.id)));
       const list: JsonValue[] = [...foreign];
-      const texts: string[] = foreign.map((item) => canonicalJson(item));
+      let sum = 0n;
+      for (const item of foreign) sum = (sum + fingerprintOf(`${kind}/${String(item.id)}`, item).hash) & MASK;
       let changed = false;
       for (const object of desired.ofKind(kind)) {
         const key = objectKey(kind, object.id);
@@ -91,14 +115,15 @@ export class StandaloneState {
           conflicts.push(key);
           continue;
         }
-        const canonical = desired.canonicalOf(key)!;
+        const fingerprint = fingerprintOf(key, object.value);
+        const canonical = fingerprint.canonical;
         const stored = this.items.get(key);
         const same = stored !== undefined && stored.canonical === canonical;
         if (!same) changed = true;
         const modifiedIndex = same ? stored.modifiedIndex : ++nextIndex;
         items.set(key, { canonical, modifiedIndex });
         list.push({ ...object.value, modifiedIndex });
-        texts.push(canonical);
+        sum = (sum + fingerprint.hash) & MASK;
       }
       for (const key of this.items.keys()) if (key.startsWith(`${kind}/`) && !items.has(key)) changed = true;
       const versionKey = `${kind}${CONF_VERSION}`;
@@ -106,12 +131,12 @@ export class StandaloneState {
       versions[versionKey] = changed ? stored + 1 : stored;
       document[versionKey] = versions[versionKey]!;
       document[kind] = list;
-      content[kind] = texts.sort();
+      digest.update(`${kind}:${list.length}:${sum.toString(16)};`);
     }
     // Kinds amesh does not write (consumers, plugin_metadata…) keep their version, hence their items.
     for (const [key, version] of Object.entries(this.versions)) if (!(key in document)) document[key] = version;
-    const digest = createHash('sha256').update(JSON.stringify(content)).digest('hex');
-    return { document, digest, conflicts, next: new StandaloneState(versions, items, this.foreign, digest) };
+    const hex = digest.digest('hex');
+    return { document, digest: hex, conflicts, next: new StandaloneState(versions, items, this.foreign, hex) };
   }
 
   withDigest(digest: string | undefined): StandaloneState {
