@@ -155,7 +155,7 @@ export class StandaloneApiSink implements ConfigSink {
     const conflicts: ApplyFailure[] = body.conflicts.map((key) => ({ key, reason: `APISIX already holds ${key} without the label managed-by=amesh-ts; it is not this agent's to replace` }));
     if (body.digest === state.digest) return conflicts.length > 0 ? { ok: false, failed: conflicts, stale: false } : { ok: true, status: 0 };
     if (this.rejected?.digest === body.digest) return { ok: false, failed: this.rejected.failed, stale: false };
-    const text = JSON.stringify(body.document);
+    const text = JSON.stringify(body.render());
     const put = await this.withRetry({ method: 'PUT', path: CONFIGS, body: text, headers: { 'x-digest': body.digest } });
     if (!put.ok) return { ok: false, failed: [{ key: '*', reason: put.error }], stale: false };
     const { status } = put.reply;

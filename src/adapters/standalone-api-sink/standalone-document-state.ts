@@ -13,8 +13,9 @@ const CONF_VERSION = '_conf_version';
 
 interface Fingerprint {
   readonly canonical: string;
-  /** 64 bits of sha256(key + canonical): summed (order-free) into the content digest. */
-  readonly hash: bigint;
+  /** 2 × 32 bits of sha256(key + canonical): summed (order-free) into the content digest. */
+  readonly high: number;
+  readonly low: number;
 }
 
 /**
@@ -22,14 +23,13 @@ interface Fingerprint {
  * canonicalises and hashes only what is new.
  */
 const fingerprints = new WeakMap<JsonObject, Fingerprint>();
-const MASK = (1n << 64n) - 1n;
 
 function fingerprintOf(key: string, value: JsonObject): Fingerprint {
   const known = fingerprints.get(value);
   if (known) return known;
   const canonical = canonicalJson(value);
-  const hash = createHash('sha256').update(key).update('\u0000').update(canonical).digest().readBigUInt64BE(0);
-  const fingerprint = { canonical, hash };
+  const hash = createHash('sha256').update(key).update('\u0000').update(canonical).digest();
+  const fingerprint = { canonical, high: hash.readUInt32BE(0), low: hash.readUInt32BE(4) };
   fingerprints.set(value, fingerprint);
   return fingerprint;
 }
@@ -42,7 +42,8 @@ interface StoredItem {
 }
 
 export interface StandaloneBody {
-  readonly document: JsonObject;
+  /** Built only when it is sent: copying every object costs more than deciding that nothing changed. */
+  render(): JsonObject;
   readonly digest: string;
   /** Desired objects left out because a foreign object holds their id. */
   readonly conflicts: readonly string[];
@@ -87,17 +88,29 @@ export class StandaloneState {
     return new StandaloneState(versions, items, foreign, digest);
   }
 
-  private maxIndex(): number {
-    let max = 0;
-    for (const item of this.items.values()) max = Math.max(max, item.modifiedIndex);
-    for (const list of this.foreign.values()) for (const item of list) if (typeof item.modifiedIndex === 'number') max = Math.max(max, item.modifiedIndex);
-    return max;
+  /** The largest modifiedIndex held, and how many owned items each kind has. */
+  private summary(): { maxIndex: number; perKind: Map<string, number> } {
+    if (this.summaryMemo) return this.summaryMemo;
+    let maxIndex = 0;
+    const perKind = new Map<string, number>();
+    for (const [key, item] of this.items) {
+      maxIndex = Math.max(maxIndex, item.modifiedIndex);
+      const kind = key.slice(0, key.indexOf('/'));
+      perKind.set(kind, (perKind.get(kind) ?? 0) + 1);
+    }
+    for (const list of this.foreign.values()) for (const item of list) if (typeof item.modifiedIndex === 'number') maxIndex = Math.max(maxIndex, item.modifiedIndex);
+    this.summaryMemo = { maxIndex, perKind };
+    return this.summaryMemo;
   }
+
+  private summaryMemo: { maxIndex: number; perKind: Map<string, number> } | undefined;
 
   /** The body that makes the target hold `desired` plus the foreign items. */
   bodyFor(desired: GatewayConfig): StandaloneBody {
-    let nextIndex = this.maxIndex();
+    const { maxIndex, perKind } = this.summary();
+    let nextIndex = maxIndex;
     const document: JsonObject = {};
+    const deferred: (() => void)[] = [];
     const digest = createHash('sha256');
     const items = new Map<string, StoredItem>();
     const versions: Record<string, number> = { ...this.versions };
@@ -105,10 +118,18 @@ export class StandaloneState {
     for (const kind of GATEWAY_KINDS) {
       const foreign = this.foreign.get(kind) ?? [];
       const foreignIds = new Set(foreign.map((item) => String(item.id)));
-      const list: JsonValue[] = [...foreign];
-      let sum = 0n;
-      for (const item of foreign) sum = (sum + fingerprintOf(`${kind}/${String(item.id)}`, item).hash) & MASK;
+      const list: JsonValue[] = [];
+      const indexes: number[] = [];
+      // Two 32-bit sums, each wrapping (>>> 0): order-free, so equal content gives an equal digest.
+      let high = 0;
+      let low = 0;
+      for (const item of foreign) {
+        const fingerprint = fingerprintOf(`${kind}/${String(item.id)}`, item);
+        high = (high + fingerprint.high) >>> 0;
+        low = (low + fingerprint.low) >>> 0;
+      }
       let changed = false;
+      let kept = 0;
       for (const object of desired.ofKind(kind)) {
         const key = objectKey(kind, object.id);
         if (foreignIds.has(object.id)) {
@@ -118,28 +139,32 @@ export class StandaloneState {
         const fingerprint = fingerprintOf(key, object.value);
         const canonical = fingerprint.canonical;
         const stored = this.items.get(key);
+        if (stored) kept += 1;
         const same = stored !== undefined && stored.canonical === canonical;
         if (!same) changed = true;
         const modifiedIndex = same ? stored.modifiedIndex : ++nextIndex;
-        items.set(key, { canonical, modifiedIndex });
-        list.push({ ...object.value, modifiedIndex });
-        sum = (sum + fingerprint.hash) & MASK;
+        items.set(key, same ? stored : { canonical, modifiedIndex });
+        list.push(object.value);
+        indexes.push(modifiedIndex);
+        high = (high + fingerprint.high) >>> 0;
+        low = (low + fingerprint.low) >>> 0;
       }
-      for (const key of this.items.keys()) if (key.startsWith(`${kind}/`) && !items.has(key)) changed = true;
+      if (kept < (perKind.get(kind) ?? 0)) changed = true; // some stored item is no longer desired
       const versionKey = `${kind}${CONF_VERSION}`;
       const stored = this.versions[versionKey] ?? 0;
       versions[versionKey] = changed ? stored + 1 : stored;
       document[versionKey] = versions[versionKey]!;
-      document[kind] = list;
-      digest.update(`${kind}:${list.length}:${sum.toString(16)};`);
+      deferred.push(() => (document[kind] = [...foreign, ...list.map((value, i) => ({ ...(value as JsonObject), modifiedIndex: indexes[i]! }))]));
+      digest.update(`${kind}:${foreign.length + list.length}:${high.toString(16)}.${low.toString(16)};`);
     }
     // Kinds amesh does not write (consumers, plugin_metadata…) keep their version, hence their items.
     for (const [key, version] of Object.entries(this.versions)) if (!(key in document)) document[key] = version;
     const hex = digest.digest('hex');
-    return { document, digest: hex, conflicts, next: new StandaloneState(versions, items, this.foreign, hex) };
+    const render = (): JsonObject => {
+      for (const fill of deferred.splice(0)) fill();
+      return document;
+    };
+    return { render, digest: hex, conflicts, next: new StandaloneState(versions, items, this.foreign, hex) };
   }
 
-  withDigest(digest: string | undefined): StandaloneState {
-    return new StandaloneState(this.versions, this.items, this.foreign, digest);
-  }
 }
