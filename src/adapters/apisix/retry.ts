@@ -10,7 +10,8 @@ export interface RetryPolicy {
   readonly random?: () => number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { initialMs: 100, maxMs: 5_000, budgetMs: 30_000 };
+/** A 5 s budget: the sidecar applies to its sinks one after another, so a target that is down must not hold the others for long. */
+export const DEFAULT_RETRY: RetryPolicy = { initialMs: 100, maxMs: 2_000, budgetMs: 5_000 };
 
 /** The delay before retry number `attempt` (0-based): uniformly in [ceiling/2, ceiling]. */
 export function retryDelay(policy: RetryPolicy, attempt: number): number {
