@@ -1,4 +1,4 @@
-// Retrying writes to a target that is down or overloaded: exponential backoff with full jitter (so a
+// Retrying writes to a target that is down or overloaded: exponential backoff with jitter (so a
 // fleet of agents does not retry in lockstep), bounded by a budget per apply. What is still failing
 // when the budget is spent is reported; the caller's next apply picks it up again.
 export interface RetryPolicy {
