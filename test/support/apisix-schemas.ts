@@ -48,6 +48,28 @@ export class ApisixSchemas {
     if (!validate(value)) out.push({ key, errors: JSON.stringify(validate.errors?.slice(0, 3)) });
   }
 
+  /**
+   * The first reason APISIX's Admin API would refuse `value` as a `kind` object (its schema and the
+   * schemas of the plugins we have), worded like APISIX's `invalid configuration: …`; undefined if valid.
+   */
+  objectError(kind: GatewayKind, value: unknown): string | undefined {
+    const file = SCHEMA_OF_KIND[kind];
+    if (!file) return `no schema for kind ${kind}`;
+    const validate = this.validators.get(file)!;
+    if (!validate(value)) {
+      const first = validate.errors?.[0];
+      return `invalid configuration: property "${first?.instancePath || '/'}" validation failed: ${first?.message ?? 'invalid'}`;
+    }
+    const plugins = (value as JsonObject).plugins as JsonObject | undefined;
+    for (const [name, conf] of Object.entries(plugins ?? {})) {
+      const pluginFile = PLUGIN_SCHEMAS[name];
+      if (!pluginFile) continue;
+      const validatePlugin = this.validators.get(pluginFile)!;
+      if (!validatePlugin(conf)) return `failed to check the configuration of plugin ${name} err: ${validatePlugin.errors?.[0]?.message ?? 'invalid'}`;
+    }
+    return undefined;
+  }
+
   /** Every object by its kind's schema, every plugin with a schema by that, and the whole standalone document. */
   violations(config: GatewayConfig): SchemaViolation[] {
     const out: SchemaViolation[] = [];

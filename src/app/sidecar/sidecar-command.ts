@@ -1,6 +1,8 @@
 // `amesh sidecar`: keeps APISIX in step with a control plane (or a file) until stopped.
 import type { Node } from '../../adapters/envoy/ads-protocol.js';
 import { ok } from '../../domain/result.js';
+import { SecretText } from '../../domain/secret-text.js';
+import { adminKeyProblem } from './admin-key.js';
 import { EXIT, type CliIo } from '../cli-io.js';
 import { resolveNode } from './node-resolution.js';
 import type { SidecarApp } from './sidecar-app.js';
@@ -37,6 +39,9 @@ export function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string
     metricsAddress: pick(flags.metricsAddress, 'AMESH_METRICS_ADDRESS'),
     portVariable: pick(flags.portVariable, 'AMESH_PORT_VARIABLE'),
     logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
+    adminKeyFile: pick(flags.adminKeyFile, 'AMESH_ADMIN_KEY_FILE'),
+    ...(env.AMESH_ADMIN_KEY ? { adminKey: new SecretText(env.AMESH_ADMIN_KEY) } : {}),
+    etcdPrefix: pick(flags.etcdPrefix, 'AMESH_ETCD_PREFIX'),
   };
 }
 
@@ -44,6 +49,11 @@ export async function runSidecar(flags: SidecarFlags, io: CliIo, overrides: Side
   const config = parseSidecarConfig(flags);
   if (!config.ok) {
     io.err(`error: ${config.error}\n`);
+    return EXIT.usage;
+  }
+  const keyProblem = adminKeyProblem(config.value);
+  if (keyProblem) {
+    io.err(`error: ${keyProblem}\n`);
     return EXIT.usage;
   }
   const node = config.value.source.kind === 'xds' ? resolveNode(config.value.node, io.env ?? {}, AGENT_VERSION) : ok(FILE_SOURCE_NODE);

@@ -1,6 +1,8 @@
 // `amesh sidecar` options (flags, with environment variables as fallbacks) → typed configuration.
 import { err, ok, type Result } from '../../domain/result.js';
+import { parseOrigin } from '../../adapters/apisix/http-json.js';
 import type { LogLevel } from '../../adapters/logging/pino-logger.js';
+import type { SecretText } from '../../domain/secret-text.js';
 
 export type SourceConfig =
   | {
@@ -12,9 +14,14 @@ export type SourceConfig =
     }
   | { readonly kind: 'file'; readonly path: string };
 
+/** Where the Admin API key comes from: never a command-line argument. */
+export type AdminKeySource = { readonly from: 'none' } | { readonly from: 'env'; readonly value: SecretText } | { readonly from: 'file'; readonly path: string };
+
 export type SinkConfig =
   | { readonly kind: 'file'; readonly path: string }
   | { readonly kind: 'memory' }
+  | { readonly kind: 'admin' | 'standalone'; readonly url: string; readonly apiKey: AdminKeySource }
+  | { readonly kind: 'etcd'; readonly endpoints: readonly string[]; readonly prefix: string }
   /** `group`: nginx workers' group (name or gid) given to the shared-memory file. */
   | { readonly kind: 'shdict'; readonly path: string; readonly group: string | undefined };
 
@@ -55,11 +62,25 @@ export interface SidecarFlags {
   readonly portVariable?: string;
   readonly once?: boolean;
   readonly logLevel?: string;
+  /** A file holding the Admin API key (admin: and standalone: sinks). */
+  readonly adminKeyFile?: string;
+  /** The Admin API key itself: from the environment (AMESH_ADMIN_KEY) only, never a flag. */
+  readonly adminKey?: SecretText;
+  /** APISIX's deployment.etcd.prefix for etcd: sinks; default /apisix. */
+  readonly etcdPrefix?: string;
 }
 
 const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/;
 
-function sink(spec: string): Result<SinkConfig, string> {
+const ENDPOINT = /^(https?:\/\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
+
+/** `admin:`/`standalone:` take an origin; credentials in it are refused (they would end up in logs). */
+function origin(flag: string, value: string): Result<string, string> {
+  const url = parseOrigin(value);
+  return typeof url === 'string' ? err(`${flag} ${url}`) : ok(url.origin);
+}
+
+function sink(spec: string, flags: SidecarFlags): Result<SinkConfig, string> {
   if (spec === 'memory') return ok({ kind: 'memory' });
   const colon = spec.indexOf(':');
   const [kind, value] = colon === -1 ? [spec, ''] : [spec.slice(0, colon), spec.slice(colon + 1)];
@@ -70,7 +91,22 @@ function sink(spec: string): Result<SinkConfig, string> {
     if (query !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(query)) return err(`--sink: "${spec}": group must be a group name or gid`);
     return ok({ kind: 'shdict', path, group: query });
   }
-  return err(`--sink: "${spec}" is not a sink (supported: file:<path>, shdict:<path>[?group=<name|gid>], memory)`);
+  if ((kind === 'admin' || kind === 'standalone') && value) {
+    const url = origin(`--sink ${kind}:`, value);
+    if (!url.ok) return url;
+    if (flags.adminKey && flags.adminKeyFile) return err('give the Admin API key either in AMESH_ADMIN_KEY or with --admin-key-file, not both');
+    const apiKey: AdminKeySource = flags.adminKeyFile ? { from: 'file', path: flags.adminKeyFile } : flags.adminKey ? { from: 'env', value: flags.adminKey } : { from: 'none' };
+    return ok({ kind, url: url.value, apiKey });
+  }
+  if (kind === 'etcd' && value) {
+    const endpoints = value.split(',').map((e) => e.trim());
+    const bad = endpoints.find((e) => !ENDPOINT.test(e));
+    if (bad !== undefined) return err(`--sink etcd: "${bad}" is not an etcd client URL (http://host:port or host:port, comma-separated)`);
+    const prefix = flags.etcdPrefix ?? '/apisix';
+    if (!/^\/[^\s]*[^/\s]$/.test(prefix)) return err(`--etcd-prefix: "${prefix}" must start with / and not end with one`);
+    return ok({ kind: 'etcd', endpoints: endpoints.map((e) => (e.startsWith('http') ? e : `http://${e}`)), prefix });
+  }
+  return err(`--sink: "${spec}" is not a sink (supported: file:<path>, shdict:<path>[?group=<name|gid>], admin:<url>, standalone:<url>, etcd:<endpoints>, memory)`);
 }
 
 function address(flag: string, value: string | undefined): Result<string | undefined, string> {
@@ -102,7 +138,7 @@ export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, s
   }
   const sinks: SinkConfig[] = [];
   for (const spec of flags.sink && flags.sink.length > 0 ? flags.sink : []) {
-    const parsed = sink(spec);
+    const parsed = sink(spec, flags);
     if (!parsed.ok) return parsed;
     sinks.push(parsed.value);
   }

@@ -13,6 +13,7 @@ import { ConfigSource } from '../../ports/config-source.js';
 import { Logger } from '../../ports/logger.js';
 import { Metrics } from '../../ports/metrics.js';
 import { SecretSource } from '../../ports/secret-source.js';
+import { readAdminKey } from './admin-key.js';
 import { OpsServer } from './ops-server.js';
 import { SidecarApp } from './sidecar-app.js';
 import type { SidecarConfig, SinkConfig } from './sidecar-config.js';
@@ -60,6 +61,22 @@ async function sinkFactoryOf(spec: SinkConfig): Promise<SinkFactory> {
     case 'memory': {
       const { MemoryConfigSink } = await import('../../adapters/memory/memory-config-sink.js');
       return () => new MemoryConfigSink();
+    }
+    case 'admin':
+    case 'standalone': {
+      const key = readAdminKey(spec.apiKey);
+      if (!key.ok) throw new Error(key.error);
+      const apiKey = key.value;
+      if (spec.kind === 'admin') {
+        const { AdminApiSink } = await import('../../adapters/admin-api-sink/admin-api-sink.js');
+        return ({ logger }) => new AdminApiSink({ url: spec.url, apiKey, logger });
+      }
+      const { StandaloneApiSink } = await import('../../adapters/standalone-api-sink/standalone-api-sink.js');
+      return ({ logger }) => new StandaloneApiSink({ url: spec.url, apiKey, logger });
+    }
+    case 'etcd': {
+      const { EtcdSink } = await import('../../adapters/etcd-sink/etcd-sink.js');
+      return ({ logger }) => new EtcdSink({ endpoints: spec.endpoints, prefix: spec.prefix, logger });
     }
   }
 }

@@ -1,0 +1,30 @@
+// Reading APISIX Admin API answers: the message of an error body and whether retrying can help.
+import type { JsonObject } from '../../domain/json.js';
+import type { HttpOutcome } from './http-json.js';
+import type { StoreFailure } from './object-store.js';
+import { isTransientStatus } from './retry.js';
+
+const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** APISIX's message from an error body: error_msg, or message (404s), or the raw text. */
+export function messageOf(body: string): string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (isObject(parsed)) {
+      const text = parsed.error_msg ?? parsed.message;
+      const detail = parsed.description;
+      if (typeof text === 'string') return typeof detail === 'string' ? `${text} (${detail})` : text;
+    }
+  } catch {
+    // not JSON: quote it as it came
+  }
+  return body.trim().slice(0, 300) || '(empty body)';
+}
+
+/** A failed exchange as a StoreFailure: no answer or a 5xx is transient, any other status is a refusal. */
+export function failureOf(outcome: HttpOutcome, what: string): StoreFailure {
+  if (!outcome.ok) return { ok: false, transient: true, reason: `${what}: ${outcome.error}` };
+  const { status, body } = outcome.reply;
+  return { ok: false, transient: isTransientStatus(status), reason: `${what}: ${status} ${messageOf(body)}` };
+}
+

@@ -1,0 +1,56 @@
+// ConfigSink that writes APISIX's own etcd layout, as its Admin API would, so that a fleet of APISIX
+// data planes (decoupled mode, config_provider: etcd) consumes one agent's output. No Admin API
+// validates on this path: the objects are the translation's, which the schema tests hold to
+// APISIX's schemas.
+import type { ApplyResult, ConfigSink, SinkUpdate } from '../../ports/config-sink.js';
+import type { Logger } from '../../ports/logger.js';
+import { OwnedObjectSync, type ReconcileReport } from '../apisix/owned-object-sync.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../apisix/retry.js';
+import { EtcdStore } from './etcd-store.js';
+
+export const DEFAULT_ETCD_PREFIX = '/apisix';
+
+export interface EtcdSinkOptions {
+  /** Client URLs of the etcd members, e.g. http://127.0.0.1:2379. */
+  readonly endpoints: readonly string[];
+  /** APISIX's deployment.etcd.prefix; default /apisix. */
+  readonly prefix?: string;
+  /** Transactions in flight at once; default 4. */
+  readonly concurrency?: number;
+  readonly timeoutMs?: number;
+  readonly retry?: RetryPolicy;
+  /** How often to list the prefix again and repair drift; default 60 s, 0 = never. */
+  readonly resyncMs?: number;
+  readonly logger?: Logger;
+  /** Seconds since the epoch for create_time/update_time (tests pin it). */
+  readonly now?: () => number;
+}
+
+export class EtcdSink implements ConfigSink {
+  readonly target: string;
+  private readonly sync: OwnedObjectSync;
+
+  constructor(options: EtcdSinkOptions) {
+    const store = new EtcdStore({
+      endpoints: options.endpoints,
+      prefix: options.prefix ?? DEFAULT_ETCD_PREFIX,
+      concurrency: options.concurrency ?? 4,
+      timeoutMs: options.timeoutMs ?? 10_000,
+      ...(options.now ? { now: options.now } : {}),
+    });
+    this.target = store.target;
+    this.sync = new OwnedObjectSync(store, { retry: options.retry ?? DEFAULT_RETRY, resyncMs: options.resyncMs ?? 60_000, ...(options.logger ? { logger: options.logger } : {}) });
+  }
+
+  apply(update: SinkUpdate): Promise<ApplyResult> {
+    return this.sync.apply(update);
+  }
+
+  reconcile(): Promise<ReconcileReport> {
+    return this.sync.reconcile();
+  }
+
+  close(): void {
+    this.sync.close();
+  }
+}
