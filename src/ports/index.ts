@@ -4,3 +4,6 @@ export * from './logger.js';
 export * from './config-cache.js';
 export * from './metrics.js';
 export * from './secret-source.js';
+export * from './plugin-config-source.js';
+export * from './plugin-delivery.js';
+export * from './plugin-config-cluster.js';
