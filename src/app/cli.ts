@@ -11,6 +11,9 @@ import { resolveNode } from './sidecar/node-resolution.js';
 import { parseSidecarConfig, type SidecarFlags } from './sidecar/sidecar-config.js';
 import { buildSidecarContainer, SidecarAppToken, type SidecarOverrides } from './sidecar/sidecar-container.js';
 import type { SidecarApp } from './sidecar/sidecar-app.js';
+import { parseControllerConfig, type ControllerFlags } from './controller/controller-config.js';
+import { buildControllerContainer, ControllerAppToken } from './controller/controller-container.js';
+import type { ControllerApp } from './controller/controller-app.js';
 
 /** Announced to the control plane as the agent's version. */
 export const AGENT_VERSION = '0.1.0';
@@ -124,6 +127,23 @@ async function runSidecar(flags: SidecarFlags, io: CliIo, overrides: SidecarOver
   return EXIT.ok;
 }
 
+/** Runs until the signal aborts. */
+async function runController(flags: ControllerFlags, io: CliIo): Promise<number> {
+  const config = parseControllerConfig(flags);
+  if (!config.ok) {
+    io.err(`error: ${config.error}\n`);
+    return EXIT.usage;
+  }
+  const app = buildControllerContainer(config.value).get<ControllerApp>(ControllerAppToken);
+  await app.start();
+  await new Promise<void>((resolve) => {
+    if (io.signal?.aborted) resolve();
+    io.signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await app.stop();
+  return EXIT.ok;
+}
+
 export interface CliOverrides extends ContainerOverrides {
   readonly sidecar?: SidecarOverrides;
 }
@@ -193,6 +213,33 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
     .action(async (flags: SidecarFlags) => {
       exitCode = await runSidecar(withEnvironment(flags, io.env ?? {}), io, overrides.sidecar);
+    });
+
+  program
+    .command('controller')
+    .description('watch AmeshPluginConfigs and pods, deliver each pod its merged APISIX plugins over gRPC')
+    .option('--kubeconfig <file>', 'kubeconfig (default: in-cluster, else $KUBECONFIG or ~/.kube/config) [KUBECONFIG]')
+    .option('--listen <addr>', 'gRPC plugin delivery, host:port (default 0.0.0.0:15810) [AMESH_CONTROLLER_LISTEN]')
+    .option('--tls-cert-file <file>', 'serve the delivery over TLS with this certificate [AMESH_CONTROLLER_TLS_CERT_FILE]')
+    .option('--tls-key-file <file>', 'the key of --tls-cert-file [AMESH_CONTROLLER_TLS_KEY_FILE]')
+    .option('--client-ca-file <file>', 'require sidecar client certificates signed by this CA [AMESH_CONTROLLER_CLIENT_CA_FILE]')
+    .option('--health-address <addr>', '/healthz and /readyz, host:port or off (default 0.0.0.0:18081)')
+    .option('--resync <duration>', 'full reconcile period (default 60s)')
+    .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
+    .action(async (flags: ControllerFlags) => {
+      const env = io.env ?? {};
+      const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined);
+      exitCode = await runController(
+        {
+          ...flags,
+          listen: pick(flags.listen, 'AMESH_CONTROLLER_LISTEN'),
+          tlsCertFile: pick(flags.tlsCertFile, 'AMESH_CONTROLLER_TLS_CERT_FILE'),
+          tlsKeyFile: pick(flags.tlsKeyFile, 'AMESH_CONTROLLER_TLS_KEY_FILE'),
+          clientCaFile: pick(flags.clientCaFile, 'AMESH_CONTROLLER_CLIENT_CA_FILE'),
+          logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
+        },
+        io,
+      );
     });
 
   try {
