@@ -14,6 +14,9 @@ import type { SidecarApp } from './sidecar/sidecar-app.js';
 import { parseControllerConfig, type ControllerFlags } from './controller/controller-config.js';
 import { buildControllerContainer, ControllerAppToken } from './controller/controller-container.js';
 import type { ControllerApp } from './controller/controller-app.js';
+import { parseInjectorConfig, type InjectorFlags } from './injector/injector-config.js';
+import { InjectorApp } from './injector/injector-app.js';
+import { PinoLogger } from '../adapters/logging/pino-logger.js';
 
 /** Announced to the control plane as the agent's version. */
 export const AGENT_VERSION = '0.1.0';
@@ -144,6 +147,24 @@ async function runController(flags: ControllerFlags, io: CliIo): Promise<number>
   return EXIT.ok;
 }
 
+/** Runs until the signal aborts. */
+async function runInjector(flags: InjectorFlags, io: CliIo): Promise<number> {
+  const config = parseInjectorConfig(flags);
+  if (!config.ok) {
+    io.err(`error: ${config.error}\n`);
+    return EXIT.usage;
+  }
+  const { logLevel, ...options } = config.value;
+  const app = new InjectorApp({ ...options, logger: new PinoLogger({ level: logLevel }) });
+  await app.start();
+  await new Promise<void>((resolve) => {
+    if (io.signal?.aborted) resolve();
+    io.signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await app.stop();
+  return EXIT.ok;
+}
+
 export interface CliOverrides extends ContainerOverrides {
   readonly sidecar?: SidecarOverrides;
 }
@@ -236,6 +257,34 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
           tlsCertFile: pick(flags.tlsCertFile, 'AMESH_CONTROLLER_TLS_CERT_FILE'),
           tlsKeyFile: pick(flags.tlsKeyFile, 'AMESH_CONTROLLER_TLS_KEY_FILE'),
           clientCaFile: pick(flags.clientCaFile, 'AMESH_CONTROLLER_CLIENT_CA_FILE'),
+          logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
+        },
+        io,
+      );
+    });
+
+  program
+    .command('injector')
+    .description('mutating admission webhook (HTTPS) that adds the amesh sidecar to pods of opted-in namespaces')
+    .option('--listen <addr>', 'host:port (default 0.0.0.0:9443)')
+    .option('--tls-cert-file <file>', 'serving certificate (re-read when it changes) [AMESH_INJECTOR_TLS_CERT_FILE]')
+    .option('--tls-key-file <file>', 'its key [AMESH_INJECTOR_TLS_KEY_FILE]')
+    .option('--image <image>', 'image with APISIX and amesh, for amesh-init and amesh-proxy [AMESH_INJECTOR_IMAGE]')
+    .option('--pilot-agent-image <image>', "Istio's proxyv2 image, for pilot-agent [AMESH_INJECTOR_PILOT_AGENT_IMAGE]")
+    .option('--controller <addr>', 'amesh controller plugin delivery (default amesh-controller.amesh-system.svc:15810)')
+    .option('--ca-address <addr>', 'istiod certificate endpoint (default istiod.istio-system.svc:15012)')
+    .option('--cluster-domain <domain>', 'default cluster.local')
+    .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
+    .action(async (flags: InjectorFlags) => {
+      const env = io.env ?? {};
+      const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined);
+      exitCode = await runInjector(
+        {
+          ...flags,
+          tlsCertFile: pick(flags.tlsCertFile, 'AMESH_INJECTOR_TLS_CERT_FILE'),
+          tlsKeyFile: pick(flags.tlsKeyFile, 'AMESH_INJECTOR_TLS_KEY_FILE'),
+          image: pick(flags.image, 'AMESH_INJECTOR_IMAGE'),
+          pilotAgentImage: pick(flags.pilotAgentImage, 'AMESH_INJECTOR_PILOT_AGENT_IMAGE'),
           logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
         },
         io,

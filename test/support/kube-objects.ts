@@ -41,7 +41,8 @@ export async function createNamespace(kc: KubeConfig, name: string, labels: Reco
 export function podManifest(name: string, labels: Record<string, string>, extra: Partial<V1Pod['metadata']> = {}): V1Pod {
   return {
     metadata: { name, labels, ...extra },
-    spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1', ports: [{ containerPort: 8080 }] }] },
+    // What the ServiceAccount admission plugin (off here: no controller creates the account) would set.
+    spec: { serviceAccountName: 'default', containers: [{ name: 'app', image: 'registry.invalid/app:1', ports: [{ containerPort: 8080 }] }] },
   };
 }
 
