@@ -87,6 +87,10 @@ function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string, strin
     metricsAddress: pick(flags.metricsAddress, 'AMESH_METRICS_ADDRESS'),
     portVariable: pick(flags.portVariable, 'AMESH_PORT_VARIABLE'),
     logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
+    pluginsFrom: pick(flags.pluginsFrom, 'AMESH_PLUGINS_FROM'),
+    pluginsCaFile: pick(flags.pluginsCaFile, 'AMESH_PLUGINS_CA_FILE'),
+    podName: env.POD_NAME || undefined,
+    podNamespace: env.POD_NAMESPACE || undefined,
   };
 }
 
@@ -230,6 +234,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--ready-address <addr>', 'readiness endpoint (/healthz/ready), host:port or off [AMESH_READY_ADDRESS]')
     .option('--metrics-address <addr>', 'Prometheus endpoint (/stats/prometheus), host:port or off [AMESH_METRICS_ADDRESS]')
     .option('--port-variable <var>', 'nginx variable holding the destination port [AMESH_PORT_VARIABLE]')
+    .option('--plugins-from <addr>', 'amesh controller (host:port): AmeshPluginConfig plugins for this pod (POD_NAME/POD_NAMESPACE) [AMESH_PLUGINS_FROM]')
+    .option('--plugins-ca-file <file>', 'TLS to the controller: CA bundle [AMESH_PLUGINS_CA_FILE]')
     .option('--once', 'exit after the first configuration is applied')
     .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
     .action(async (flags: SidecarFlags) => {

@@ -21,6 +21,8 @@ import { OpsServer } from './ops-server.js';
 import { SidecarApp } from './sidecar-app.js';
 import type { SidecarConfig, SinkConfig } from './sidecar-config.js';
 import { SyncService } from './sync-service.js';
+import { GrpcPluginConfigSource } from '../../adapters/plugin-grpc/grpc-plugin-config-source.js';
+import { PluginConfigSource } from '../../ports/plugin-config-source.js';
 
 export const SidecarAppToken = Symbol.for('amesh.SidecarApp');
 
@@ -35,6 +37,7 @@ export interface SidecarOverrides {
   readonly cache?: ConfigCache;
   readonly secrets?: SecretSource;
   readonly onSourceError?: (message: string) => void;
+  readonly plugins?: PluginConfigSource;
 }
 
 /** The ADS client's events, counted as the sidecar's metrics. */
@@ -87,6 +90,12 @@ export function buildSidecarContainer(config: SidecarConfig, node: Node, overrid
       if (config.sdsTarget) return new SdsSecretSource({ target: config.sdsTarget, node, logger: ctx.get<Logger>(Logger) });
       return undefined;
     });
+  container.bind<PluginConfigSource | undefined>(PluginConfigSource).toDynamicValue((ctx) => {
+    if (overrides.plugins) return overrides.plugins;
+    const plugins = config.plugins;
+    if (!plugins) return undefined;
+    return new GrpcPluginConfigSource({ target: plugins.target, pod: plugins.pod, ...(plugins.caFile ? { tls: { caFile: plugins.caFile } } : {}), logger: ctx.get<Logger>(Logger) });
+  });
   container.bind<SidecarApp>(SidecarAppToken).toDynamicValue((ctx) => {
     const source = ctx.get<ConfigSource>(ConfigSource);
     const logger = ctx.get<Logger>(Logger);
@@ -99,6 +108,7 @@ export function buildSidecarContainer(config: SidecarConfig, node: Node, overrid
         cache: ctx.get<ConfigCache | undefined>(ConfigCache),
         secrets: ctx.get<SecretSource | undefined>(SecretSource),
         onSourceError: overrides.onSourceError,
+        plugins: ctx.get<PluginConfigSource | undefined>(PluginConfigSource),
       },
       { partial: config.source.kind === 'xds', portVariable: config.portVariable },
     );
