@@ -2,7 +2,7 @@
 // (plugins, then only the selector), overridden and deleted reach exactly the selected pods'
 // sidecars over real gRPC subscriptions; status conditions and Events appear on the objects;
 // invalid objects are refused by the CRD schema or marked Invalid with nothing delivered; the
-// controller rides out an API-server restart. Needs scripts/peers/build-kube-apiserver.sh and
+// controller rides out an API-server restart. Needs scripts/peers/build-kube-peers.sh and
 // Debian etcd-server (.ci/run installs both); otherwise says it is skipped.
 import { CoreV1Api } from '@kubernetes/client-node';
 import { suite } from 'uvu';

@@ -1,5 +1,5 @@
 // A real Kubernetes control plane for the Kubernetes integration suites: Debian's etcd plus
-// kube-apiserver built by scripts/peers/build-kube-apiserver.sh, on free loopback ports, in a fresh
+// kube-apiserver built by scripts/peers/build-kube-peers.sh, on free loopback ports, in a fresh
 // temp dir. No controller-manager, scheduler or kubelet: pods are API objects only, so the
 // ServiceAccount admission plugin (which waits for a controller to create "default") is off.
 // Authentication is a static bearer token in group system:masters; the serving certificate is the
@@ -30,12 +30,18 @@ function onPath(name: string): string | undefined {
   }
 }
 
+/** Istio's injection renderer (scripts/peers/istiod/inject), or why it is not there. */
+export function istioInjectAvailable(): { binary?: string; reason?: string } {
+  const binary = join(peersCacheDir(), 'bin/istio-inject');
+  return existsSync(binary) ? { binary } : { reason: `missing ${binary} (run scripts/peers/build-kube-peers.sh)` };
+}
+
 /** kube-apiserver from the peers cache and etcd from PATH (Debian etcd-server), or why not. */
 export function kubeAvailable(): KubeBinaries {
   const apiserver = join(peersCacheDir(), 'bin/kube-apiserver');
   const etcd = process.env['AMESH_ETCD'] ?? onPath('etcd');
   const missing: string[] = [];
-  if (!existsSync(apiserver)) missing.push(`${apiserver} (run scripts/peers/build-kube-apiserver.sh)`);
+  if (!existsSync(apiserver)) missing.push(`${apiserver} (run scripts/peers/build-kube-peers.sh)`);
   if (!etcd) missing.push('etcd (apt-get install etcd-server)');
   return { ...(existsSync(apiserver) ? { apiserver } : {}), ...(etcd ? { etcd } : {}), ...(missing.length > 0 ? { reason: `missing ${missing.join(', ')}` } : {}) };
 }

@@ -2,7 +2,7 @@
 // k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with ./staging/...
 // paths, which Go ignores in a dependency; so every staging module is replaced here with the
 // published k8s.io/<name> v0.36.3 that matches k8s.io/kubernetes v1.36.3.
-// scripts/peers/build-kube-apiserver.sh builds it.
+// scripts/peers/build-kube-peers.sh builds it.
 module amesh-ts/peers/kube-apiserver
 
 go 1.26.0
