@@ -14,6 +14,14 @@ import { buildControllerContainer, ControllerAppToken } from '../../src/app/cont
 import type { Logger } from '../../src/ports/logger.js';
 import type { PodPluginSet } from '../../src/ports/plugin-config-source.js';
 import { kubeAvailable, startKube, type KubeControlPlane } from '../support/kube.js';
+import path from 'node:path';
+import { MemoryConfigSink } from '../../src/adapters/memory/memory-config-sink.js';
+import { PinoLogger } from '../../src/adapters/logging/pino-logger.js';
+import { parseSidecarConfig } from '../../src/app/sidecar/sidecar-config.js';
+import { buildSidecarContainer, SidecarAppToken } from '../../src/app/sidecar/sidecar-container.js';
+import type { SidecarApp } from '../../src/app/sidecar/sidecar-app.js';
+import type { JsonObject } from '../../src/domain/json.js';
+import { repoRoot } from '../support/shared-fixtures.js';
 import {
   applyPluginConfigCrd,
   createNamespace,
@@ -259,6 +267,36 @@ if (!available.apiserver || !available.etcd) {
     await deletePluginConfig(kc, NS, 'dup-plugin');
     await expectDeliveredTo(ctx, before2, [`${NS}/db-1`]);
     assert.equal(latest(ctx, `${NS}/db-1`)!.plugins, []);
+  });
+
+  s('end to end: an amesh sidecar subscribed with --plugins-from renders the plugins into its routes and its collision report reaches the status', async (ctx) => {
+    const kc = ctx.kube!.kubeConfig();
+    const bookinfo = path.join(repoRoot, 'examples/bookinfo/sidecar-resources.yaml');
+    const flags = parseSidecarConfig({ file: bookinfo, sink: ['memory'], readyAddress: 'off', metricsAddress: 'off', pluginsFrom: ctx.app!.address!, podName: 'web-1', podNamespace: NS });
+    if (!flags.ok) throw new Error(flags.error);
+    const sink = new MemoryConfigSink();
+    const node = { id: 'web-1.shop', cluster: 'test', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] };
+    const sidecar = buildSidecarContainer(flags.value, node, { logger: new PinoLogger({ level: 'silent' }), sinks: [sink] }).get<SidecarApp>(SidecarAppToken);
+    await sidecar.start();
+    try {
+      const routePlugins = (): JsonObject[] => sink.applied.ofKind('routes').map((r) => (r.value['plugins'] as JsonObject | undefined) ?? {});
+      await waitFor('the translated routes', () => routePlugins().length > 0);
+      await createPluginConfig(kc, NS, 'e2e', {
+        selector: { matchLabels: { tier: 'front' } },
+        plugins: [{ name: 'fault-injection', config: { abort: { http_status: 503, percentage: 1 } } }, { name: 'key-auth', config: { header: 'apikey' } }],
+      });
+      await waitFor('key-auth on every route of web-1', () => routePlugins().every((p) => 'key-auth' in p));
+      const applied = await waitFor('Applied=False from the sidecar report', async () => {
+        const got = await readPluginConfig(kc, NS, 'e2e');
+        const c = got.status?.conditions?.find((x) => x.type === 'Applied');
+        return c?.status === 'False' ? c : undefined;
+      });
+      assert.match(applied.message, new RegExp(`^pod ${NS}/web-1: fault-injection: 3 routes already carry fault-injection from the mesh configuration`));
+      await deletePluginConfig(kc, NS, 'e2e');
+      await waitFor('the plugins to leave the routes', () => routePlugins().every((p) => !('key-auth' in p)));
+    } finally {
+      await sidecar.stop();
+    }
   });
 
   s('the controller survives an API-server restart and converges on what changed around it', async (ctx) => {
