@@ -14,6 +14,7 @@ import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
 import { istioInjectAvailable, kubeAvailable, startKube, type KubeControlPlane } from '../support/kube.js';
 import { createNamespace } from '../support/kube-objects.js';
+import { initContainer, DEFAULT_TEMPLATE_OPTIONS } from '../../src/domain/injection/sidecar-template.js';
 
 const VALUES_FILE = fileURLToPath(new URL('../../deploy/istio/amesh-injection-values.yaml', import.meta.url));
 // istiod's chart values the template reads (a subset; what `helm install istiod` renders by default).
@@ -72,6 +73,8 @@ if (!inject.binary || !kube.apiserver || !kube.etcd) {
     assert.equal(names(pod.spec!.containers).sort(), ['amesh-proxy', 'app', 'istio-proxy']);
     const init = pod.spec!.initContainers![0]!;
     assert.equal(init.command, ['amesh', 'intercept', 'install']);
+    // The same capture as `amesh injector` sets up.
+    assert.equal(init.args, initContainer({ ...DEFAULT_TEMPLATE_OPTIONS, image: 'x', pilotAgentImage: 'y' })['args']);
     const agent = pod.spec!.containers.find((c) => c.name === 'istio-proxy')!;
     assert.is(agent.env?.find((e) => e.name === 'DISABLE_ENVOY')?.value, 'true');
     assert.is(agent.image, 'docker.io/istio/proxyv2:1.29.6');

@@ -50,13 +50,14 @@ export function initContainer(o: SidecarTemplateOptions): ContainerShape {
     name: 'amesh-init',
     image: o.image,
     command: ['amesh', 'intercept', 'install'],
+    // istio-iptables' flag names, which `amesh intercept install` accepts as they are.
     args: [
       `--proxy-uid=${o.proxyUid}`,
-      `--inbound-port=${o.inboundCapturePort}`,
-      `--outbound-port=${o.outboundCapturePort}`,
-      '--inbound-ports=*',
-      `--exclude-inbound-ports=${EXCLUDED_PORTS.join(',')}`,
-      `--exclude-outbound-ports=${[15010, 15012, 15810].join(',')}`,
+      `--envoy-port=${o.outboundCapturePort}`,
+      `--inbound-capture-port=${o.inboundCapturePort}`,
+      '--istio-inbound-ports=*',
+      `--istio-local-exclude-ports=${EXCLUDED_PORTS.join(',')}`,
+      `--istio-local-outbound-ports-exclude=${[15010, 15012, 15810].join(',')}`,
     ],
     securityContext: {
       runAsUser: 0,
