@@ -89,6 +89,8 @@ function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string, strin
     logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
     pluginsFrom: pick(flags.pluginsFrom, 'AMESH_PLUGINS_FROM'),
     pluginsCaFile: pick(flags.pluginsCaFile, 'AMESH_PLUGINS_CA_FILE'),
+    pluginsCertFile: pick(flags.pluginsCertFile, 'AMESH_PLUGINS_CERT_FILE'),
+    pluginsKeyFile: pick(flags.pluginsKeyFile, 'AMESH_PLUGINS_KEY_FILE'),
     podName: env.POD_NAME || undefined,
     podNamespace: env.POD_NAMESPACE || undefined,
   };
@@ -236,6 +238,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--port-variable <var>', 'nginx variable holding the destination port [AMESH_PORT_VARIABLE]')
     .option('--plugins-from <addr>', 'amesh controller (host:port): AmeshPluginConfig plugins for this pod (POD_NAME/POD_NAMESPACE) [AMESH_PLUGINS_FROM]')
     .option('--plugins-ca-file <file>', 'TLS to the controller: CA bundle [AMESH_PLUGINS_CA_FILE]')
+    .option('--plugins-cert-file <file>', 'client certificate for the controller [AMESH_PLUGINS_CERT_FILE]')
+    .option('--plugins-key-file <file>', 'its key [AMESH_PLUGINS_KEY_FILE]')
     .option('--once', 'exit after the first configuration is applied')
     .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
     .action(async (flags: SidecarFlags) => {

@@ -37,6 +37,9 @@ export interface PluginsConfig {
   readonly target: string;
   readonly pod: { readonly namespace: string; readonly name: string };
   readonly caFile: string | undefined;
+  /** Client certificate for a controller that requires one (--client-ca-file). */
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
 }
 
 export interface SidecarFlags {
@@ -61,6 +64,8 @@ export interface SidecarFlags {
   readonly logLevel?: string;
   readonly pluginsFrom?: string;
   readonly pluginsCaFile?: string;
+  readonly pluginsCertFile?: string;
+  readonly pluginsKeyFile?: string;
   /** The pod's identity for --plugins-from (POD_NAME / POD_NAMESPACE from the downward API). */
   readonly podName?: string;
   readonly podNamespace?: string;
@@ -70,7 +75,15 @@ function pluginsConfig(flags: SidecarFlags): Result<PluginsConfig | undefined, s
   if (!flags.pluginsFrom) return ok(undefined);
   if (!ADDRESS.test(flags.pluginsFrom)) return err(`--plugins-from: "${flags.pluginsFrom}" is not host:port`);
   if (!flags.podName || !flags.podNamespace) return err('--plugins-from needs the pod identity: POD_NAME and POD_NAMESPACE (downward API)');
-  return ok({ target: flags.pluginsFrom, pod: { namespace: flags.podNamespace, name: flags.podName }, caFile: flags.pluginsCaFile || undefined });
+  if ((flags.pluginsCertFile === undefined) !== (flags.pluginsKeyFile === undefined)) return err('--plugins-cert-file and --plugins-key-file go together');
+  if (flags.pluginsCertFile && !flags.pluginsCaFile) return err('--plugins-cert-file needs --plugins-ca-file (client certificates only make sense over TLS)');
+  return ok({
+    target: flags.pluginsFrom,
+    pod: { namespace: flags.podNamespace, name: flags.podName },
+    caFile: flags.pluginsCaFile || undefined,
+    certFile: flags.pluginsCertFile || undefined,
+    keyFile: flags.pluginsKeyFile || undefined,
+  });
 }
 
 const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/;

@@ -94,7 +94,8 @@ export function buildSidecarContainer(config: SidecarConfig, node: Node, overrid
     if (overrides.plugins) return overrides.plugins;
     const plugins = config.plugins;
     if (!plugins) return undefined;
-    return new GrpcPluginConfigSource({ target: plugins.target, pod: plugins.pod, ...(plugins.caFile ? { tls: { caFile: plugins.caFile } } : {}), logger: ctx.get<Logger>(Logger) });
+    const tls = plugins.caFile ? { caFile: plugins.caFile, ...(plugins.certFile && plugins.keyFile ? { certFile: plugins.certFile, keyFile: plugins.keyFile } : {}) } : undefined;
+    return new GrpcPluginConfigSource({ target: plugins.target, pod: plugins.pod, ...(tls ? { tls } : {}), logger: ctx.get<Logger>(Logger) });
   });
   container.bind<SidecarApp>(SidecarAppToken).toDynamicValue((ctx) => {
     const source = ctx.get<ConfigSource>(ConfigSource);

@@ -23,7 +23,10 @@ s('sidecar: --plugins-from needs the pod identity', () => {
   assert.equal(parseSidecarConfig({ ...base, pluginsFrom: 'ctl' }), { ok: false, error: '--plugins-from: "ctl" is not host:port' });
   const ok = parseSidecarConfig({ ...base, pluginsFrom: 'ctl:15810', podName: 'p', podNamespace: 'ns' });
   assert.ok(ok.ok);
-  if (ok.ok) assert.equal(ok.value.plugins, { target: 'ctl:15810', pod: { namespace: 'ns', name: 'p' }, caFile: undefined });
+  if (ok.ok) assert.equal(ok.value.plugins, { target: 'ctl:15810', pod: { namespace: 'ns', name: 'p' }, caFile: undefined, certFile: undefined, keyFile: undefined });
+  const id = { ...base, pluginsFrom: 'ctl:15810', podName: 'p', podNamespace: 'ns' };
+  assert.equal(parseSidecarConfig({ ...id, pluginsCertFile: 'c' }), { ok: false, error: '--plugins-cert-file and --plugins-key-file go together' });
+  assert.equal(parseSidecarConfig({ ...id, pluginsCertFile: 'c', pluginsKeyFile: 'k' }), { ok: false, error: '--plugins-cert-file needs --plugins-ca-file (client certificates only make sense over TLS)' });
 });
 
 s.run();
