@@ -2,7 +2,7 @@
 // AmeshPluginConfigs, poll until something holds.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1CustomResourceDefinition, type V1Pod } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1CustomResourceDefinition, type V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { PLUGIN_CONFIG_GROUP, PLUGIN_CONFIG_PLURAL, PLUGIN_CONFIG_VERSION } from '../../src/adapters/kubernetes/plugin-config-resource.js';
 
@@ -71,14 +71,14 @@ export async function readPluginConfig(kc: KubeConfig, namespace: string, name: 
   return kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject(ref(namespace, name)) as never;
 }
 
-/** Replaces the spec (a whole-object update, like `kubectl apply` of a changed file). */
+/**
+ * Replaces the whole spec (like `kubectl apply` of a changed file). A JSON Patch without a
+ * resourceVersion: the controller's status writes in between must not make it conflict.
+ */
 export async function replacePluginConfigSpec(kc: KubeConfig, namespace: string, name: string, spec: PluginConfigBody): Promise<void> {
-  const api = kc.makeApiClient(CustomObjectsApi);
-  const current = (await api.getNamespacedCustomObject(ref(namespace, name))) as { metadata: Record<string, unknown> };
-  await api.replaceNamespacedCustomObject({
-    ...ref(namespace, name),
-    body: { apiVersion: `${PLUGIN_CONFIG_GROUP}/${PLUGIN_CONFIG_VERSION}`, kind: 'AmeshPluginConfig', metadata: current.metadata, spec },
-  });
+  await kc
+    .makeApiClient(CustomObjectsApi)
+    .patchNamespacedCustomObject({ ...ref(namespace, name), body: [{ op: 'replace', path: '/spec', value: spec }] }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
 }
 
 export async function deletePluginConfig(kc: KubeConfig, namespace: string, name: string): Promise<void> {

@@ -1,8 +1,9 @@
-// `amesh controller`'s reconcile loop. Cluster events only update caches and mark the state dirty;
-// one reconcile at a time then recomputes every pod's merged set, publishes the sets that changed
-// (exactly the affected pods, each with a new version), forgets deleted pods, and brings each
-// AmeshPluginConfig's status and Events in line. Failed writes are retried on the next pass; a
-// periodic resync and every watch reconnect trigger a pass as well.
+// `amesh controller`'s reconcile loop. Cluster events only update caches and mark their namespace
+// dirty (selection never crosses namespaces); one reconcile at a time then recomputes the merged set
+// of every pod in the dirty namespaces, publishes the sets that changed (exactly the affected pods,
+// each with a new version), forgets deleted pods, and brings those namespaces' AmeshPluginConfig
+// status and Events in line. Failed writes, a periodic resync and every watch reconnect trigger a
+// pass over all namespaces.
 import { planPodPlugins, podKey, type PodRef } from '../../domain/plugins/pod-plugin-plan.js';
 import { pluginSetFingerprint, type PluginSet } from '../../domain/plugins/merge.js';
 import { configKey, type PluginConfigSpec } from '../../domain/plugins/plugin-config.js';
@@ -40,6 +41,7 @@ const EMPTY_SET: PluginSet = { plugins: [], shadowed: [] };
 export class PluginController {
   private readonly configs = new Map<string, ObservedConfig>();
   private readonly pods = new Map<string, PodRef>();
+  private readonly podsByNamespace = new Map<string, Map<string, PodRef>>();
   private readonly delivered = new Map<string, { readonly fingerprint: string; readonly version: number }>();
   private readonly reports = new Map<string, PodReport>();
   /** Status we wrote and the API server may not have echoed back yet: not written twice. */
@@ -48,7 +50,8 @@ export class PluginController {
   private synced = false;
   private connected = false;
   private reconciles = 0;
-  private dirty = false;
+  /** Namespaces to reconcile next; 'all' after a (re)sync, a resync tick or a failed write. */
+  private dirty: Set<string> | 'all' = new Set();
   private running: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -66,44 +69,46 @@ export class PluginController {
   async start(): Promise<void> {
     this.deps.delivery.onReport((report) => {
       this.reports.set(report.pod, report);
-      this.schedule();
+      this.schedule(report.pod.slice(0, report.pod.indexOf('/')));
     });
     const events: ClusterEvents = {
       configChanged: (config) => {
         this.configs.set(configKey(config.ref), config);
-        this.schedule();
+        this.schedule(config.ref.namespace);
       },
       configDeleted: (ref) => {
         const key = configKey(ref);
         this.configs.delete(key);
         this.written.delete(key);
         this.eventKeys.delete(key);
-        this.schedule();
+        this.schedule(ref.namespace);
       },
       podChanged: (pod) => {
         const key = podKey(pod);
         const before = this.pods.get(key);
         this.pods.set(key, pod);
+        this.namespacePods(pod.namespace).set(key, pod);
         // Only labels matter to selection; status updates of the pod change nothing here.
-        if (!before || JSON.stringify(before.labels) !== JSON.stringify(pod.labels)) this.schedule();
+        if (!before || JSON.stringify(before.labels) !== JSON.stringify(pod.labels)) this.schedule(pod.namespace);
       },
       podDeleted: (pod) => {
         this.pods.delete(podKey(pod));
-        this.schedule();
+        this.podsByNamespace.get(pod.namespace)?.delete(podKey(pod));
+        this.schedule(pod.namespace);
       },
       synced: () => {
         const first = !this.synced;
         this.synced = true;
         this.connected = true;
         this.deps.logger.info({ target: this.deps.cluster.target, configs: this.configs.size, pods: this.pods.size }, first ? 'caches synced' : 'watches reconnected');
-        this.schedule();
+        this.schedule('all');
       },
       disconnected: () => {
         this.connected = false;
       },
     };
     await this.deps.cluster.start(events);
-    this.resyncTimer = setInterval(() => this.schedule(), this.options.resyncMs);
+    this.resyncTimer = setInterval(() => this.schedule('all'), this.options.resyncMs);
     this.resyncTimer.unref();
   }
 
@@ -120,27 +125,43 @@ export class PluginController {
     while (this.running) await this.running;
   }
 
-  private schedule(): void {
-    this.dirty = true;
+  private namespacePods(namespace: string): Map<string, PodRef> {
+    let pods = this.podsByNamespace.get(namespace);
+    if (!pods) {
+      pods = new Map();
+      this.podsByNamespace.set(namespace, pods);
+    }
+    return pods;
+  }
+
+  private schedule(namespace: string | 'all'): void {
+    if (namespace === 'all') this.dirty = 'all';
+    else if (this.dirty !== 'all') this.dirty.add(namespace);
     if (this.running || !this.synced || this.stopped) return;
     this.running = (async () => {
       // Coalesce a burst of events (a relist delivers hundreds) into one pass.
       await new Promise((r) => setTimeout(r, 10));
-      while (this.dirty && !this.stopped) {
-        this.dirty = false;
-        await this.reconcile().catch((e: unknown) => this.deps.logger.error({ error: e instanceof Error ? e.message : String(e) }, 'reconcile failed'));
+      while ((this.dirty === 'all' || this.dirty.size > 0) && !this.stopped) {
+        const scope = this.dirty;
+        this.dirty = new Set();
+        await this.reconcile(scope).catch((e: unknown) => {
+          this.deps.logger.error({ error: e instanceof Error ? e.message : String(e) }, 'reconcile failed');
+        });
       }
       this.running = undefined;
     })();
   }
 
-  private async reconcile(): Promise<void> {
+  private async reconcile(scope: ReadonlySet<string> | 'all'): Promise<void> {
     this.reconciles++;
+    const inScope = (namespace: string): boolean => scope === 'all' || scope.has(namespace);
     const valid: PluginConfigSpec[] = [];
-    for (const config of this.configs.values()) if (config.spec.ok) valid.push(config.spec.value);
-    const plan = planPodPlugins(valid, this.pods.values());
+    for (const config of this.configs.values()) if (config.spec.ok && inScope(config.ref.namespace)) valid.push(config.spec.value);
+    const pods = scope === 'all' ? [...this.pods.values()] : [...scope].flatMap((ns) => [...(this.podsByNamespace.get(ns)?.values() ?? [])]);
+    const plan = planPodPlugins(valid, pods);
 
-    for (const key of this.pods.keys()) {
+    for (const { namespace, name } of pods) {
+      const key = `${namespace}/${name}`;
       const set = plan.pods.get(key) ?? EMPTY_SET;
       const fingerprint = pluginSetFingerprint(set);
       const before = this.delivered.get(key);
@@ -151,7 +172,7 @@ export class PluginController {
       this.deps.logger.info({ pod: key, version, plugins: set.plugins.map((p) => `${p.source}:${p.name}`) }, 'plugin set changed');
     }
     for (const key of [...this.delivered.keys()]) {
-      if (this.pods.has(key)) continue;
+      if (this.pods.has(key) || !inScope(key.slice(0, key.indexOf('/')))) continue;
       this.delivered.delete(key);
       this.reports.delete(key);
       this.deps.delivery.forget(key);
@@ -159,6 +180,7 @@ export class PluginController {
 
     let failures = 0;
     for (const [key, config] of this.configs) {
+      if (!inScope(config.ref.namespace)) continue;
       const reach = plan.configs.get(key);
       const outcome: ConfigOutcome = {
         generation: config.generation,
@@ -178,7 +200,7 @@ export class PluginController {
     }
     if (failures > 0 && !this.stopped) {
       clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => this.schedule(), this.options.retryMs ?? 1000);
+      this.retryTimer = setTimeout(() => this.schedule('all'), this.options.retryMs ?? 1000);
     }
   }
 
