@@ -11,12 +11,8 @@ import { resolveNode } from './sidecar/node-resolution.js';
 import { parseSidecarConfig, type SidecarFlags } from './sidecar/sidecar-config.js';
 import { buildSidecarContainer, SidecarAppToken, type SidecarOverrides } from './sidecar/sidecar-container.js';
 import type { SidecarApp } from './sidecar/sidecar-app.js';
-import { parseControllerConfig, type ControllerFlags } from './controller/controller-config.js';
-import { buildControllerContainer, ControllerAppToken } from './controller/controller-container.js';
-import type { ControllerApp } from './controller/controller-app.js';
-import { parseInjectorConfig, type InjectorFlags } from './injector/injector-config.js';
-import { InjectorApp } from './injector/injector-app.js';
-import { PinoLogger } from '../adapters/logging/pino-logger.js';
+import type { ControllerFlags } from './controller/controller-config.js';
+import type { InjectorFlags } from './injector/injector-config.js';
 
 /** Announced to the control plane as the agent's version. */
 export const AGENT_VERSION = '0.1.0';
@@ -136,41 +132,6 @@ async function runSidecar(flags: SidecarFlags, io: CliIo, overrides: SidecarOver
   return EXIT.ok;
 }
 
-/** Runs until the signal aborts. */
-async function runController(flags: ControllerFlags, io: CliIo): Promise<number> {
-  const config = parseControllerConfig(flags);
-  if (!config.ok) {
-    io.err(`error: ${config.error}\n`);
-    return EXIT.usage;
-  }
-  const app = buildControllerContainer(config.value).get<ControllerApp>(ControllerAppToken);
-  await app.start();
-  await new Promise<void>((resolve) => {
-    if (io.signal?.aborted) resolve();
-    io.signal?.addEventListener('abort', () => resolve(), { once: true });
-  });
-  await app.stop();
-  return EXIT.ok;
-}
-
-/** Runs until the signal aborts. */
-async function runInjector(flags: InjectorFlags, io: CliIo): Promise<number> {
-  const config = parseInjectorConfig(flags);
-  if (!config.ok) {
-    io.err(`error: ${config.error}\n`);
-    return EXIT.usage;
-  }
-  const { logLevel, ...options } = config.value;
-  const app = new InjectorApp({ ...options, logger: new PinoLogger({ level: logLevel }) });
-  await app.start();
-  await new Promise<void>((resolve) => {
-    if (io.signal?.aborted) resolve();
-    io.signal?.addEventListener('abort', () => resolve(), { once: true });
-  });
-  await app.stop();
-  return EXIT.ok;
-}
-
 export interface CliOverrides extends ContainerOverrides {
   readonly sidecar?: SidecarOverrides;
 }
@@ -258,19 +219,9 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--resync <duration>', 'full reconcile period (default 60s)')
     .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
     .action(async (flags: ControllerFlags) => {
-      const env = io.env ?? {};
-      const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined);
-      exitCode = await runController(
-        {
-          ...flags,
-          listen: pick(flags.listen, 'AMESH_CONTROLLER_LISTEN'),
-          tlsCertFile: pick(flags.tlsCertFile, 'AMESH_CONTROLLER_TLS_CERT_FILE'),
-          tlsKeyFile: pick(flags.tlsKeyFile, 'AMESH_CONTROLLER_TLS_KEY_FILE'),
-          clientCaFile: pick(flags.clientCaFile, 'AMESH_CONTROLLER_CLIENT_CA_FILE'),
-          logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
-        },
-        io,
-      );
+      // Loaded only for this command: @kubernetes/client-node stays out of the sidecar's memory.
+      const { runController } = await import('./controller/controller-command.js');
+      exitCode = await runController(flags, io);
     });
 
   program
@@ -286,19 +237,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--cluster-domain <domain>', 'default cluster.local')
     .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
     .action(async (flags: InjectorFlags) => {
-      const env = io.env ?? {};
-      const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined);
-      exitCode = await runInjector(
-        {
-          ...flags,
-          tlsCertFile: pick(flags.tlsCertFile, 'AMESH_INJECTOR_TLS_CERT_FILE'),
-          tlsKeyFile: pick(flags.tlsKeyFile, 'AMESH_INJECTOR_TLS_KEY_FILE'),
-          image: pick(flags.image, 'AMESH_INJECTOR_IMAGE'),
-          pilotAgentImage: pick(flags.pilotAgentImage, 'AMESH_INJECTOR_PILOT_AGENT_IMAGE'),
-          logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
-        },
-        io,
-      );
+      const { runInjector } = await import('./injector/injector-command.js');
+      exitCode = await runInjector(flags, io);
     });
 
   try {
