@@ -10,6 +10,8 @@ import type { SidecarFlags } from './sidecar/sidecar-config.js';
 import type { SidecarOverrides } from './sidecar/sidecar-container.js';
 import { addInterceptCommand } from './intercept/intercept-command.js';
 import type { InterceptOverrides } from './intercept/intercept-container.js';
+import type { ControllerFlags } from './controller/controller-config.js';
+import type { InjectorFlags } from './injector/injector-config.js';
 
 export { EXIT, type CliIo } from './cli-io.js';
 
@@ -63,11 +65,49 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--ready-address <addr>', 'readiness endpoint (/healthz/ready), host:port or off [AMESH_READY_ADDRESS]')
     .option('--metrics-address <addr>', 'Prometheus endpoint (/stats/prometheus), host:port or off [AMESH_METRICS_ADDRESS]')
     .option('--port-variable <var>', 'nginx variable holding the destination port [AMESH_PORT_VARIABLE]')
+    .option('--plugins-from <addr>', 'amesh controller (host:port): AmeshPluginConfig plugins for this pod (POD_NAME/POD_NAMESPACE) [AMESH_PLUGINS_FROM]')
+    .option('--plugins-ca-file <file>', 'TLS to the controller: CA bundle [AMESH_PLUGINS_CA_FILE]')
+    .option('--plugins-cert-file <file>', 'client certificate for the controller [AMESH_PLUGINS_CERT_FILE]')
+    .option('--plugins-key-file <file>', 'its key [AMESH_PLUGINS_KEY_FILE]')
     .option('--once', 'exit after the first configuration is applied')
     .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
     .action(async (flags: SidecarFlags) => {
       const { runSidecar, withEnvironment } = await import('./sidecar/sidecar-command.js');
       exitCode = await runSidecar(withEnvironment(flags, io.env ?? {}), io, overrides.sidecar);
+    });
+
+  program
+    .command('controller')
+    .description('watch AmeshPluginConfigs and pods, deliver each pod its merged APISIX plugins over gRPC')
+    .option('--kubeconfig <file>', 'kubeconfig (default: in-cluster, else $KUBECONFIG or ~/.kube/config) [KUBECONFIG]')
+    .option('--listen <addr>', 'gRPC plugin delivery, host:port (default 0.0.0.0:15810) [AMESH_CONTROLLER_LISTEN]')
+    .option('--tls-cert-file <file>', 'serve the delivery over TLS with this certificate [AMESH_CONTROLLER_TLS_CERT_FILE]')
+    .option('--tls-key-file <file>', 'the key of --tls-cert-file [AMESH_CONTROLLER_TLS_KEY_FILE]')
+    .option('--client-ca-file <file>', 'require sidecar client certificates signed by this CA [AMESH_CONTROLLER_CLIENT_CA_FILE]')
+    .option('--health-address <addr>', '/healthz and /readyz, host:port or off (default 0.0.0.0:18081)')
+    .option('--resync <duration>', 'full reconcile period (default 60s)')
+    .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
+    .action(async (flags: ControllerFlags) => {
+      // Loaded only for this command: @kubernetes/client-node stays out of the sidecar's memory.
+      const { runController } = await import('./controller/controller-command.js');
+      exitCode = await runController(flags, io);
+    });
+
+  program
+    .command('injector')
+    .description('mutating admission webhook (HTTPS) that adds the amesh sidecar to pods of opted-in namespaces')
+    .option('--listen <addr>', 'host:port (default 0.0.0.0:9443)')
+    .option('--tls-cert-file <file>', 'serving certificate (re-read when it changes) [AMESH_INJECTOR_TLS_CERT_FILE]')
+    .option('--tls-key-file <file>', 'its key [AMESH_INJECTOR_TLS_KEY_FILE]')
+    .option('--image <image>', 'image with APISIX and amesh, for amesh-init and amesh-proxy [AMESH_INJECTOR_IMAGE]')
+    .option('--pilot-agent-image <image>', "Istio's proxyv2 image, for pilot-agent [AMESH_INJECTOR_PILOT_AGENT_IMAGE]")
+    .option('--controller <addr>', 'amesh controller plugin delivery (default amesh-controller.amesh-system.svc:15810)')
+    .option('--ca-address <addr>', 'istiod certificate endpoint (default istiod.istio-system.svc:15012)')
+    .option('--cluster-domain <domain>', 'default cluster.local')
+    .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
+    .action(async (flags: InjectorFlags) => {
+      const { runInjector } = await import('./injector/injector-command.js');
+      exitCode = await runInjector(flags, io);
     });
 
   addInterceptCommand(program, { out: io.out, err: io.err, env: io.env ?? process.env }, (code) => (exitCode = code), overrides.intercept);

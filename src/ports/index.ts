@@ -5,3 +5,6 @@ export * from './config-cache.js';
 export * from './metrics.js';
 export * from './secret-source.js';
 export * from './traffic-interceptor.js';
+export * from './plugin-config-source.js';
+export * from './plugin-delivery.js';
+export * from './plugin-config-cluster.js';

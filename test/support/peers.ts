@@ -97,7 +97,7 @@ function installExitHooks(): void {
 const LOG_LIMIT = 4 * 1024 * 1024;
 
 /** Spawns `binary` in its own process group, in `cwd`; output is kept for logs(). */
-function launch(binary: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, tempDir: string, address: string): RunningPeer {
+export function launch(binary: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, tempDir: string, address: string): RunningPeer {
   installExitHooks();
   const child = spawn(binary, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   live.set(child, tempDir);
@@ -144,7 +144,7 @@ function launch(binary: string, args: string[], env: NodeJS.ProcessEnv, cwd: str
 }
 
 /** Polls `check` every 50 ms until it is true; fails early if the process exits, with its logs. */
-async function waitUntil(peer: RunningPeer, what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+export async function waitUntil(peer: RunningPeer, what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
   let exitCode: number | null | undefined;
   void peer.exited.then((code) => (exitCode = code));
   const deadline = Date.now() + timeoutMs;
@@ -158,7 +158,7 @@ async function waitUntil(peer: RunningPeer, what: string, timeoutMs: number, che
   throw new Error(`${what} ${why}; last output:\n${peer.logs().slice(-4000)}`);
 }
 
-function tcpAccepts(port: number): Promise<boolean> {
+export function tcpAccepts(port: number): Promise<boolean> {
   return new Promise((resolveConnect) => {
     const socket = new Socket();
     socket.setTimeout(500);

@@ -42,6 +42,12 @@ export function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string
     adminKeyFile: pick(flags.adminKeyFile, 'AMESH_ADMIN_KEY_FILE'),
     ...(env.AMESH_ADMIN_KEY ? { adminKey: new SecretText(env.AMESH_ADMIN_KEY) } : {}),
     etcdPrefix: pick(flags.etcdPrefix, 'AMESH_ETCD_PREFIX'),
+    pluginsFrom: pick(flags.pluginsFrom, 'AMESH_PLUGINS_FROM'),
+    pluginsCaFile: pick(flags.pluginsCaFile, 'AMESH_PLUGINS_CA_FILE'),
+    pluginsCertFile: pick(flags.pluginsCertFile, 'AMESH_PLUGINS_CERT_FILE'),
+    pluginsKeyFile: pick(flags.pluginsKeyFile, 'AMESH_PLUGINS_KEY_FILE'),
+    podName: env.POD_NAME || undefined,
+    podNamespace: env.POD_NAMESPACE || undefined,
   };
 }
 

@@ -40,6 +40,17 @@ export interface SidecarConfig {
   readonly portVariable: string | undefined;
   readonly once: boolean;
   readonly logLevel: LogLevel;
+  /** AmeshPluginConfig plugins from `amesh controller`; undefined = none. */
+  readonly plugins?: PluginsConfig | undefined;
+}
+
+export interface PluginsConfig {
+  readonly target: string;
+  readonly pod: { readonly namespace: string; readonly name: string };
+  readonly caFile: string | undefined;
+  /** Client certificate for a controller that requires one (--client-ca-file). */
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
 }
 
 export interface SidecarFlags {
@@ -68,6 +79,28 @@ export interface SidecarFlags {
   readonly adminKey?: SecretText;
   /** APISIX's deployment.etcd.prefix for etcd: sinks; default /apisix. */
   readonly etcdPrefix?: string;
+  readonly pluginsFrom?: string;
+  readonly pluginsCaFile?: string;
+  readonly pluginsCertFile?: string;
+  readonly pluginsKeyFile?: string;
+  /** The pod's identity for --plugins-from (POD_NAME / POD_NAMESPACE from the downward API). */
+  readonly podName?: string;
+  readonly podNamespace?: string;
+}
+
+function pluginsConfig(flags: SidecarFlags): Result<PluginsConfig | undefined, string> {
+  if (!flags.pluginsFrom) return ok(undefined);
+  if (!ADDRESS.test(flags.pluginsFrom)) return err(`--plugins-from: "${flags.pluginsFrom}" is not host:port`);
+  if (!flags.podName || !flags.podNamespace) return err('--plugins-from needs the pod identity: POD_NAME and POD_NAMESPACE (downward API)');
+  if ((flags.pluginsCertFile === undefined) !== (flags.pluginsKeyFile === undefined)) return err('--plugins-cert-file and --plugins-key-file go together');
+  if (flags.pluginsCertFile && !flags.pluginsCaFile) return err('--plugins-cert-file needs --plugins-ca-file (client certificates only make sense over TLS)');
+  return ok({
+    target: flags.pluginsFrom,
+    pod: { namespace: flags.podNamespace, name: flags.podName },
+    caFile: flags.pluginsCaFile || undefined,
+    certFile: flags.pluginsCertFile || undefined,
+    keyFile: flags.pluginsKeyFile || undefined,
+  });
 }
 
 const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/;
@@ -157,7 +190,10 @@ export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, s
   const logLevel = (flags.logLevel ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) return err('--log-level: expected debug, info, warn, error or silent');
   if (flags.portVariable !== undefined && !/^[a-z_][a-z0-9_]*$/.test(flags.portVariable)) return err(`--port-variable: "${flags.portVariable}" is not an nginx variable name`);
+  const plugins = pluginsConfig(flags);
+  if (!plugins.ok) return plugins;
   return ok({
+    plugins: plugins.value,
     source,
     sinks,
     node,

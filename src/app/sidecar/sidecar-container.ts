@@ -18,6 +18,7 @@ import { OpsServer } from './ops-server.js';
 import { SidecarApp } from './sidecar-app.js';
 import type { SidecarConfig, SinkConfig } from './sidecar-config.js';
 import { SyncService } from './sync-service.js';
+import { PluginConfigSource } from '../../ports/plugin-config-source.js';
 
 export const SidecarAppToken = Symbol.for('amesh.SidecarApp');
 
@@ -32,6 +33,7 @@ export interface SidecarOverrides {
   readonly cache?: ConfigCache;
   readonly secrets?: SecretSource;
   readonly onSourceError?: (message: string) => void;
+  readonly plugins?: PluginConfigSource;
 }
 
 /** The ADS client's events, counted as the sidecar's metrics. */
@@ -84,15 +86,16 @@ async function sinkFactoryOf(spec: SinkConfig): Promise<SinkFactory> {
 /** The adapter classes this configuration uses, imported (see the header). */
 async function adaptersFor(config: SidecarConfig, overrides: SidecarOverrides) {
   const wanted = <T>(needed: boolean, load: () => Promise<T>): Promise<T | undefined> => (needed ? load() : Promise.resolve(undefined));
-  const [xds, file, cache, outputCerts, sds, sinks] = await Promise.all([
+  const [xds, file, cache, outputCerts, sds, plugins, sinks] = await Promise.all([
     wanted(!overrides.source && config.source.kind === 'xds', () => import('../../adapters/xds/ads-client.js')),
     wanted(!overrides.source && config.source.kind === 'file', () => import('../../adapters/file-source/file-config-source.js')),
     wanted(!overrides.cache && config.cachePath !== undefined, () => import('../../adapters/file-cache/file-config-cache.js')),
     wanted(!overrides.secrets && config.outputCertsDir !== undefined, () => import('../../adapters/istio/output-certs-source.js')),
     wanted(!overrides.secrets && config.sdsTarget !== undefined, () => import('../../adapters/xds/sds-secret-source.js')),
+    wanted(!overrides.plugins && config.plugins !== undefined, () => import('../../adapters/plugin-grpc/grpc-plugin-config-source.js')),
     overrides.sinks ? [] : Promise.all(config.sinks.map(sinkFactoryOf)),
   ]);
-  return { AdsClient: xds?.AdsClient, FileConfigSource: file?.FileConfigSource, FileConfigCache: cache?.FileConfigCache, OutputCertsSource: outputCerts?.OutputCertsSource, SdsSecretSource: sds?.SdsSecretSource, sinks };
+  return { AdsClient: xds?.AdsClient, FileConfigSource: file?.FileConfigSource, FileConfigCache: cache?.FileConfigCache, OutputCertsSource: outputCerts?.OutputCertsSource, SdsSecretSource: sds?.SdsSecretSource, GrpcPluginConfigSource: plugins?.GrpcPluginConfigSource, sinks };
 }
 
 export async function buildSidecarContainer(config: SidecarConfig, node: Node, overrides: SidecarOverrides = {}): Promise<Container> {
@@ -133,6 +136,13 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
       if (config.sdsTarget) return new adapters.SdsSecretSource!({ target: config.sdsTarget, node, logger: ctx.get<Logger>(Logger) });
       return undefined;
     });
+  container.bind<PluginConfigSource | undefined>(PluginConfigSource).toDynamicValue((ctx) => {
+    if (overrides.plugins) return overrides.plugins;
+    const plugins = config.plugins;
+    if (!plugins) return undefined;
+    const tls = plugins.caFile ? { caFile: plugins.caFile, ...(plugins.certFile && plugins.keyFile ? { certFile: plugins.certFile, keyFile: plugins.keyFile } : {}) } : undefined;
+    return new adapters.GrpcPluginConfigSource!({ target: plugins.target, pod: plugins.pod, ...(tls ? { tls } : {}), logger: ctx.get<Logger>(Logger) });
+  });
   container.bind<SidecarApp>(SidecarAppToken).toDynamicValue((ctx) => {
     const source = ctx.get<ConfigSource>(ConfigSource);
     const logger = ctx.get<Logger>(Logger);
@@ -145,6 +155,7 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
         cache: ctx.get<ConfigCache | undefined>(ConfigCache),
         secrets: ctx.get<SecretSource | undefined>(SecretSource),
         onSourceError: overrides.onSourceError,
+        plugins: ctx.get<PluginConfigSource | undefined>(PluginConfigSource),
       },
       { partial: config.source.kind === 'xds', portVariable: config.portVariable },
     );

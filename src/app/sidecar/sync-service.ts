@@ -16,6 +16,8 @@ import type { ConfigSink } from '../../ports/config-sink.js';
 import type { Logger } from '../../ports/logger.js';
 import type { Metrics } from '../../ports/metrics.js';
 import type { SecretSource } from '../../ports/secret-source.js';
+import type { PluginConfigSource, PodPluginSet } from '../../ports/plugin-config-source.js';
+import { applyPodPlugins } from '../../domain/plugins/route-plugins.js';
 import { translateUpdate, type PipelineOptions } from '../pipeline.js';
 
 export interface SyncDeps {
@@ -28,6 +30,8 @@ export interface SyncDeps {
   readonly secrets?: SecretSource | undefined;
   /** Told about source errors (the run-once mode gives up on them). */
   readonly onSourceError?: ((message: string) => void) | undefined;
+  /** AmeshPluginConfig plugins for this pod (from `amesh controller`), merged into every route. */
+  readonly plugins?: PluginConfigSource | undefined;
 }
 
 export interface SyncStatus {
@@ -62,6 +66,8 @@ export class SyncService {
   private readonly translator = new Translator();
   private saving: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  private pluginSet: PodPluginSet | undefined;
+  private lastPluginReport = '';
 
   constructor(
     private readonly deps: SyncDeps,
@@ -92,6 +98,15 @@ export class SyncService {
       },
       onError: (error) => this.deps.logger.warn({ location: error.location, error: error.message }, 'workload certificates unreadable; keeping the last ones'),
     });
+    this.deps.plugins?.subscribe((set) => {
+      this.pluginSet = set;
+      this.deps.logger.info({ version: set.version, plugins: set.plugins.map((p) => `${p.source}:${p.name}`) }, 'plugin set received');
+      // Only the plugins changed: re-render the last translation, no new translation needed.
+      if (this.translation) {
+        this.desired = this.withPlugins(this.translation.config);
+        void this.runApply();
+      }
+    });
     this.subscription = this.deps.source.watch({
       onUpdate: (update) => this.onUpdate(update),
       onError: (error) => {
@@ -107,6 +122,7 @@ export class SyncService {
     clearTimeout(this.retryTimer);
     this.subscription?.dispose();
     this.secretSubscription?.dispose();
+    await this.deps.plugins?.close();
     await this.applying;
     await this.saving;
   }
@@ -158,9 +174,23 @@ export class SyncService {
     this.deps.metrics.translation(seconds, 'ok');
     this.lastUpdate = update;
     this.translation = translated.value;
-    this.desired = translated.value.config;
+    this.desired = this.withPlugins(translated.value.config);
     void this.runApply();
     return ACCEPTED;
+  }
+
+  /** The translated configuration with this pod's plugins; what cannot be applied goes back to the controller. */
+  private withPlugins(config: GatewayConfig): GatewayConfig {
+    const set = this.pluginSet;
+    if (!set) return config;
+    const result = applyPodPlugins(config, set.plugins, set.version);
+    const report = JSON.stringify([set.version, result.problems]);
+    if (report !== this.lastPluginReport) {
+      this.lastPluginReport = report;
+      this.deps.plugins?.report({ version: set.version, problems: result.problems });
+      for (const problem of result.problems) this.deps.logger.warn({ plugin: problem.name, source: problem.source, reason: problem.reason }, 'plugin not applied');
+    }
+    return result.config;
   }
 
   /** Applies the newest desired configuration to every sink; one run at a time. */

@@ -1,0 +1,31 @@
+// `amesh controller` as the CLI runs it: flags with environment fallbacks, then the app until the
+// signal aborts. Imported only when the command runs (it loads @kubernetes/client-node).
+import { EXIT, type CliIo } from '../cli.js';
+import type { ControllerApp } from './controller-app.js';
+import { parseControllerConfig, type ControllerFlags } from './controller-config.js';
+import { buildControllerContainer, ControllerAppToken } from './controller-container.js';
+
+export async function runController(flags: ControllerFlags, io: CliIo): Promise<number> {
+  const env = io.env ?? {};
+  const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined);
+  const config = parseControllerConfig({
+    ...flags,
+    listen: pick(flags.listen, 'AMESH_CONTROLLER_LISTEN'),
+    tlsCertFile: pick(flags.tlsCertFile, 'AMESH_CONTROLLER_TLS_CERT_FILE'),
+    tlsKeyFile: pick(flags.tlsKeyFile, 'AMESH_CONTROLLER_TLS_KEY_FILE'),
+    clientCaFile: pick(flags.clientCaFile, 'AMESH_CONTROLLER_CLIENT_CA_FILE'),
+    logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
+  });
+  if (!config.ok) {
+    io.err(`error: ${config.error}\n`);
+    return EXIT.usage;
+  }
+  const app = buildControllerContainer(config.value).get<ControllerApp>(ControllerAppToken);
+  await app.start();
+  await new Promise<void>((resolve) => {
+    if (io.signal?.aborted) resolve();
+    io.signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await app.stop();
+  return EXIT.ok;
+}

@@ -1,0 +1,47 @@
+// Composition root of `amesh controller`.
+import 'reflect-metadata';
+import { Container } from 'inversify';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubePluginConfigCluster } from '../../adapters/kubernetes/kube-plugin-config-cluster.js';
+import { PinoLogger } from '../../adapters/logging/pino-logger.js';
+import { GrpcPluginDelivery } from '../../adapters/plugin-grpc/grpc-plugin-delivery.js';
+import { VersionClock } from '../../domain/plugins/version-clock.js';
+import { Logger } from '../../ports/logger.js';
+import { PluginConfigCluster } from '../../ports/plugin-config-cluster.js';
+import { PluginDelivery } from '../../ports/plugin-delivery.js';
+import { ControllerApp } from './controller-app.js';
+import type { ControllerConfig } from './controller-config.js';
+import { PluginController } from './plugin-controller.js';
+
+export const ControllerAppToken = Symbol.for('amesh.ControllerApp');
+
+export interface ControllerOverrides {
+  readonly kubeConfig?: KubeConfig;
+  readonly logger?: Logger;
+}
+
+function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export function buildControllerContainer(config: ControllerConfig, overrides: ControllerOverrides = {}): Container {
+  const container = new Container({ defaultScope: 'Singleton' });
+  const clock = new VersionClock();
+  container.bind<Logger>(Logger).toDynamicValue(() => overrides.logger ?? new PinoLogger({ level: config.logLevel }));
+  container.bind<PluginConfigCluster>(PluginConfigCluster).toDynamicValue(
+    (ctx) => new KubePluginConfigCluster({ kubeConfig: overrides.kubeConfig ?? loadKubeConfig(config.kubeconfig), logger: ctx.get<Logger>(Logger) }),
+  );
+  container.bind<GrpcPluginDelivery>(PluginDelivery).toDynamicValue(
+    (ctx) => new GrpcPluginDelivery({ address: config.listen, ...(config.tls ? { tls: config.tls } : {}), nextVersion: () => clock.next(), logger: ctx.get<Logger>(Logger) }),
+  );
+  container.bind<ControllerApp>(ControllerAppToken).toDynamicValue((ctx) => {
+    const logger = ctx.get<Logger>(Logger);
+    const delivery = ctx.get<GrpcPluginDelivery>(PluginDelivery);
+    const controller = new PluginController({ cluster: ctx.get<PluginConfigCluster>(PluginConfigCluster), delivery, clock, logger }, { resyncMs: config.resyncMs });
+    return new ControllerApp({ controller, delivery, logger, healthAddress: config.healthAddress });
+  });
+  return container;
+}

@@ -1,0 +1,144 @@
+// What injection adds to a pod: the containers and volumes of an amesh sidecar next to Istio's
+// pilot-agent (certificates, the XDS proxy socket; Envoy itself disabled), as plain data.
+import type { JsonObject } from '../json.js';
+import { PROXY_CONTAINER } from './injection-decision.js';
+import type { ContainerShape } from './pod-shape.js';
+
+export interface SidecarTemplateOptions {
+  /** Image with APISIX and the amesh agent (`amesh` on PATH). */
+  readonly image: string;
+  /** Istio's proxy image, for pilot-agent (istio/proxyv2). */
+  readonly pilotAgentImage: string;
+  /** `amesh controller`'s plugin delivery, host:port. */
+  readonly controllerAddress: string;
+  /** istiod's address for certificates (CA_ADDR), e.g. istiod.istio-system.svc:15012. */
+  readonly caAddress: string;
+  readonly clusterDomain: string;
+  /** UID the proxy runs as; its own traffic is not intercepted. */
+  readonly proxyUid: number;
+  /** Ports of the proxy's own listeners (never intercepted). */
+  readonly inboundCapturePort: number;
+  readonly outboundCapturePort: number;
+}
+
+export const DEFAULT_TEMPLATE_OPTIONS: Omit<SidecarTemplateOptions, 'image' | 'pilotAgentImage'> = {
+  controllerAddress: 'amesh-controller.amesh-system.svc:15810',
+  caAddress: 'istiod.istio-system.svc:15012',
+  clusterDomain: 'cluster.local',
+  proxyUid: 1337,
+  inboundCapturePort: 15006,
+  outboundCapturePort: 15001,
+};
+
+/** Istio's ports the capture must leave alone (agent, istiod, metrics, health). */
+export const EXCLUDED_PORTS = [15000, 15004, 15010, 15012, 15020, 15021, 15090, 15810];
+
+export const READY_PORT = 15021;
+export const READY_PATH = '/healthz/ready';
+
+const fieldRef = (name: string, path: string): JsonObject => ({ name, valueFrom: { fieldRef: { fieldPath: path } } });
+
+const POD_ENV: JsonObject[] = [
+  fieldRef('POD_NAME', 'metadata.name'),
+  fieldRef('POD_NAMESPACE', 'metadata.namespace'),
+  fieldRef('INSTANCE_IP', 'status.podIP'),
+  fieldRef('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
+];
+
+export function initContainer(o: SidecarTemplateOptions): ContainerShape {
+  return {
+    name: 'amesh-init',
+    image: o.image,
+    command: ['amesh', 'intercept', 'install'],
+    // istio-iptables' flag names, which `amesh intercept install` accepts as they are.
+    args: [
+      `--proxy-uid=${o.proxyUid}`,
+      `--envoy-port=${o.outboundCapturePort}`,
+      `--inbound-capture-port=${o.inboundCapturePort}`,
+      '--istio-inbound-ports=*',
+      `--istio-local-exclude-ports=${EXCLUDED_PORTS.join(',')}`,
+      `--istio-local-outbound-ports-exclude=${[15010, 15012, 15810].join(',')}`,
+    ],
+    securityContext: {
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+    },
+    resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
+  };
+}
+
+export function pilotAgentContainer(o: SidecarTemplateOptions): ContainerShape {
+  return {
+    name: 'istio-proxy',
+    image: o.pilotAgentImage,
+    args: ['proxy', 'sidecar', '--domain', `$(POD_NAMESPACE).svc.${o.clusterDomain}`],
+    env: [
+      ...POD_ENV,
+      // pilot-agent without Envoy: it still fetches workload certificates (SDS socket) and proxies
+      // xDS to istiod on ./etc/istio/proxy/XDS, which is all the amesh agent needs from it.
+      { name: 'DISABLE_ENVOY', value: 'true' },
+      { name: 'CA_ADDR', value: o.caAddress },
+      { name: 'PILOT_CERT_PROVIDER', value: 'istiod' },
+      { name: 'JWT_POLICY', value: 'third-party-jwt' },
+      { name: 'ISTIO_META_INTERCEPTION_MODE', value: 'REDIRECT' },
+      { name: 'ISTIO_META_CLUSTER_ID', value: 'Kubernetes' },
+    ],
+    securityContext: { runAsUser: o.proxyUid, runAsGroup: o.proxyUid, runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+    volumeMounts: [
+      { name: 'istio-envoy', mountPath: '/etc/istio/proxy' },
+      { name: 'istio-data', mountPath: '/var/lib/istio/data' },
+      { name: 'istio-token', mountPath: '/var/run/secrets/tokens' },
+      { name: 'istiod-ca-cert', mountPath: '/var/run/secrets/istio' },
+      { name: 'istio-podinfo', mountPath: '/etc/istio/pod' },
+    ],
+    resources: { requests: { cpu: '10m', memory: '40Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+  };
+}
+
+export function proxyContainer(o: SidecarTemplateOptions): ContainerShape {
+  const probe = { httpGet: { path: READY_PATH, port: READY_PORT }, periodSeconds: 2, timeoutSeconds: 3, failureThreshold: 3 };
+  return {
+    name: PROXY_CONTAINER,
+    image: o.image,
+    args: [
+      'sidecar',
+      '--xds=unix:/etc/istio/proxy/XDS',
+      '--sds=unix:/etc/istio/proxy/SDS',
+      '--pod-info-dir=/etc/istio/pod',
+      `--ready-address=0.0.0.0:${READY_PORT}`,
+      '--metrics-address=0.0.0.0:15090',
+      `--plugins-from=${o.controllerAddress}`,
+    ],
+    env: [...POD_ENV, { name: 'ISTIO_META_CLUSTER_ID', value: 'Kubernetes' }],
+    ports: [
+      { name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP' },
+      { name: 'health', containerPort: READY_PORT, protocol: 'TCP' },
+    ],
+    readinessProbe: { ...probe, initialDelaySeconds: 1 },
+    startupProbe: { ...probe, periodSeconds: 1, failureThreshold: 600 },
+    securityContext: { runAsUser: o.proxyUid, runAsGroup: o.proxyUid, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+    volumeMounts: [
+      { name: 'istio-envoy', mountPath: '/etc/istio/proxy' },
+      { name: 'istio-podinfo', mountPath: '/etc/istio/pod' },
+    ],
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '2', memory: '1Gi' } },
+  };
+}
+
+export function sidecarVolumes(): JsonObject[] {
+  return [
+    { name: 'istio-envoy', emptyDir: { medium: 'Memory' } },
+    { name: 'istio-data', emptyDir: {} },
+    {
+      name: 'istio-podinfo',
+      downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }, { path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } }] },
+    },
+    { name: 'istio-token', projected: { sources: [{ serviceAccountToken: { audience: 'istio-ca', expirationSeconds: 43200, path: 'istio-token' } }] } },
+    { name: 'istiod-ca-cert', configMap: { name: 'istio-ca-root-cert' } },
+  ];
+}

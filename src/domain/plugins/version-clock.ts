@@ -1,0 +1,13 @@
+// Versions of pod plugin sets: strictly increasing within a controller, and (being at least the
+// wall clock in milliseconds) larger than any version an earlier controller process handed out, so
+// a sidecar that outlives a controller restart never takes a new set for an old one.
+export class VersionClock {
+  private last = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  next(): number {
+    this.last = Math.max(this.last + 1, this.now());
+    return this.last;
+  }
+}
