@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
 import { istioInjectAvailable, kubeAvailable, startKube, type KubeControlPlane } from '../support/kube.js';
 import { createNamespace } from '../support/kube-objects.js';
-import { initContainer, DEFAULT_TEMPLATE_OPTIONS } from '../../src/domain/injection/sidecar-template.js';
+import { initContainer, proxyContainer, DEFAULT_TEMPLATE_OPTIONS, PROXY_RUNTIME_ENV, SHDICT_PATH } from '../../src/domain/injection/sidecar-template.js';
 
 const VALUES_FILE = fileURLToPath(new URL('../../deploy/istio/amesh-injection-values.yaml', import.meta.url));
 // istiod's chart values the template reads (a subset; what `helm install istiod` renders by default).
@@ -82,6 +82,11 @@ if (!inject.binary || !kube.apiserver || !kube.etcd) {
     const proxy = pod.spec!.containers.find((c) => c.name === 'amesh-proxy')!;
     assert.ok(proxy.args?.includes('--xds=unix:/etc/istio/proxy/XDS'));
     assert.ok(proxy.args?.includes('--plugins-from=amesh-controller.amesh-system.svc:15810'));
+    // The same sink and runtime settings as `amesh injector` gives the proxy.
+    const ours = proxyContainer({ ...DEFAULT_TEMPLATE_OPTIONS, image: 'x', pilotAgentImage: 'y' });
+    assert.ok(proxy.args?.includes(`--sink=shdict:${SHDICT_PATH}`));
+    for (const env of PROXY_RUNTIME_ENV) assert.equal(proxy.env?.find((e) => e.name === env['name']), env);
+    assert.equal((ours['args'] as string[]).filter((a) => a.startsWith('--sink')), [`--sink=shdict:${SHDICT_PATH}`]);
     assert.is(proxy.readinessProbe?.httpGet?.port, 15021);
     assert.is(proxy.readinessProbe?.httpGet?.path, '/healthz/ready');
     // Istio's bookkeeping saw our containers as the injected ones.
