@@ -1,3 +1,7 @@
 #!/usr/bin/env node
-// Runs the compiled CLI (npm run build); during development use `npm run amesh -- …`.
-import '../dist/src/app/main.js';
+// Runs the built CLI: the bundle (npm run build:bundle, what images ship) when present, else the tsc
+// build (npm run build). During development use `npm run amesh -- …`.
+import { existsSync } from 'node:fs';
+
+const bundle = new URL('../dist/bundle/main.js', import.meta.url);
+await import(existsSync(bundle) ? bundle.href : '../dist/src/app/main.js');
