@@ -11,3 +11,8 @@ export interface CliIo {
 }
 
 export const defaultIo: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+/** A flag's value, else the named environment variable's (empty counts as unset). */
+export function flagOrEnv(env: Readonly<Record<string, string | undefined>>) {
+  return (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined);
+}

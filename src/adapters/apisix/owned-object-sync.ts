@@ -13,7 +13,7 @@
 import { diffConfigs } from '../../domain/diff.js';
 import { GatewayConfig, objectKey, type GatewayKind, type GatewayObject } from '../../domain/gateway-config.js';
 import { canonicalJson, type JsonObject } from '../../domain/json.js';
-import type { ApplyFailure, ApplyResult, SinkUpdate } from '../../ports/config-sink.js';
+import type { ApplyFailure, ApplyResult, ConfigSink, SinkUpdate } from '../../ports/config-sink.js';
 import type { Logger } from '../../ports/logger.js';
 import type { ObjectStore, OpOutcome, StoreOp, StoredObject } from './object-store.js';
 import { referencesOf } from './object-references.js';
@@ -21,10 +21,10 @@ import { DEFAULT_RETRY, retryDelay, sleep, type RetryPolicy } from './retry.js';
 import { OWNER_LABEL, OWNER_VALUE } from './translate.js';
 
 export interface OwnedObjectSyncOptions {
-  readonly retry?: RetryPolicy;
+  readonly retry?: RetryPolicy | undefined;
   /** List the target again this often and repair drift; 0 turns it off. */
-  readonly resyncMs?: number;
-  readonly logger?: Logger;
+  readonly resyncMs?: number | undefined;
+  readonly logger?: Logger | undefined;
 }
 
 interface KnownObject {
@@ -297,5 +297,31 @@ export class OwnedObjectSync {
     known.set(op.key, { kind, id, value, owned: true, createTime: outcome.createTime ?? op.createTime });
     this.owned.set(op.key, op.object);
     this.rejected.delete(op.key);
+  }
+}
+
+/**
+ * A ConfigSink over an ObjectStore: the per-object remote sinks (Admin API, etcd) are this with their
+ * own store. Drift is repaired every minute unless told otherwise.
+ */
+export class OwnedObjectSink implements ConfigSink {
+  readonly target: string;
+  private readonly sync: OwnedObjectSync;
+
+  constructor(store: ObjectStore, options: OwnedObjectSyncOptions = {}) {
+    this.target = store.target;
+    this.sync = new OwnedObjectSync(store, { ...options, resyncMs: options.resyncMs ?? 60_000 });
+  }
+
+  apply(update: SinkUpdate): Promise<ApplyResult> {
+    return this.sync.apply(update);
+  }
+
+  reconcile(): Promise<ReconcileReport> {
+    return this.sync.reconcile();
+  }
+
+  close(): void {
+    this.sync.close();
   }
 }

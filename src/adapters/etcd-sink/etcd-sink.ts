@@ -2,10 +2,9 @@
 // data planes (decoupled mode, config_provider: etcd) consumes one agent's output. No Admin API
 // validates on this path: the objects are the translation's, which the schema tests hold to
 // APISIX's schemas.
-import type { ApplyResult, ConfigSink, SinkUpdate } from '../../ports/config-sink.js';
 import type { Logger } from '../../ports/logger.js';
-import { OwnedObjectSync, type ReconcileReport } from '../apisix/owned-object-sync.js';
-import { DEFAULT_RETRY, type RetryPolicy } from '../apisix/retry.js';
+import { OwnedObjectSink } from '../apisix/owned-object-sync.js';
+import type { RetryPolicy } from '../apisix/retry.js';
 import { EtcdStore } from './etcd-store.js';
 
 export const DEFAULT_ETCD_PREFIX = '/apisix';
@@ -26,31 +25,17 @@ export interface EtcdSinkOptions {
   readonly now?: () => number;
 }
 
-export class EtcdSink implements ConfigSink {
-  readonly target: string;
-  private readonly sync: OwnedObjectSync;
-
+export class EtcdSink extends OwnedObjectSink {
   constructor(options: EtcdSinkOptions) {
-    const store = new EtcdStore({
-      endpoints: options.endpoints,
-      prefix: options.prefix ?? DEFAULT_ETCD_PREFIX,
-      concurrency: options.concurrency ?? 4,
-      timeoutMs: options.timeoutMs ?? 10_000,
-      ...(options.now ? { now: options.now } : {}),
-    });
-    this.target = store.target;
-    this.sync = new OwnedObjectSync(store, { retry: options.retry ?? DEFAULT_RETRY, resyncMs: options.resyncMs ?? 60_000, ...(options.logger ? { logger: options.logger } : {}) });
-  }
-
-  apply(update: SinkUpdate): Promise<ApplyResult> {
-    return this.sync.apply(update);
-  }
-
-  reconcile(): Promise<ReconcileReport> {
-    return this.sync.reconcile();
-  }
-
-  close(): void {
-    this.sync.close();
+    super(
+      new EtcdStore({
+        endpoints: options.endpoints,
+        prefix: options.prefix ?? DEFAULT_ETCD_PREFIX,
+        concurrency: options.concurrency ?? 4,
+        timeoutMs: options.timeoutMs ?? 10_000,
+        ...(options.now ? { now: options.now } : {}),
+      }),
+      { retry: options.retry, resyncMs: options.resyncMs, logger: options.logger },
+    );
   }
 }

@@ -1,13 +1,13 @@
 // `amesh controller` as the CLI runs it: flags with environment fallbacks, then the app until the
 // signal aborts. Imported only when the command runs (it loads @kubernetes/client-node).
-import { EXIT, type CliIo } from '../cli.js';
+import { EXIT, flagOrEnv, type CliIo } from '../cli-io.js';
 import type { ControllerApp } from './controller-app.js';
 import { parseControllerConfig, type ControllerFlags } from './controller-config.js';
 import { buildControllerContainer, ControllerAppToken } from './controller-container.js';
 
 export async function runController(flags: ControllerFlags, io: CliIo): Promise<number> {
   const env = io.env ?? {};
-  const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined);
+  const pick = flagOrEnv(env);
   const config = parseControllerConfig({
     ...flags,
     listen: pick(flags.listen, 'AMESH_CONTROLLER_LISTEN'),

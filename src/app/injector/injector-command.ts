@@ -1,13 +1,13 @@
 // `amesh injector` as the CLI runs it: flags with environment fallbacks, then the webhook server
 // until the signal aborts. Imported only when the command runs.
 import { PinoLogger } from '../../adapters/logging/pino-logger.js';
-import { EXIT, type CliIo } from '../cli.js';
+import { EXIT, flagOrEnv, type CliIo } from '../cli-io.js';
 import { InjectorApp } from './injector-app.js';
 import { parseInjectorConfig, type InjectorFlags } from './injector-config.js';
 
 export async function runInjector(flags: InjectorFlags, io: CliIo): Promise<number> {
   const env = io.env ?? {};
-  const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined);
+  const pick = flagOrEnv(env);
   const config = parseInjectorConfig({
     ...flags,
     tlsCertFile: pick(flags.tlsCertFile, 'AMESH_INJECTOR_TLS_CERT_FILE'),

@@ -3,7 +3,7 @@ import type { Node } from '../../adapters/envoy/ads-protocol.js';
 import { ok } from '../../domain/result.js';
 import { SecretText } from '../../domain/secret-text.js';
 import { adminKeyProblem } from './admin-key.js';
-import { EXIT, type CliIo } from '../cli-io.js';
+import { EXIT, flagOrEnv, type CliIo } from '../cli-io.js';
 import { resolveNode } from './node-resolution.js';
 import type { SidecarApp } from './sidecar-app.js';
 import { parseSidecarConfig, type SidecarFlags } from './sidecar-config.js';
@@ -17,7 +17,7 @@ const FILE_SOURCE_NODE: Node = { id: 'file', cluster: 'file', dynamicParameters:
 
 /** Environment variables stand in for flags that were not given. */
 export function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string, string | undefined>>): SidecarFlags {
-  const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined);
+  const pick = flagOrEnv(env);
   const sinks = flags.sink ?? env.AMESH_SINKS?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   return {
     ...flags,
