@@ -16,3 +16,11 @@ export const defaultIo: CliIo = { out: (t) => process.stdout.write(t), err: (t) 
 export function flagOrEnv(env: Readonly<Record<string, string | undefined>>) {
   return (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined);
 }
+
+/** Resolves when the signal aborts (SIGTERM/SIGINT in main.ts); never without one. */
+export function whenAborted(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) resolve();
+    signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+}

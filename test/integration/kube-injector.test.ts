@@ -12,7 +12,8 @@ import { AdmissionregistrationV1Api, CoreV1Api, type V1MutatingWebhookConfigurat
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseAllDocuments } from 'yaml';
-import { InjectorApp } from '../../src/app/injector/injector-app.js';
+import type { InjectorApp } from '../../src/app/injector/injector-app.js';
+import { buildInjectorContainer, InjectorAppToken } from '../../src/app/injector/injector-container.js';
 import { parseInjectorConfig } from '../../src/app/injector/injector-config.js';
 import type { Logger } from '../../src/ports/logger.js';
 import { freePort } from '../support/peers.js';
@@ -65,8 +66,8 @@ const startInjector = async (ctx: Ctx): Promise<void> => {
     pilotAgentImage: 'registry.invalid/proxyv2:test',
   });
   if (!config.ok) throw new Error(config.error);
-  const { logLevel: _unused, ...options } = config.value;
-  ctx.injector = new InjectorApp({ ...options, logger: quiet });
+  // Wired as `amesh injector` wires it.
+  ctx.injector = buildInjectorContainer(config.value, { logger: quiet }).get<InjectorApp>(InjectorAppToken);
   await ctx.injector.start();
 };
 

@@ -1,6 +1,6 @@
 // `amesh controller` as the CLI runs it: flags with environment fallbacks, then the app until the
 // signal aborts. Imported only when the command runs (it loads @kubernetes/client-node).
-import { EXIT, flagOrEnv, type CliIo } from '../cli-io.js';
+import { EXIT, flagOrEnv, whenAborted, type CliIo } from '../cli-io.js';
 import type { ControllerApp } from './controller-app.js';
 import { parseControllerConfig, type ControllerFlags } from './controller-config.js';
 import { buildControllerContainer, ControllerAppToken } from './controller-container.js';
@@ -22,10 +22,7 @@ export async function runController(flags: ControllerFlags, io: CliIo): Promise<
   }
   const app = buildControllerContainer(config.value).get<ControllerApp>(ControllerAppToken);
   await app.start();
-  await new Promise<void>((resolve) => {
-    if (io.signal?.aborted) resolve();
-    io.signal?.addEventListener('abort', () => resolve(), { once: true });
-  });
+  await whenAborted(io.signal);
   await app.stop();
   return EXIT.ok;
 }

@@ -1,8 +1,8 @@
 // `amesh injector` as the CLI runs it: flags with environment fallbacks, then the webhook server
 // until the signal aborts. Imported only when the command runs.
-import { PinoLogger } from '../../adapters/logging/pino-logger.js';
-import { EXIT, flagOrEnv, type CliIo } from '../cli-io.js';
-import { InjectorApp } from './injector-app.js';
+import { EXIT, flagOrEnv, whenAborted, type CliIo } from '../cli-io.js';
+import type { InjectorApp } from './injector-app.js';
+import { buildInjectorContainer, InjectorAppToken } from './injector-container.js';
 import { parseInjectorConfig, type InjectorFlags } from './injector-config.js';
 
 export async function runInjector(flags: InjectorFlags, io: CliIo): Promise<number> {
@@ -20,13 +20,9 @@ export async function runInjector(flags: InjectorFlags, io: CliIo): Promise<numb
     io.err(`error: ${config.error}\n`);
     return EXIT.usage;
   }
-  const { logLevel, ...options } = config.value;
-  const app = new InjectorApp({ ...options, logger: new PinoLogger({ level: logLevel }) });
+  const app = buildInjectorContainer(config.value).get<InjectorApp>(InjectorAppToken);
   await app.start();
-  await new Promise<void>((resolve) => {
-    if (io.signal?.aborted) resolve();
-    io.signal?.addEventListener('abort', () => resolve(), { once: true });
-  });
+  await whenAborted(io.signal);
   await app.stop();
   return EXIT.ok;
 }

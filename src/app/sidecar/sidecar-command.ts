@@ -3,7 +3,7 @@ import type { Node } from '../../adapters/envoy/ads-protocol.js';
 import { ok } from '../../domain/result.js';
 import { SecretText } from '../../domain/secret-text.js';
 import { adminKeyProblem } from './admin-key.js';
-import { EXIT, flagOrEnv, type CliIo } from '../cli-io.js';
+import { EXIT, flagOrEnv, whenAborted, type CliIo } from '../cli-io.js';
 import { resolveNode } from './node-resolution.js';
 import type { SidecarApp } from './sidecar-app.js';
 import { parseSidecarConfig, type SidecarFlags } from './sidecar-config.js';
@@ -83,10 +83,7 @@ export async function runSidecar(flags: SidecarFlags, io: CliIo, overrides: Side
   });
   const app = container.get<SidecarApp>(SidecarAppToken);
   await app.start();
-  const stopped = new Promise<void>((resolve) => {
-    if (io.signal?.aborted) resolve();
-    io.signal?.addEventListener('abort', () => resolve(), { once: true });
-  });
+  const stopped = whenAborted(io.signal);
   await Promise.race([config.value.once ? app.sync.applied : new Promise<never>(() => undefined), stopped, gaveUp]);
   await app.stop();
   if (failure) {
