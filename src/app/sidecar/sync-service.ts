@@ -94,6 +94,8 @@ export interface SyncStatus {
 interface SinkState {
   readonly sink: ConfigSink;
   applied: GatewayConfig;
+  /** The last apply failed: the sink may hold part of it, so "no changes from `applied`" does not mean nothing to do. */
+  unsettled: boolean;
 }
 
 export class SyncService {
@@ -125,7 +127,7 @@ export class SyncService {
     private readonly deps: SyncDeps,
     private readonly options: PipelineOptions,
   ) {
-    this.sinks = deps.sinks.map((sink) => ({ sink, applied: GatewayConfig.empty() }));
+    this.sinks = deps.sinks.map((sink) => ({ sink, applied: GatewayConfig.empty(), unsettled: false }));
     let resolve = (): void => undefined;
     const promise = new Promise<void>((r) => (resolve = r));
     this.firstLiveApply = { resolve, promise };
@@ -327,7 +329,7 @@ export class SyncService {
     const delta = translation?.config === desired ? translation.delta : undefined;
     for (const state of this.sinks) {
       const changes = delta && delta.from === state.applied ? delta.changes : diffConfigs(state.applied, desired);
-      if (changes.changes.length === 0 && state.applied.version !== '') {
+      if (changes.changes.length === 0 && state.applied.version !== '' && !state.unsettled) {
         state.applied = desired;
         continue;
       }
@@ -336,6 +338,7 @@ export class SyncService {
       const seconds = (performance.now() - started) / 1000;
       if (result.failed.length > 0) {
         failed = true;
+        state.unsettled = true;
         this.deps.metrics.apply(state.sink.target, seconds, 'error');
         const reason = result.failed.slice(0, 5).map((f) => `${f.key}: ${f.reason}`).join('; ');
         this.status = { ...this.status, lastError: `${state.sink.target}: ${reason}` };
@@ -346,6 +349,7 @@ export class SyncService {
       }
       this.deps.metrics.apply(state.sink.target, seconds, 'ok');
       state.applied = desired;
+      state.unsettled = false;
       this.deps.logger.debug({ sink: state.sink.target, version: desired.version, changes: changes.changes.length, ms: seconds * 1000 }, 'applied');
     }
     return { failed, refusals };
