@@ -10,6 +10,7 @@ import { AdminApiSink } from '../../src/adapters/admin-api-sink/admin-api-sink.j
 import { MemoryMetrics } from '../../src/adapters/memory/memory-metrics.js';
 import { XdsServer, type XdsServerLogEvent } from '../../src/adapters/xds-server/xds-server.js';
 import type { SidecarApp } from '../../src/app/sidecar/sidecar-app.js';
+import { withEnvironment } from '../../src/app/sidecar/sidecar-command.js';
 import { parseSidecarConfig } from '../../src/app/sidecar/sidecar-config.js';
 import { buildSidecarContainer, SidecarAppToken } from '../../src/app/sidecar/sidecar-container.js';
 import type { JsonObject } from '../../src/domain/json.js';
@@ -100,6 +101,17 @@ async function warm(rig: Rig): Promise<void> {
   await rig.app.sync.applied;
   await until(() => rig.responses.every((r) => findAnswer(rig, r)?.ack), 'every response ACKed');
 }
+
+s('--verdict-wait (AMESH_VERDICT_WAIT_MS) bounds the wait for the first apply; bad values name the flag', () => {
+  const parsed = parseSidecarConfig(withEnvironment({ xds: '127.0.0.1:15010', sink: ['memory'] }, { AMESH_VERDICT_WAIT_MS: '750' }));
+  assert.ok(parsed.ok && parsed.value.verdictWaitMs === 750, JSON.stringify(parsed));
+  const unset = parseSidecarConfig({ xds: '127.0.0.1:15010', sink: ['memory'] });
+  assert.ok(unset.ok && unset.value.verdictWaitMs === undefined);
+  for (const bad of ['0', '2.5', 'soon', '600000']) {
+    const refused = parseSidecarConfig({ xds: '127.0.0.1:15010', sink: ['memory'], verdictWait: bad });
+    assert.ok(!refused.ok && refused.error.startsWith('--verdict-wait:') && refused.error.includes(`"${bad}"`), JSON.stringify(refused));
+  }
+});
 
 if (shared) {
   s('an object the Admin API refuses: its xDS response is NACKed naming it and APISIX\'s error_msg; the last good configuration stays', async () => {

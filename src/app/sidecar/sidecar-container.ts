@@ -156,6 +156,7 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
         secrets: ctx.get<SecretSource | undefined>(SecretSource),
         onSourceError: overrides.onSourceError,
         plugins: ctx.get<PluginConfigSource | undefined>(PluginConfigSource),
+        verdictWaitMs: config.verdictWaitMs,
       },
       { partial: config.source.kind === 'xds', portVariable: config.portVariable },
     );
