@@ -1,5 +1,6 @@
 // The ADS client against the in-process xDS server (istiod-strict), in SotW and in Delta: bookinfo
-// subscribed and published once warm, updates, NACKs that keep the last good configuration, warming
+// subscribed and published once warm, updates, NACKs that keep the last good configuration, verdicts
+// that come later (a promise: the ACK waits, later responses queue in order), warming
 // and does-not-exist, reconnect with resubscription, backoff, unix sockets, and a clean stop.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -766,6 +767,38 @@ for (const mode of ['sotw', 'delta'] as const) {
     }
     h.assertProtocol();
   });
+
+  if (mode === 'delta') {
+    s('a stream that closes while a verdict is pending, then a rejection: the change is undone before the next stream says what it holds', async ({ h }) => {
+      const fixture = bookinfoFixture();
+      await h.warm(fixture);
+      // A plain reconnect first: what the client reports holding for the endpoints it accepted.
+      const streams = new Set(h.streamIds());
+      h.server.disconnectAll();
+      await until(() => h.streamIds().some((id) => !streams.has(id)), 'the reconnect');
+      const reconnected = h.streamIds().find((id) => !streams.has(id))!;
+      await h.settled();
+      const goodVersion = h.firstRequest(reconnected, EDS).initialResourceVersions?.[REVIEWS_V3];
+      assert.ok(goodVersion, 'the reconnect reports the endpoints it holds');
+
+      const before = new Set(h.streamIds());
+      h.watcher.hold = true;
+      h.server.setResources(EDS, withResource(fixture[EDS], loadAssignment(REVIEWS_V3, ['10.244.3.50', '10.244.3.51'])));
+      await until(() => h.watcher.held.length === 1, 'the EDS update offered');
+      h.server.disconnectAll();
+      await sleep(200);
+      assert.equal(h.server.requests.filter((r) => !before.has(r.stream)), [], 'the new stream asked before the pending verdict settled');
+      h.watcher.hold = false;
+      h.watcher.settle({ accepted: false, reason: 'refused by the gateway' });
+      await until(() => h.server.requests.some((r) => !before.has(r.stream) && r.typeUrl === EDS), 'the new stream');
+      const fresh = h.server.requests.find((r) => !before.has(r.stream) && r.typeUrl === EDS)!;
+      assert.is(fresh.initialResourceVersions?.[REVIEWS_V3], goodVersion, 'the rejected version was undone');
+      // The server sends the newer endpoints again; this time they are accepted.
+      await until(() => hostsOf(h.watcher.last, REVIEWS_V3)?.length === 2 && h.client!.current === h.watcher.last.update, 'the endpoints again');
+      await h.settled();
+      h.assertProtocol();
+    });
+  }
 
   s('dispose() lets the process exit (no open handles)', () => {
     const script = fileURLToPath(new URL('../support/ads-client-exit-check.ts', import.meta.url));
