@@ -166,23 +166,24 @@ interface Marks {
   cpuAtApplied?: number;
 }
 
-export const STAGE_NAMES = ['client', 'translate', 'diff', 'sink', 'ack', 'resubscribe', 'onApplied'] as const;
+export const STAGE_NAMES = ['client', 'translate', 'diff', 'sink', 'continuation', 'onApplied', 'then ack'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 /**
  * client: stage + commit + references + warming check + snapshot assembly (response → watcher called);
  * translate: translateUpdate (consistency check, Translator); diff: diffConfigs against the applied config;
- * sink: MemoryConfigSink.apply; ack: the rest of onUpdate and the ACK written; resubscribe: the
- * named-type subscription check after the ACK (and the hop to the apply's continuation); onApplied:
- * status, gauges, fidelity counts, the "applied" log.
+ * sink: MemoryConfigSink.apply; continuation: the hop to the apply's continuation and the apply metric;
+ * onApplied: status, gauges, fidelity counts, the "applied" log. Then, after *propagation* (the ACK waits
+ * for the first apply: the verdict), *then ack*: the verdict settles, the ACK is written and the
+ * named-type subscriptions checked.
  */
 const STAGE_BOUNDS: Record<StageName, readonly [keyof Marks, keyof Marks]> = {
   client: ['response', 'published'],
   translate: ['published', 'translated'],
   diff: ['translated', 'sinkStart'],
   sink: ['sinkStart', 'sinkEnd'],
-  ack: ['sinkEnd', 'ack'],
-  resubscribe: ['ack', 'applyMetric'],
+  continuation: ['sinkEnd', 'applyMetric'],
   onApplied: ['applyMetric', 'applied'],
+  'then ack': ['applied', 'ack'],
 };
 
 export interface UpdateSample {

@@ -65,6 +65,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--ready-address <addr>', 'readiness endpoint (/healthz/ready), host:port or off [AMESH_READY_ADDRESS]')
     .option('--metrics-address <addr>', 'Prometheus endpoint (/stats/prometheus), host:port or off [AMESH_METRICS_ADDRESS]')
     .option('--port-variable <var>', 'nginx variable holding the destination port [AMESH_PORT_VARIABLE]')
+    .option('--verdict-wait <ms>', 'how long an xDS ACK/NACK waits for the first apply to the sinks (default 3000) [AMESH_VERDICT_WAIT_MS]')
     .option('--plugins-from <addr>', 'amesh controller (host:port): AmeshPluginConfig plugins for this pod (POD_NAME/POD_NAMESPACE) [AMESH_PLUGINS_FROM]')
     .option('--plugins-ca-file <file>', 'TLS to the controller: CA bundle [AMESH_PLUGINS_CA_FILE]')
     .option('--plugins-cert-file <file>', 'client certificate for the controller [AMESH_PLUGINS_CERT_FILE]')

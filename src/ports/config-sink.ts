@@ -16,6 +16,13 @@ export interface ApplyFailure {
   /** `kind/id` of the object, or `*` when the whole apply failed. */
   readonly key: string;
   readonly reason: string;
+  /**
+   * The target refused the object itself (a validation error such as APISIX's 400 `error_msg`): the
+   * configuration is at fault and resending it won't help, so the source that delivered it may be told
+   * (an xDS NACK). Never set for faults of the target or the way there: transient ones (5xx, timeouts,
+   * refused connections), authorisation (401/403), capacity (a full shared dict), foreign objects.
+   */
+  readonly rejected?: true;
 }
 
 export interface ApplyResult {

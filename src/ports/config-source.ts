@@ -30,8 +30,31 @@ export type UpdateVerdict = { readonly accepted: true } | { readonly accepted: f
 
 export const ACCEPTED: UpdateVerdict = Object.freeze({ accepted: true });
 
+/**
+ * For sources that cannot tell anyone upstream (files, memory): hands a rejection, now or once a
+ * promised verdict settles, to `report`; a promise that rejects counts as a rejection, never unhandled.
+ */
+export function onRejection(answer: UpdateVerdict | Promise<UpdateVerdict> | void, report: (reason: string) => void): void {
+  if (!answer) return;
+  if (!(answer instanceof Promise)) {
+    if (!answer.accepted) report(answer.reason);
+    return;
+  }
+  answer.then(
+    (verdict) => {
+      if (!verdict.accepted) report(verdict.reason);
+    },
+    (error: unknown) => report(`the consumer failed: ${error instanceof Error ? error.message : String(error)}`),
+  );
+}
+
 export interface ConfigWatcher {
-  onUpdate(update: SourceUpdate): UpdateVerdict | void;
+  /**
+   * A promise says the verdict needs work first (applying to the gateway): a source that can hold its
+   * acknowledgement (xDS) waits for it, and handles later updates only after it settles, in order.
+   * The promise must not reject; a source treats a rejection as a rejected update.
+   */
+  onUpdate(update: SourceUpdate): UpdateVerdict | Promise<UpdateVerdict> | void;
   onError(error: SourceError): void;
 }
 

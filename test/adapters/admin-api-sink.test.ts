@@ -210,6 +210,7 @@ if (shared) {
       assert.equal(stuck.failed.map((f) => f.key), ['routes/r1', 'upstreams/u1']);
       assert.match(stuck.failed[0]!.reason, /503 injected fault 503 \(after \d+ attempts; will retry\)/);
       assert.is(stuck.failed[1]!.reason, 'held back: routes/r1 still references it');
+      assert.equal(stuck.failed.filter((f) => f.rejected), [], 'a 5xx is not the configuration\'s fault');
       assert.ok(server.objects.has('upstreams/u1') && server.objects.has('upstreams/u3'));
       assert.is(server.countRequests('DELETE'), 0, 'no DELETE was even tried');
       server.clearFaults();
@@ -229,12 +230,15 @@ if (shared) {
       const refused = result.failed.find((f) => f.key === `upstreams/${upstream.id}`);
       assert.ok(refused, 'the broken upstream is reported');
       assert.match(refused!.reason, /400 invalid configuration: property "\/retries" validation failed/);
+      assert.is(refused!.rejected, true, 'the configuration is at fault');
+      assert.equal(result.failed.filter((f) => f.rejected).map((f) => f.key), [refused!.key], 'what is held back is not itself refused');
       const dependents = bookinfo.ofKind('routes').filter((r) => r.value.upstream_id === upstream.id || JSON.stringify(r.value.plugins ?? {}).includes(`"${upstream.id}"`));
       assert.equal(new Set(result.failed.filter((f) => f.key !== refused!.key).map((f) => f.key)), new Set(dependents.map((r) => `routes/${r.id}`)));
       assert.is(server.objects.size, bookinfo.objects.size - 1 - dependents.length, 'everything unrelated was written');
       const puts = server.countRequests('PUT');
       const again = await applyChange(sink, GatewayConfig.empty(), broken);
       assert.equal(again.failed.map((f) => f.key).sort(), result.failed.map((f) => f.key).sort());
+      assert.equal(again.failed.filter((f) => f.rejected).map((f) => f.key), [refused!.key], 'still refused when reported from memory');
       assert.is(server.countRequests('PUT'), puts, 'the refused body is not sent again');
       const fixed = await applyChange(sink, broken, bookinfo);
       assert.equal(fixed.failed, []);
@@ -250,6 +254,7 @@ if (shared) {
       const result = await applyChange(sink, GatewayConfig.empty(), bookinfo);
       assert.is(result.failed.length, 1);
       assert.match(result.failed[0]!.reason, /401 failed to check token \(wrong apikey\)/);
+      assert.is(result.failed[0]!.rejected, undefined, 'a wrong key is not the configuration\'s fault');
       const everything = JSON.stringify({ result, target: sink.target, sink, key: new SecretText(KEY) });
       assert.not.ok(everything.includes(wrong) || everything.includes(KEY), everything.slice(0, 300));
     } finally {

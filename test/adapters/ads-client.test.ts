@@ -1,5 +1,6 @@
 // The ADS client against the in-process xDS server (istiod-strict), in SotW and in Delta: bookinfo
-// subscribed and published once warm, updates, NACKs that keep the last good configuration, warming
+// subscribed and published once warm, updates, NACKs that keep the last good configuration, verdicts
+// that come later (a promise: the ACK waits, later responses queue in order), warming
 // and does-not-exist, reconnect with resubscription, backoff, unix sockets, and a clean stop.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -97,7 +98,10 @@ interface Published {
 class TranslatingWatcher implements ConfigWatcher {
   readonly published: Published[] = [];
   readonly rejected: string[] = [];
-  onUpdate(update: SourceUpdate): UpdateVerdict {
+  /** While set, an update that translates waits for the test to settle its verdict (as the sidecar's apply does). */
+  hold = false;
+  readonly held: ((verdict: UpdateVerdict) => void)[] = [];
+  onUpdate(update: SourceUpdate): UpdateVerdict | Promise<UpdateVerdict> {
     const translated = translateUpdate(update, { partial: true });
     if (!translated.ok) {
       const reason = translated.error.map((e) => `${e.resource}${e.field ? ` field ${e.field}` : ''}: ${e.message}`).join('; ');
@@ -105,7 +109,14 @@ class TranslatingWatcher implements ConfigWatcher {
       return { accepted: false, reason };
     }
     this.published.push({ update, translation: translated.value, at: Date.now() });
-    return ACCEPTED;
+    if (!this.hold) return ACCEPTED;
+    return new Promise((resolve) => this.held.push(resolve));
+  }
+  /** Settles the oldest held verdict. */
+  settle(verdict: UpdateVerdict): void {
+    const next = this.held.shift();
+    if (!next) throw new Error('no verdict is held');
+    next(verdict);
   }
   onError(): void {}
   get last(): Published {
@@ -668,6 +679,126 @@ for (const mode of ['sotw', 'delta'] as const) {
     }
     assert.is(h.server.requests.length, 0, 'nothing went to the TCP server');
   });
+
+  s('a verdict that comes later holds the ACK; later responses wait for it and are handled in order', async ({ h }) => {
+    const fixture = bookinfoFixture();
+    const first = await h.warm(fixture);
+    const stream = h.currentStream();
+    h.watcher.hold = true;
+    h.server.setResources(EDS, withResource(fixture[EDS], loadAssignment(REVIEWS_V3, ['10.244.3.50', '10.244.3.51'])));
+    const eds = h.lastResponse(EDS);
+    await until(() => h.watcher.held.length === 1, 'the EDS update offered');
+    h.server.setResources(RDS, bookinfoFixture(withWeights(60, 40))[RDS]);
+    const rds = h.lastResponse(RDS);
+    await sleep(150);
+    assert.is(h.answerTo(eds), undefined, 'EDS answered before its verdict');
+    assert.is(h.answerTo(rds), undefined, 'RDS answered before the EDS verdict');
+    assert.is(h.watcher.published.length, 2, 'the RDS update was offered before the EDS verdict settled');
+    assert.is(h.client!.current, first.update, 'the snapshot in force is the last accepted one');
+
+    h.watcher.settle(ACCEPTED);
+    await until(() => h.watcher.held.length === 1, 'the RDS update offered after the EDS verdict');
+    const edsAck = h.answerTo(eds);
+    assert.ok(edsAck?.ack, 'EDS ACKed once its verdict settled');
+    assert.is(h.answerTo(rds), undefined, 'RDS answered before its own verdict');
+    assert.equal(hostsOf(h.watcher.last, REVIEWS_V3), ['10.244.3.50', '10.244.3.51'], 'built on the accepted EDS change');
+    assert.equal(splitWeights(h.watcher.last), [60, 40]);
+
+    h.watcher.settle(ACCEPTED);
+    await h.settled();
+    const rdsAck = h.answerTo(rds)!;
+    assert.ok(h.server.requests.indexOf(edsAck) < h.server.requests.indexOf(rdsAck), 'answers in the order of the responses');
+    assert.is(h.client!.current, h.watcher.last.update);
+    assert.is(h.currentStream(), stream);
+    h.assertProtocol();
+  });
+
+  s('a verdict that comes later as a rejection NACKs with its reason and undoes the change', async ({ h }) => {
+    const fixture = bookinfoFixture();
+    const first = await h.warm(fixture);
+    const goodVersion = h.lastResponse(EDS).version;
+    h.watcher.hold = true;
+    h.server.setResources(EDS, withResource(fixture[EDS], loadAssignment(REVIEWS_V3, ['10.244.3.50', '10.244.3.51'])));
+    const response = h.lastResponse(EDS);
+    h.nacked.add(response.nonce);
+    await until(() => h.watcher.held.length === 1, 'the EDS update offered');
+    const since = h.server.requests.length;
+    const reason = 'admin:http://127.0.0.1:9180 refused upstreams/u1: PUT /apisix/admin/upstreams/u1: 400 invalid configuration';
+    h.watcher.settle({ accepted: false, reason });
+    const nack = await h.server.waitFor((e) => e.typeUrl === EDS && e.nonce === response.nonce, 3000, { since });
+    assert.is(nack.nack?.message, reason);
+    if (mode === 'sotw') assert.is(nack.versionInfo, goodVersion, 'SotW: the NACK carries the previous good version');
+    assert.is(h.client!.current, first.update, 'the last good snapshot stays in force');
+
+    // The next update is built on the last good endpoints: the rejected ones were undone.
+    h.watcher.hold = false;
+    h.server.setResources(RDS, bookinfoFixture(withWeights(60, 40))[RDS]);
+    await until(() => splitWeights(h.watcher.last)[0] === 60, 'the RDS update');
+    assert.equal(hostsOf(h.watcher.last, REVIEWS_V3), ['10.244.3.50']);
+    assert.is(h.client!.current, h.watcher.last.update);
+    await h.settled();
+    h.assertProtocol();
+  });
+
+  s('a stream that closes while a verdict is pending: no answer on it; the next stream asks from the settled state', async ({ h }) => {
+    const fixture = bookinfoFixture();
+    await h.warm(fixture);
+    const before = new Set(h.streamIds());
+    h.watcher.hold = true;
+    h.server.setResources(EDS, withResource(fixture[EDS], loadAssignment(REVIEWS_V3, ['10.244.3.50', '10.244.3.51'])));
+    const response = h.lastResponse(EDS);
+    await until(() => h.watcher.held.length === 1, 'the EDS update offered');
+    h.server.disconnectAll();
+    await sleep(200); // the client notices and reconnects (20 ms backoff)
+    const asked = (): number => h.server.requests.filter((r) => !before.has(r.stream)).length;
+    assert.is(asked(), 0, 'the new stream asked before the pending verdict settled');
+
+    h.watcher.hold = false;
+    h.watcher.settle(ACCEPTED);
+    await until(() => asked() > 0 && h.client!.connected, 'the new stream');
+    await h.settled();
+    assert.is(h.answerTo(response), undefined, 'answered on the closed stream');
+    const hosts = h.client!.current!.snapshot.endpoints.get(REVIEWS_V3)!.localities.flatMap((l) => l.endpoints.map((e) => e.host));
+    assert.equal(sorted(hosts), ['10.244.3.50', '10.244.3.51'], 'the accepted change stays');
+    const fresh = h.currentStream();
+    if (mode === 'delta') {
+      const eds = h.firstRequest(fresh, EDS);
+      assert.ok(eds.initialResourceVersions?.[REVIEWS_V3], 'the new stream tells what it holds');
+    }
+    h.assertProtocol();
+  });
+
+  if (mode === 'delta') {
+    s('a stream that closes while a verdict is pending, then a rejection: the change is undone before the next stream says what it holds', async ({ h }) => {
+      const fixture = bookinfoFixture();
+      await h.warm(fixture);
+      // A plain reconnect first: what the client reports holding for the endpoints it accepted.
+      const streams = new Set(h.streamIds());
+      h.server.disconnectAll();
+      await until(() => h.streamIds().some((id) => !streams.has(id)), 'the reconnect');
+      const reconnected = h.streamIds().find((id) => !streams.has(id))!;
+      await h.settled();
+      const goodVersion = h.firstRequest(reconnected, EDS).initialResourceVersions?.[REVIEWS_V3];
+      assert.ok(goodVersion, 'the reconnect reports the endpoints it holds');
+
+      const before = new Set(h.streamIds());
+      h.watcher.hold = true;
+      h.server.setResources(EDS, withResource(fixture[EDS], loadAssignment(REVIEWS_V3, ['10.244.3.50', '10.244.3.51'])));
+      await until(() => h.watcher.held.length === 1, 'the EDS update offered');
+      h.server.disconnectAll();
+      await sleep(200);
+      assert.equal(h.server.requests.filter((r) => !before.has(r.stream)), [], 'the new stream asked before the pending verdict settled');
+      h.watcher.hold = false;
+      h.watcher.settle({ accepted: false, reason: 'refused by the gateway' });
+      await until(() => h.server.requests.some((r) => !before.has(r.stream) && r.typeUrl === EDS), 'the new stream');
+      const fresh = h.server.requests.find((r) => !before.has(r.stream) && r.typeUrl === EDS)!;
+      assert.is(fresh.initialResourceVersions?.[REVIEWS_V3], goodVersion, 'the rejected version was undone');
+      // The server sends the newer endpoints again; this time they are accepted.
+      await until(() => hostsOf(h.watcher.last, REVIEWS_V3)?.length === 2 && h.client!.current === h.watcher.last.update, 'the endpoints again');
+      await h.settled();
+      h.assertProtocol();
+    });
+  }
 
   s('dispose() lets the process exit (no open handles)', () => {
     const script = fileURLToPath(new URL('../support/ads-client-exit-check.ts', import.meta.url));

@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { FileConfigSource } from '../../src/adapters/file-source/file-config-source.js';
 import type { SourceError, SourceUpdate } from '../../src/ports/config-source.js';
 import { configSourceContract, SourceRecorder } from '../contract/config-source.contract.js';
+import { RecordingLogger } from '../support/mesh-sidecar.js';
 
 const bookinfoPath = fileURLToPath(new URL('../../examples/bookinfo/sidecar-resources.yaml', import.meta.url));
 const bookinfo = readFileSync(bookinfoPath, 'utf8');
@@ -159,6 +160,30 @@ s('follow keeps watching after the file is replaced by rename (editors, ConfigMa
       // Then an ordinary in-place write to the new file must still be seen.
       await writeFile(file, bookinfo);
       await recorder.next('update', failed.index + 1);
+    } finally {
+      subscription.dispose();
+    }
+  });
+});
+
+s('an update the watcher rejects later (a promise verdict) is logged with the path', async () => {
+  await withFiles({ 'bookinfo.yaml': bookinfo }, async (dir) => {
+    const logger = new RecordingLogger();
+    const path = join(dir, 'bookinfo.yaml');
+    let delivered = 0;
+    const subscription = new FileConfigSource({ path, logger }).watch({
+      onUpdate: () => {
+        delivered += 1;
+        return new Promise((resolve) => setTimeout(() => resolve({ accepted: false, reason: 'routes/r1: refused by the gateway' }), 10));
+      },
+      onError: () => assert.unreachable('the file is valid'),
+    });
+    try {
+      const deadline = Date.now() + 3000;
+      while (logger.entries.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.is(delivered, 1);
+      assert.is(logger.entries[0]?.fields['path'], path);
+      assert.is(logger.entries[0]?.fields['error'], 'routes/r1: refused by the gateway');
     } finally {
       subscription.dispose();
     }

@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MemoryConfigSource } from '../../src/adapters/memory/memory-config-source.js';
 import type { SourceUpdate } from '../../src/ports/config-source.js';
+import { RecordingLogger } from '../support/mesh-sidecar.js';
 import { configSourceContract } from '../contract/config-source.contract.js';
 import { loadFile } from '../support/translate-file.js';
 
@@ -42,6 +43,35 @@ s('a watcher that joins late gets the current snapshot at once, and nothing befo
   assert.is(late.length, 1, 'delivered synchronously inside watch()');
   assert.is(late[0], update);
   subscription.dispose();
+});
+
+s('a verdict that comes later (a promise): a rejection is logged, a failing watcher too, nothing goes unhandled', async () => {
+  const logger = new RecordingLogger();
+  const source = new MemoryConfigSource({ logger });
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const update = await bookinfoUpdate();
+    const answers = [
+      Promise.resolve({ accepted: false as const, reason: 'routes/r1: refused by the gateway' }),
+      Promise.reject(new Error('the sink blew up')),
+      Promise.resolve({ accepted: true as const }),
+    ];
+    const subscription = source.watch({ onUpdate: () => answers.shift(), onError: () => assert.unreachable('no error was published') });
+    source.publish(update);
+    source.publish(update);
+    source.publish(update);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(
+      logger.entries.map((e) => e.fields['error']),
+      ['routes/r1: refused by the gateway', 'the consumer failed: the sink blew up'],
+    );
+    assert.equal(unhandled, []);
+    subscription.dispose();
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
 });
 
 s.run();

@@ -124,6 +124,7 @@ if (shared) {
       assert.is(result.failed.length, 1);
       assert.is(result.failed[0]!.key, `upstreams/${upstream.id}`);
       assert.match(result.failed[0]!.reason, /400 invalid configuration: property "\/retries" validation failed/);
+      assert.is(result.failed[0]!.rejected, true, 'the configuration is at fault');
       assert.equal(sortedEntries(itemsOf(server)), sortedEntries(valuesOf(bookinfo)), 'APISIX keeps the last good config');
       const puts = server.countRequests('PUT');
       const again = await applyChange(sink, bookinfo, broken);

@@ -54,8 +54,9 @@ class VerdictSource extends MemoryConfigSource {
     this.watcher = watcher;
     return super.watch(watcher);
   }
-  offer(update: SourceUpdate): UpdateVerdict | void {
-    const verdict = this.watcher?.onUpdate(update);
+  /** The verdict once settled: the sidecar answers with a promise when the update reaches the sinks. */
+  async offer(update: SourceUpdate): Promise<UpdateVerdict | void> {
+    const verdict = await this.watcher?.onUpdate(update);
     this.verdicts.push(verdict);
     return verdict;
   }
@@ -100,13 +101,13 @@ s('a translation error rejects the update and keeps the last good configuration'
   const app = await startApp({ file: bookinfo }, { sinks: [sink], source, metrics });
   try {
     const good = await loadFile(bookinfo);
-    assert.equal(source.offer(good), { accepted: true });
+    assert.equal(await source.offer(good), { accepted: true });
     await app.sync.applied;
     const dir = mkdtempSync(path.join(tmpdir(), 'amesh-sidecar-'));
     try {
       const text = readFileSync(bookinfo, 'utf8').replace('regex: "/reviews/[0-9]+"', 'regex: "/reviews/(?=x)"');
       writeFileSync(path.join(dir, 'bad.yaml'), text);
-      const verdict = source.offer(await loadFile(path.join(dir, 'bad.yaml')));
+      const verdict = await source.offer(await loadFile(path.join(dir, 'bad.yaml')));
       assert.ok(verdict && !verdict.accepted && /safe_regex\.regex/.test(verdict.reason), JSON.stringify(verdict));
     } finally {
       rmSync(dir, { recursive: true, force: true });

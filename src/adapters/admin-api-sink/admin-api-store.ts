@@ -7,7 +7,7 @@ import type { JsonObject, JsonValue } from '../../domain/json.js';
 import type { SecretText } from '../../domain/secret-text.js';
 import { HttpJsonClient, type HttpOutcome, type HttpRequest } from '../apisix/http-json.js';
 import { withoutTimestamps, type ListOutcome, type ObjectStore, type OpOutcome, type StoreOp, type StoredObject } from '../apisix/object-store.js';
-import { failureOf } from '../apisix/admin-reply.js';
+import { failureOf, refusalOf } from '../apisix/admin-reply.js';
 import { mapBounded } from '../apisix/retry.js';
 
 export interface AdminApiStoreOptions {
@@ -66,7 +66,7 @@ export class AdminApiStore implements ObjectStore {
       const path = `/apisix/admin/${op.object.kind}/${encodeURIComponent(op.object.id)}`;
       const outcome = await this.send({ method: 'PUT', path, body: JSON.stringify(op.object.value) });
       if (outcome.ok && (outcome.reply.status === 200 || outcome.reply.status === 201)) return { ok: true };
-      return failureOf(outcome, `PUT ${path}`);
+      return refusalOf(outcome, `PUT ${path}`);
     }
     const path = `/apisix/admin/${op.kind}/${encodeURIComponent(op.id)}`;
     const outcome = await this.send({ method: 'DELETE', path });

@@ -15,7 +15,13 @@ export type StoreOp =
   | { readonly op: 'put'; readonly key: string; readonly object: GatewayObject; /** create_time of the object being replaced. */ readonly createTime: number | undefined }
   | { readonly op: 'delete'; readonly key: string; readonly kind: GatewayKind; readonly id: string };
 
-export type StoreFailure = { readonly ok: false; readonly transient: boolean; readonly reason: string };
+export type StoreFailure = {
+  readonly ok: false;
+  readonly transient: boolean;
+  readonly reason: string;
+  /** The target validated the object and refused it: the configuration is at fault (see ApplyFailure.rejected). */
+  readonly rejected?: true;
+};
 export type OpOutcome = { readonly ok: true; readonly createTime?: number } | StoreFailure;
 export type ListOutcome = { readonly ok: true; readonly objects: readonly StoredObject[] } | StoreFailure;
 

@@ -38,7 +38,7 @@ interface KnownObject {
 
 interface Rejection {
   readonly canonical: string;
-  readonly reason: string;
+  readonly failure: ApplyFailure;
 }
 
 export interface ReconcileReport extends ApplyResult {
@@ -186,7 +186,7 @@ export class OwnedObjectSync {
 
   private async converge(desired: GatewayConfig): Promise<ApplyResult> {
     const known = this.known!;
-    const failures = new Map<string, string>();
+    const failures = new Map<string, ApplyFailure>();
     const phases: StoreOp[][] = [];
     let phaseOf = '';
     for (const change of diffConfigs(this.ownedConfig(), desired).changes) {
@@ -196,12 +196,12 @@ export class OwnedObjectSync {
       } else {
         const entry = known.get(change.key);
         if (entry && !entry.owned) {
-          failures.set(change.key, `the target already holds ${change.key} without the label ${OWNER_LABEL}=${OWNER_VALUE}; it is not this agent's to replace`);
+          failures.set(change.key, { key: change.key, reason: `the target already holds ${change.key} without the label ${OWNER_LABEL}=${OWNER_VALUE}; it is not this agent's to replace` });
           continue;
         }
         const rejection = this.rejected.get(change.key);
         if (rejection && rejection.canonical === desired.canonicalOf(change.key)) {
-          failures.set(change.key, rejection.reason);
+          failures.set(change.key, rejection.failure);
           continue;
         }
         op = { op: 'put', key: change.key, object: change.object, createTime: entry?.createTime };
@@ -218,17 +218,17 @@ export class OwnedObjectSync {
       const stillReferenced = phase[0]?.op === 'delete' ? this.referencedByFailures(failures) : undefined;
       for (const op of phase) {
         const blocker = this.blockerOf(op, failures, stillReferenced);
-        if (blocker) failures.set(op.key, blocker);
+        if (blocker) failures.set(op.key, { key: op.key, reason: blocker });
         else ready.push(op);
       }
       applied += await this.runPhase(ready, failures);
     }
-    const failed: ApplyFailure[] = [...failures].map(([key, reason]) => ({ key, reason }));
+    const failed: ApplyFailure[] = [...failures.values()];
     return { applied, failed };
   }
 
   /** Objects that the known (old) versions of failed changes point at: deleting them would leave a dangling reference. */
-  private referencedByFailures(failures: ReadonlyMap<string, string>): Map<string, string> {
+  private referencedByFailures(failures: ReadonlyMap<string, ApplyFailure>): Map<string, string> {
     const referenced = new Map<string, string>();
     for (const failedKey of failures.keys()) {
       const holder = this.known!.get(failedKey);
@@ -238,7 +238,7 @@ export class OwnedObjectSync {
   }
 
   /** Why `op` must wait: a put whose reference failed, or a delete of something a failed change still points at. */
-  private blockerOf(op: StoreOp, failures: ReadonlyMap<string, string>, stillReferenced: ReadonlyMap<string, string> | undefined): string | undefined {
+  private blockerOf(op: StoreOp, failures: ReadonlyMap<string, ApplyFailure>, stillReferenced: ReadonlyMap<string, string> | undefined): string | undefined {
     if (failures.size === 0) return undefined;
     if (op.op === 'put') {
       for (const reference of referencesOf(op.object.kind, op.object.value)) {
@@ -251,7 +251,7 @@ export class OwnedObjectSync {
   }
 
   /** Sends one phase, retrying transient failures within the budget; returns how many succeeded. */
-  private async runPhase(ops: readonly StoreOp[], failures: Map<string, string>): Promise<number> {
+  private async runPhase(ops: readonly StoreOp[], failures: Map<string, ApplyFailure>): Promise<number> {
     let pending = ops;
     let succeeded = 0;
     const deadline = Date.now() + this.retry.budgetMs;
@@ -268,8 +268,9 @@ export class OwnedObjectSync {
           again.push(op);
           reasons.set(op.key, outcome.reason);
         } else {
-          failures.set(op.key, outcome.reason);
-          if (op.op === 'put') this.rejected.set(op.key, { canonical: canonicalJson(op.object.value), reason: outcome.reason });
+          const failure: ApplyFailure = outcome.rejected ? { key: op.key, reason: outcome.reason, rejected: true } : { key: op.key, reason: outcome.reason };
+          failures.set(op.key, failure);
+          if (op.op === 'put') this.rejected.set(op.key, { canonical: canonicalJson(op.object.value), failure });
           // A refusal may come from a change behind the agent's back: look again before the next apply.
           this.relistWanted = true;
         }
@@ -278,7 +279,7 @@ export class OwnedObjectSync {
       if (pending.length === 0) break;
       const delay = retryDelay(this.retry, attempt);
       if (Date.now() + delay > deadline || this.closed) {
-        for (const op of pending) failures.set(op.key, `${reasons.get(op.key)} (after ${attempt + 1} attempts; will retry)`);
+        for (const op of pending) failures.set(op.key, { key: op.key, reason: `${reasons.get(op.key)} (after ${attempt + 1} attempts; will retry)` });
         break;
       }
       await sleep(delay);

@@ -9,7 +9,8 @@ import { parseAllDocuments } from 'yaml';
 import { FidelityReport } from '../../domain/fidelity.js';
 import { err, ok, type Result } from '../../domain/result.js';
 import { createSnapshot } from '../../domain/snapshot.js';
-import type { ConfigSource, ConfigWatcher, Disposable, SourceError, SourceUpdate } from '../../ports/config-source.js';
+import { onRejection, type ConfigSource, type ConfigWatcher, type Disposable, type SourceError, type SourceUpdate } from '../../ports/config-source.js';
+import type { Logger } from '../../ports/logger.js';
 import { resourcesOfDocument } from '../envoy/config-document.js';
 import { decodeXdsResources, type XdsResource } from '../envoy/xds-resources.js';
 
@@ -18,6 +19,8 @@ export interface FileSourceOptions {
   readonly path: string;
   /** Re-read and publish again when the files change. */
   readonly follow?: boolean;
+  /** Told of updates the watcher rejects (a file has nobody upstream to NACK to). */
+  readonly logger?: Logger;
 }
 
 const DOCUMENT_EXTENSIONS = new Set(['.json', '.yaml', '.yml']);
@@ -135,8 +138,10 @@ export class FileConfigSource implements ConfigSource {
     const publish = async (): Promise<void> => {
       const result = await this.load();
       if (disposed) return;
-      if (result.ok) watcher.onUpdate(result.value);
-      else watcher.onError(result.error);
+      if (!result.ok) return watcher.onError(result.error);
+      onRejection(watcher.onUpdate(result.value), (reason) =>
+        this.options.logger?.warn({ path: this.options.path, error: reason }, 'the configuration read from the file was rejected; the last good one stays'),
+      );
     };
     void publish();
     if (this.options.follow) watcherFs = this.followChanges(() => {

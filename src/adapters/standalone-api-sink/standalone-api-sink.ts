@@ -180,14 +180,14 @@ export class StandaloneApiSink implements ConfigSink {
 
   /** Which objects APISIX refuses, from the validate endpoint (3.17+); the PUT's message alone otherwise. */
   private async itemisedErrors(text: string, message: string): Promise<ApplyFailure[]> {
-    const whole: ApplyFailure[] = [{ key: '*', reason: `PUT ${CONFIGS} refused: 400 ${message}` }];
+    const whole: ApplyFailure[] = [{ key: '*', reason: `PUT ${CONFIGS} refused: 400 ${message}`, rejected: true }];
     const checked = await this.send({ method: 'POST', path: `${CONFIGS}/validate`, body: text });
     if (!checked.ok || checked.reply.status !== 400) return whole;
     try {
       const parsed = JSON.parse(checked.reply.body) as { errors?: { resource_type?: unknown; resource_id?: unknown; error?: unknown }[] };
       const items = (parsed.errors ?? []).filter((e) => typeof e.resource_type === 'string' && typeof e.error === 'string');
       if (items.length === 0) return whole;
-      return items.map((e) => ({ key: `${e.resource_type as string}/${String(e.resource_id ?? '')}`, reason: `refused by APISIX: 400 ${e.error as string}` }));
+      return items.map((e) => ({ key: `${e.resource_type as string}/${String(e.resource_id ?? '')}`, reason: `refused by APISIX: 400 ${e.error as string}`, rejected: true }));
     } catch {
       return whole;
     }

@@ -3,7 +3,13 @@
 // NACK with error detail; warming; does-not-exist timers; reconnect with backoff, resubscribing with
 // `initial_resource_versions` in delta. The last published snapshot stays in force while the
 // server is unreachable and whenever a response is NACKed.
-import type { ConfigSource, ConfigWatcher, Disposable, SourceUpdate, UpdateVerdict } from '../../ports/config-source.js';
+//
+// A watcher may answer an update with a promise (the sidecar applies to the gateway first): the ACK or
+// NACK of that response waits for it, and everything after it (later responses, does-not-exist timers,
+// a new stream's first requests) waits in a serial queue, so the cache is only ever changed on top of a
+// settled state and a NACK can still undo its commit. A stream that closes meanwhile gets no answer:
+// its queued responses are dropped, the settled verdict still keeps or undoes the cache.
+import { ACCEPTED, type ConfigSource, type ConfigWatcher, type Disposable, type SourceUpdate, type UpdateVerdict } from '../../ports/config-source.js';
 import type { Logger } from '../../ports/logger.js';
 import type { DecodeError } from '../envoy/xds-resources.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
@@ -38,6 +44,33 @@ export interface AdsClientOptions extends AdsTransportOptions {
 
 const INVALID_ARGUMENT = 3;
 
+/** A verdict now, or later when the watcher needs to work first. */
+type Pending<T> = T | Promise<T>;
+
+const isPromise = <T>(value: Pending<T>): value is Promise<T> => value instanceof Promise;
+
+/** `next` applied to `value`, at once when it is there (the common, synchronous path), else when it settles. */
+function andThen<T, R>(value: Pending<T>, next: (value: T) => Pending<R>): Pending<R> {
+  return isPromise(value) ? value.then(next) : next(value);
+}
+
+/** A watcher's answer as a verdict; a promise that rejects rejects the update (it must not go unhandled). */
+function verdictOf(answer: UpdateVerdict | Promise<UpdateVerdict> | void): Pending<UpdateVerdict> {
+  if (!answer) return ACCEPTED;
+  if (!isPromise(answer)) return answer;
+  return answer.then(
+    (verdict) => verdict ?? ACCEPTED,
+    (error: unknown) => ({ accepted: false, reason: `the consumer failed: ${error instanceof Error ? error.message : String(error)}` }),
+  );
+}
+
+/** Combines the watchers' verdicts: the first rejection wins; waits only when someone answered with a promise. */
+function combined(verdicts: readonly Pending<UpdateVerdict>[]): Pending<UpdateVerdict> {
+  if (verdicts.length === 1) return verdicts[0]!;
+  if (!verdicts.some(isPromise)) return verdicts.find((v) => !(v as UpdateVerdict).accepted) ?? ACCEPTED;
+  return Promise.all(verdicts).then((settled) => settled.find((v) => !v.accepted) ?? ACCEPTED);
+}
+
 function describeErrors(errors: readonly DecodeError[]): string {
   const shown = errors.slice(0, 10).map((e) => `${e.resource.type} "${e.resource.name}"${e.field ? ` field ${e.field}` : ''}: ${e.message}`);
   return errors.length > 10 ? `${shown.join('; ')}; and ${errors.length - 10} more` : shown.join('; ');
@@ -66,6 +99,9 @@ export class AdsClient implements ConfigSource {
   private collectedWith: References | undefined;
   /** Per named type, the wanted set last reconciled with the subscription (same object: nothing to do). */
   private readonly reconciled = new Map<XdsType, ReadonlySet<string>>();
+  /** The work waiting for a watcher's verdict; while set, new work goes to `backlog`, run in order after it. */
+  private busy: Promise<void> | undefined;
+  private readonly backlog: (() => Pending<void>)[] = [];
 
   constructor(private readonly options: AdsClientOptions) {
     this.subscriptions = new SubscriptionState(options.mode);
@@ -76,7 +112,7 @@ export class AdsClient implements ConfigSource {
 
   watch(watcher: ConfigWatcher): Disposable {
     this.watchers.add(watcher);
-    if (this.published) watcher.onUpdate(this.published);
+    if (this.published) this.settleQuietly(verdictOf(watcher.onUpdate(this.published)), 'late watcher');
     if (!this.running) this.start();
     return {
       dispose: () => {
@@ -113,10 +149,11 @@ export class AdsClient implements ConfigSource {
   private connect(): void {
     const { logger } = this.options;
     const stream = this.transport.open(this.options.mode, {
-      onSotwResponse: (response) => this.onResponse(response.typeUrl, { nonce: response.nonce, version: response.versionInfo }, () =>
+      onSotwResponse: (response) => this.onResponse(stream, response.typeUrl, { nonce: response.nonce, version: response.versionInfo }, () =>
         response.resources.map((any) => ({ version: response.versionInfo, any })), []),
       onDeltaResponse: (response) =>
         this.onResponse(
+          stream,
           response.typeUrl,
           { nonce: response.nonce, version: response.systemVersionInfo },
           () => response.resources.flatMap((r) => (r.resource ? [{ name: r.name, version: r.version, any: r.resource }] : [])),
@@ -137,11 +174,41 @@ export class AdsClient implements ConfigSource {
     this.reconciled.clear();
     logger.info({ target: this.options.target, mode: this.options.mode }, 'xDS stream opened');
     this.options.events?.connected?.();
-    // Cluster and Listener first (wildcard), then the named types already known from a previous stream.
-    for (const type of XDS_TYPES) {
-      const request = this.subscriptions.initialRequest(type, type.wildcard ? undefined : this.wantedNames(type), this.cache.versions(type.kind));
-      if (request) stream.send(request);
-    }
+    // What we hold is only known once a verdict still pending (from the previous stream) has settled.
+    this.enqueue(() => {
+      if (this.stream !== stream) return;
+      // Cluster and Listener first (wildcard), then the named types already known from a previous stream.
+      for (const type of XDS_TYPES) {
+        const request = this.subscriptions.initialRequest(type, type.wildcard ? undefined : this.wantedNames(type), this.cache.versions(type.kind));
+        if (request) stream.send(request);
+      }
+    });
+  }
+
+  /** Runs `task` now if nothing waits for a verdict, else after everything queued before it. */
+  private enqueue(task: () => Pending<void>): void {
+    if (this.busy) this.backlog.push(task);
+    else this.run(task);
+  }
+
+  private run(task: () => Pending<void>): void {
+    const outcome = task();
+    if (!isPromise(outcome)) return;
+    const done = (): void => {
+      this.busy = undefined;
+      while (!this.busy && this.backlog.length > 0) this.run(this.backlog.shift()!);
+    };
+    this.busy = outcome.then(done, (error: unknown) => {
+      this.options.logger.error({ error: String(error) }, 'handling an xDS response failed');
+      done();
+    });
+  }
+
+  /** For verdicts nobody can be told about (no response to answer): a rejection is logged. */
+  private settleQuietly(verdict: Pending<UpdateVerdict>, what: string): Pending<void> {
+    return andThen(verdict, (settled) => {
+      if (!settled.accepted) this.options.logger.warn({ publish: what, error: settled.reason }, 'the consumer rejected a publish that answers no response');
+    });
   }
 
   private wantedNames(type: XdsType): ReadonlySet<string> {
@@ -149,10 +216,13 @@ export class AdsClient implements ConfigSource {
     return type.kind === 'RouteConfiguration' ? references.routeConfigs : type.kind === 'ClusterLoadAssignment' ? references.endpoints : references.secrets;
   }
 
-  private onResponse(typeUrl: string, meta: ResponseMeta, incoming: () => Parameters<ResourceCache['stage']>[1], removed: readonly string[]): void {
-    const stream = this.stream;
-    if (!stream) return;
+  private onResponse(stream: AdsStream, typeUrl: string, meta: ResponseMeta, incoming: () => Parameters<ResourceCache['stage']>[1], removed: readonly string[]): void {
+    if (this.stream !== stream) return;
     this.backoff.reset();
+    this.enqueue(() => (this.stream === stream ? this.handleResponse(stream, typeUrl, meta, incoming, removed) : undefined));
+  }
+
+  private handleResponse(stream: AdsStream, typeUrl: string, meta: ResponseMeta, incoming: () => Parameters<ResourceCache['stage']>[1], removed: readonly string[]): Pending<void> {
     const type = xdsTypeOfUrl(typeUrl);
     if (!type || !this.subscriptions.isSubscribed(type)) {
       this.options.logger.debug({ typeUrl }, 'ignoring a response for a type we did not ask for');
@@ -167,14 +237,17 @@ export class AdsClient implements ConfigSource {
     }
     for (const name of staged.puts.keys()) this.resolved(type, name);
     for (const name of removed) if (this.subscriptions.subscribedNames(type).has(name)) this.markAbsent(type, name);
-    const verdict = this.accept(type, staged);
-    if (!verdict.accepted) {
-      this.nack(stream, type, meta, verdict.reason);
-      return;
-    }
-    stream.send(this.subscriptions.ack(type, meta));
-    this.options.events?.ack?.(type);
-    this.updateSubscriptions(stream);
+    return andThen(this.accept(type, staged), (verdict) => {
+      // Closed while the verdict was pending: the new stream asks afresh, this answer would go nowhere.
+      if (this.stream !== stream) return;
+      if (!verdict.accepted) {
+        this.nack(stream, type, meta, verdict.reason);
+        return;
+      }
+      stream.send(this.subscriptions.ack(type, meta));
+      this.options.events?.ack?.(type);
+      this.updateSubscriptions(stream);
+    });
   }
 
   private nack(stream: AdsStream, type: XdsType, meta: ResponseMeta, message: string): void {
@@ -184,25 +257,26 @@ export class AdsClient implements ConfigSource {
   }
 
   /** Commits the staged change and publishes if warm; undone when the consumer rejects it. */
-  private accept(type: XdsType, staged: StagedChange): UpdateVerdict {
+  private accept(type: XdsType, staged: StagedChange): Pending<UpdateVerdict> {
     const from = this.cache.generation(type.kind);
     const undo = this.cache.commit(staged);
     this.received.add(type.kind);
     const change: KindChange = { kind: type.kind, from, to: this.cache.generation(type.kind), names: [...staged.puts.keys(), ...staged.deletes] };
-    const verdict = this.publishIfWarm(change, staged.deletes.size === 0);
-    if (!verdict.accepted) {
-      undo();
-      // The undone state may lack what the rejected one had: check warming in full next time.
-      this.warmWith = undefined;
-    }
-    return verdict;
+    return andThen(this.publishIfWarm(change, staged.deletes.size === 0), (verdict) => {
+      if (!verdict.accepted) {
+        undo();
+        // The undone state may lack what the rejected one had: check warming in full next time.
+        this.warmWith = undefined;
+      }
+      return verdict;
+    });
   }
 
   /**
    * `change`: what the commit that led here changed (lets the assembler patch rather than rebuild);
    * `onlyAdded`: that commit deleted nothing, so if everything referenced was present before, it still is.
    */
-  private publishIfWarm(change?: KindChange, onlyAdded = false): UpdateVerdict {
+  private publishIfWarm(change?: KindChange, onlyAdded = false): Pending<UpdateVerdict> {
     if (!this.received.has('Listener') || !this.received.has('Cluster')) return { accepted: true };
     const references = this.references.of(this.cache);
     if (!(onlyAdded && this.warmWith === references)) {
@@ -217,16 +291,21 @@ export class AdsClient implements ConfigSource {
     const version = `xds-${this.publishCount + 1}`;
     const state = this.assembler.assemble(this.cache, references, version, change);
     const update: SourceUpdate = state;
+    const verdicts: Pending<UpdateVerdict>[] = [];
     for (const watcher of this.watchers) {
-      const verdict = watcher.onUpdate(update);
-      if (verdict && !verdict.accepted) return verdict;
+      const verdict = verdictOf(watcher.onUpdate(update));
+      if (!isPromise(verdict) && !verdict.accepted) return verdict;
+      verdicts.push(verdict);
     }
-    // Only once accepted: a rejected change is undone, and what it made unreferenced must still be there.
-    this.collectGarbage(references, change);
-    this.publishCount += 1;
-    this.published = update;
-    this.options.events?.published?.(version);
-    return { accepted: true };
+    return andThen(combined(verdicts), (verdict) => {
+      if (!verdict.accepted) return verdict;
+      // Only once accepted: a rejected change is undone, and what it made unreferenced must still be there.
+      this.collectGarbage(references, change);
+      this.publishCount += 1;
+      this.published = update;
+      this.options.events?.published?.(version);
+      return verdict;
+    });
   }
 
   /**
@@ -266,9 +345,13 @@ export class AdsClient implements ConfigSource {
     if (this.timers.has(key) || this.absent.has(key)) return;
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      this.options.logger.warn({ type: type.short, name }, 'subscribed resource did not arrive; treating it as absent');
-      this.markAbsent(type, name);
-      this.publishIfWarm();
+      this.enqueue(() => {
+        // Arrived while earlier work waited for a verdict.
+        if (this.cache.of(type.kind).has(name)) return;
+        this.options.logger.warn({ type: type.short, name }, 'subscribed resource did not arrive; treating it as absent');
+        this.markAbsent(type, name);
+        return this.settleQuietly(this.publishIfWarm(), 'does-not-exist timeout');
+      });
     }, this.options.doesNotExistTimeoutMs ?? 15_000);
     timer.unref();
     this.timers.set(key, timer);

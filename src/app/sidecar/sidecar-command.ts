@@ -38,6 +38,7 @@ export function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string
     readyAddress: pick(flags.readyAddress, 'AMESH_READY_ADDRESS'),
     metricsAddress: pick(flags.metricsAddress, 'AMESH_METRICS_ADDRESS'),
     portVariable: pick(flags.portVariable, 'AMESH_PORT_VARIABLE'),
+    verdictWait: pick(flags.verdictWait, 'AMESH_VERDICT_WAIT_MS'),
     logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
     adminKeyFile: pick(flags.adminKeyFile, 'AMESH_ADMIN_KEY_FILE'),
     ...(env.AMESH_ADMIN_KEY ? { adminKey: new SecretText(env.AMESH_ADMIN_KEY) } : {}),

@@ -38,6 +38,8 @@ export interface SidecarConfig {
   readonly readyAddress: string | undefined;
   readonly metricsAddress: string | undefined;
   readonly portVariable: string | undefined;
+  /** How long the verdict on an xDS update waits for its first apply; undefined = the SyncService's default. */
+  readonly verdictWaitMs?: number | undefined;
   readonly once: boolean;
   readonly logLevel: LogLevel;
   /** AmeshPluginConfig plugins from `amesh controller`; undefined = none. */
@@ -71,6 +73,8 @@ export interface SidecarFlags {
   readonly readyAddress?: string;
   readonly metricsAddress?: string;
   readonly portVariable?: string;
+  /** --verdict-wait, milliseconds. */
+  readonly verdictWait?: string | undefined;
   readonly once?: boolean;
   readonly logLevel?: string;
   /** A file holding the Admin API key (admin: and standalone: sinks). */
@@ -190,9 +194,14 @@ export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, s
   const logLevel = (flags.logLevel ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) return err('--log-level: expected debug, info, warn, error or silent');
   if (flags.portVariable !== undefined && !/^[a-z_][a-z0-9_]*$/.test(flags.portVariable)) return err(`--port-variable: "${flags.portVariable}" is not an nginx variable name`);
+  const verdictWaitMs = flags.verdictWait === undefined ? undefined : Number(flags.verdictWait);
+  if (verdictWaitMs !== undefined && !(Number.isInteger(verdictWaitMs) && verdictWaitMs >= 1 && verdictWaitMs <= 60_000)) {
+    return err(`--verdict-wait: expected milliseconds from 1 to 60000, got "${flags.verdictWait}"`);
+  }
   const plugins = pluginsConfig(flags);
   if (!plugins.ok) return plugins;
   return ok({
+    ...(verdictWaitMs !== undefined ? { verdictWaitMs } : {}),
     plugins: plugins.value,
     source,
     sinks,

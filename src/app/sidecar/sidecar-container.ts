@@ -107,7 +107,7 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
   container.bind<ConfigSource>(ConfigSource).toDynamicValue((ctx) => {
     if (overrides.source) return overrides.source;
     const source = config.source;
-    if (source.kind === 'file') return new adapters.FileConfigSource!({ path: source.path, follow: !config.once });
+    if (source.kind === 'file') return new adapters.FileConfigSource!({ path: source.path, follow: !config.once, logger: ctx.get<Logger>(Logger) });
     const metrics = ctx.get<Metrics>(Metrics);
     return new adapters.AdsClient!({
       target: source.target,
@@ -156,6 +156,7 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
         secrets: ctx.get<SecretSource | undefined>(SecretSource),
         onSourceError: overrides.onSourceError,
         plugins: ctx.get<PluginConfigSource | undefined>(PluginConfigSource),
+        verdictWaitMs: config.verdictWaitMs,
       },
       { partial: config.source.kind === 'xds', portVariable: config.portVariable },
     );

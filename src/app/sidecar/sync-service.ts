@@ -3,6 +3,15 @@
 // serialised and coalesced: while one runs, only the newest desired configuration waits. A failing
 // sink is retried with backoff; the last applied configuration is cached so that a restart while the
 // control plane is unreachable serves it at once.
+//
+// The verdict on an update that translates is a promise, settled after the first attempt to apply it
+// to every sink: a sink's target refusing an object (ApplyFailure.rejected) rejects it, naming the
+// sink, the objects and the target's messages, and an xDS source NACKs it; a transient failure
+// accepts it (the retries go on). The wait is bounded (`verdictWaitMs`): a hung sink accepts it with a
+// warning rather than holding the xDS stream. An update superseded before it reached a sink is
+// accepted (it never met one). After a rejection the last accepted update is translated and applied
+// again, so that sinks that took the rest of the rejected configuration converge back to it: the
+// source (xDS) has undone it too, and its next update builds on that.
 import type { Translation } from '../../adapters/apisix/translate.js';
 import { Backoff } from '../../adapters/xds/backoff.js';
 import { diffConfigs } from '../../domain/diff.js';
@@ -12,7 +21,7 @@ import { snapshotOfMaps } from '../../domain/snapshot.js';
 import { Translator } from '../../adapters/apisix/translate.js';
 import type { ConfigCache } from '../../ports/config-cache.js';
 import { ACCEPTED, type ConfigSource, type Disposable, type SourceUpdate, type UpdateVerdict } from '../../ports/config-source.js';
-import type { ConfigSink } from '../../ports/config-sink.js';
+import type { ApplyFailure, ApplyResult, ConfigSink } from '../../ports/config-sink.js';
 import type { Logger } from '../../ports/logger.js';
 import type { Metrics } from '../../ports/metrics.js';
 import type { SecretSource } from '../../ports/secret-source.js';
@@ -32,6 +41,45 @@ export interface SyncDeps {
   readonly onSourceError?: ((message: string) => void) | undefined;
   /** AmeshPluginConfig plugins for this pod (from `amesh controller`), merged into every route. */
   readonly plugins?: PluginConfigSource | undefined;
+  /**
+   * How long the verdict on an update waits for its first apply (and so the xDS ACK or NACK);
+   * then it is accepted with a warning. Default DEFAULT_VERDICT_WAIT_MS.
+   */
+  readonly verdictWaitMs?: number | undefined;
+}
+
+/** A few seconds: longer than a healthy apply, short enough not to stall the xDS stream behind a hung sink. */
+export const DEFAULT_VERDICT_WAIT_MS = 3_000;
+/** A NACK's error_detail stays readable (and far below gRPC's metadata and message limits). */
+const MAX_REASON_CHARS = 1_000;
+const MAX_REFUSALS_NAMED = 5;
+
+/** The pending verdict on the update that produced a desired configuration. */
+interface VerdictWaiter {
+  readonly update: SourceUpdate;
+  /** False when it was settled already (by the wait running out). */
+  settle(verdict: UpdateVerdict): boolean;
+}
+
+/** What a first apply of one configuration found: any failure, and the refusals that are the configuration's fault. */
+interface ApplyOutcome {
+  readonly failed: boolean;
+  readonly refusals: readonly { readonly target: string; readonly failures: readonly ApplyFailure[] }[];
+}
+
+function refusalReason(refusals: ApplyOutcome['refusals']): string {
+  const parts: string[] = [];
+  let named = 0;
+  let total = 0;
+  for (const { target, failures } of refusals) {
+    total += failures.length;
+    const shown = failures.slice(0, Math.max(0, MAX_REFUSALS_NAMED - named));
+    named += shown.length;
+    if (shown.length > 0) parts.push(`${target} refused ${shown.map((f) => `${f.key} (${f.reason})`).join(', ')}`);
+  }
+  const more = total > named ? `; and ${total - named} more` : '';
+  const text = `${parts.join('; ')}${more}`;
+  return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS - 1)}…` : text;
 }
 
 export interface SyncStatus {
@@ -46,6 +94,8 @@ export interface SyncStatus {
 interface SinkState {
   readonly sink: ConfigSink;
   applied: GatewayConfig;
+  /** The last apply failed: the sink may hold part of it, so "no changes from `applied`" does not mean nothing to do. */
+  unsettled: boolean;
 }
 
 export class SyncService {
@@ -68,12 +118,16 @@ export class SyncService {
   private stopped = false;
   private pluginSet: PodPluginSet | undefined;
   private lastPluginReport = '';
+  /** The verdict on `desired`, until the apply loop takes it. */
+  private waiting: VerdictWaiter | undefined;
+  /** The last update whose verdict was acceptance: where a rejection goes back to. */
+  private lastAccepted: SourceUpdate | undefined;
 
   constructor(
     private readonly deps: SyncDeps,
     private readonly options: PipelineOptions,
   ) {
-    this.sinks = deps.sinks.map((sink) => ({ sink, applied: GatewayConfig.empty() }));
+    this.sinks = deps.sinks.map((sink) => ({ sink, applied: GatewayConfig.empty(), unsettled: false }));
     let resolve = (): void => undefined;
     const promise = new Promise<void>((r) => (resolve = r));
     this.firstLiveApply = { resolve, promise };
@@ -108,7 +162,7 @@ export class SyncService {
       }
     });
     this.subscription = this.deps.source.watch({
-      onUpdate: (update) => this.onUpdate(update),
+      onUpdate: (update) => this.onUpdate(update, true),
       onError: (error) => {
         this.status = { ...this.status, lastError: `${error.location}: ${error.message}` };
         this.deps.onSourceError?.(`${error.location}: ${error.message}`);
@@ -120,6 +174,8 @@ export class SyncService {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    this.waiting?.settle(ACCEPTED);
+    this.waiting = undefined;
     this.subscription?.dispose();
     this.secretSubscription?.dispose();
     await this.deps.plugins?.close();
@@ -157,7 +213,8 @@ export class SyncService {
     };
   }
 
-  private onUpdate(update: SourceUpdate): UpdateVerdict {
+  /** `judged`: the source waits for a verdict (else: the same update again, e.g. with new certificates). */
+  private onUpdate(update: SourceUpdate, judged = false): UpdateVerdict | Promise<UpdateVerdict> {
     const started = performance.now();
     const translated = translateUpdate(this.withLocalSecrets(update), this.options, this.translator);
     const seconds = (performance.now() - started) / 1000;
@@ -175,8 +232,49 @@ export class SyncService {
     this.lastUpdate = update;
     this.translation = translated.value;
     this.desired = this.withPlugins(translated.value.config);
+    const verdict = judged ? this.awaitVerdict(update) : ACCEPTED;
     void this.runApply();
-    return ACCEPTED;
+    return verdict;
+  }
+
+  /** The verdict on `update`, settled by its first apply, or by a newer update, or when the wait is over. */
+  private awaitVerdict(update: SourceUpdate): Promise<UpdateVerdict> {
+    // Superseded before it reached a sink: nothing refused it, and the source holds it as the base of the newer one.
+    this.waiting?.settle(ACCEPTED);
+    return new Promise<UpdateVerdict>((resolve) => {
+      const waitMs = this.deps.verdictWaitMs ?? DEFAULT_VERDICT_WAIT_MS;
+      let timer: NodeJS.Timeout | undefined;
+      let settled = false;
+      const waiter: VerdictWaiter = {
+        update,
+        settle: (verdict) => {
+          if (settled) return false;
+          settled = true;
+          clearTimeout(timer);
+          if (this.waiting === waiter) this.waiting = undefined;
+          if (verdict.accepted) this.lastAccepted = update;
+          resolve(verdict);
+          return true;
+        },
+      };
+      timer = setTimeout(() => {
+        this.deps.logger.warn({ version: update.snapshot.version, waitMs }, 'the first apply is taking longer than the verdict may wait; accepting the update, the apply goes on');
+        waiter.settle(ACCEPTED);
+      }, waitMs);
+      timer.unref();
+      this.waiting = waiter;
+    });
+  }
+
+  /**
+   * The sinks refused part of `update` and the source keeps the previous one: translate that again
+   * so that what the sinks took of the refused configuration is put back.
+   */
+  private restoreAfterRejection(update: SourceUpdate): void {
+    const previous = this.lastAccepted;
+    if (this.lastUpdate !== update || !previous) return; // a newer update is on its way, or there is nothing to go back to
+    this.deps.logger.warn({ rejected: update.snapshot.version, restoring: previous.snapshot.version }, 'restoring the last accepted configuration on the sinks');
+    this.onUpdate(previous);
   }
 
   /** The translated configuration with this pod's plugins; what cannot be applied goes back to the controller. */
@@ -201,8 +299,15 @@ export class SyncService {
         while (this.desired && !this.stopped) {
           const desired = this.desired;
           const translation = this.translation;
-          const failed = await this.applyToSinks(desired, translation);
+          const waiter = this.waiting;
+          this.waiting = undefined;
+          const { failed, refusals } = await this.applyToSinks(desired, translation);
+          if (waiter && refusals.length > 0) {
+            if (waiter.settle({ accepted: false, reason: refusalReason(refusals) })) this.restoreAfterRejection(waiter.update);
+          } else waiter?.settle(ACCEPTED);
           if (failed) {
+            // Restoring set a new desired configuration: apply it now rather than after a backoff.
+            if (this.desired !== desired && refusals.length > 0) continue;
             this.scheduleRetry();
             return;
           }
@@ -217,32 +322,37 @@ export class SyncService {
     return this.applying;
   }
 
-  private async applyToSinks(desired: GatewayConfig, translation: Translation | undefined): Promise<boolean> {
+  private async applyToSinks(desired: GatewayConfig, translation: Translation | undefined): Promise<ApplyOutcome> {
     let failed = false;
+    const refusals: { target: string; failures: readonly ApplyFailure[] }[] = [];
     // The translation knows what it changed when it patched the config this sink holds: no full diff.
     const delta = translation?.config === desired ? translation.delta : undefined;
     for (const state of this.sinks) {
       const changes = delta && delta.from === state.applied ? delta.changes : diffConfigs(state.applied, desired);
-      if (changes.changes.length === 0 && state.applied.version !== '') {
+      if (changes.changes.length === 0 && state.applied.version !== '' && !state.unsettled) {
         state.applied = desired;
         continue;
       }
       const started = performance.now();
-      const result = await state.sink.apply({ desired, changes }).catch((error: unknown) => ({ applied: 0, failed: [{ key: '*', reason: String(error) }] }));
+      const result = await state.sink.apply({ desired, changes }).catch((error: unknown): ApplyResult => ({ applied: 0, failed: [{ key: '*', reason: String(error) }] }));
       const seconds = (performance.now() - started) / 1000;
       if (result.failed.length > 0) {
         failed = true;
+        state.unsettled = true;
         this.deps.metrics.apply(state.sink.target, seconds, 'error');
         const reason = result.failed.slice(0, 5).map((f) => `${f.key}: ${f.reason}`).join('; ');
         this.status = { ...this.status, lastError: `${state.sink.target}: ${reason}` };
         this.deps.logger.error({ sink: state.sink.target, version: desired.version, error: reason }, 'apply failed; will retry');
+        const refused = result.failed.filter((f) => f.rejected);
+        if (refused.length > 0) refusals.push({ target: state.sink.target, failures: refused });
         continue;
       }
       this.deps.metrics.apply(state.sink.target, seconds, 'ok');
       state.applied = desired;
+      state.unsettled = false;
       this.deps.logger.debug({ sink: state.sink.target, version: desired.version, changes: changes.changes.length, ms: seconds * 1000 }, 'applied');
     }
-    return failed;
+    return { failed, refusals };
   }
 
   private onApplied(desired: GatewayConfig, translation: Translation | undefined): void {
