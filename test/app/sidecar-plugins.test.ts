@@ -14,7 +14,13 @@ import type { Node } from '../../src/adapters/envoy/ads-protocol.js';
 import { parseSidecarConfig } from '../../src/app/sidecar/sidecar-config.js';
 import { buildSidecarContainer, SidecarAppToken } from '../../src/app/sidecar/sidecar-container.js';
 import type { SidecarApp } from '../../src/app/sidecar/sidecar-app.js';
+import { translateSnapshot } from '../../src/adapters/apisix/translate.js';
+import type { ChangeSet } from '../../src/domain/diff.js';
 import type { GatewayConfig } from '../../src/domain/gateway-config.js';
+import { applyPodPlugins } from '../../src/domain/plugins/route-plugins.js';
+import { snapshotOfMaps } from '../../src/domain/snapshot.js';
+import type { SourceUpdate } from '../../src/ports/config-source.js';
+import type { ApplyResult, SinkUpdate } from '../../src/ports/config-sink.js';
 import type { JsonObject } from '../../src/domain/json.js';
 import { VersionClock } from '../../src/domain/plugins/version-clock.js';
 import type { PodReport } from '../../src/ports/plugin-delivery.js';
@@ -26,9 +32,20 @@ const bookinfo = path.join(repoRoot, 'examples/bookinfo/sidecar-resources.yaml')
 const node: Node = { id: 'test', cluster: 'test', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] };
 const POD = 'default/productpage-v1-abc';
 
+/** A memory sink that also keeps each change set it was given. */
+class RecordingSink extends MemoryConfigSink {
+  readonly changeSets: ChangeSet[] = [];
+  override apply(update: SinkUpdate): Promise<ApplyResult> {
+    this.changeSets.push(update.changes);
+    return super.apply(update);
+  }
+}
+
 interface Ctx {
   app: SidecarApp;
-  sink: MemoryConfigSink;
+  sink: RecordingSink;
+  source: MemoryConfigSource;
+  update: SourceUpdate;
   delivery: MemoryPluginDelivery;
   reports: PodReport[];
   translated: GatewayConfig;
@@ -54,11 +71,12 @@ s.before.each(async (ctx) => {
   ctx.delivery = new MemoryPluginDelivery(() => clock.next());
   ctx.reports = [];
   ctx.delivery.onReport((r) => ctx.reports.push(r));
-  ctx.sink = new MemoryConfigSink();
-  const source = new MemoryConfigSource();
+  ctx.sink = new RecordingSink();
+  const source = (ctx.source = new MemoryConfigSource());
   ctx.app = (await buildSidecarContainer(config.value, node, { logger: new PinoLogger({ level: 'silent' }), source, sinks: [ctx.sink], plugins: ctx.delivery.source(POD) })).get<SidecarApp>(SidecarAppToken);
   await ctx.app.start();
-  source.publish(await loadFile(bookinfo));
+  ctx.update = await loadFile(bookinfo);
+  source.publish(ctx.update);
   ctx.translated = (await translateFile(bookinfo, { partial: true })).translation.config;
   await until(() => ctx.sink.applied.ofKind('routes').length === ctx.translated.ofKind('routes').length, 'the translated routes');
 });
@@ -113,6 +131,29 @@ s('the merged routes pass APISIX schemas', async (ctx) => {
   ctx.delivery.publish(POD, { version: Date.now() + 10, plugins: [{ name: 'response-rewrite', phase: 'route', config: { headers: { set: { 'x-mesh': 'amesh' } } }, source: 'default/h' }, { name: 'audit', phase: 'post-req', config: { level: 1 }, source: 'default/h' }] });
   await until(() => [...routePlugins(ctx.sink.applied).values()].some((p) => 'ext-plugin-post-req' in p), 'the plugins');
   assert.equal(new ApisixSchemas(dir).violations(ctx.sink.applied), []);
+});
+
+s('with plugins, an endpoints-only push sends the one upstream it changed, and the sink ends where a full merge would', async (ctx) => {
+  const set = { version: Date.now() + 10, plugins: [{ name: 'limit-count', phase: 'route' as const, config: { count: 100, time_window: 60 }, source: 'default/ratelimit' }] };
+  ctx.delivery.publish(POD, set);
+  await until(() => [...routePlugins(ctx.sink.applied).values()].every((p) => 'limit-count' in p), 'limit-count on every route');
+  const { snapshot } = ctx.update;
+  const [name, endpoints] = [...snapshot.endpoints].find(([, e]) => e.localities.some((l) => l.endpoints.length > 0))!;
+  const [locality] = endpoints.localities;
+  const moved = { ...endpoints, localities: [{ ...locality!, endpoints: locality!.endpoints.map((e) => ({ ...e, port: e.port + 1 })) }] };
+  const next = snapshotOfMaps(`${snapshot.version}-eds`, { ...snapshot, endpoints: new Map([...snapshot.endpoints, [name, moved]]) });
+  const applies = ctx.sink.changeSets.length;
+  ctx.source.publish({ snapshot: next, fidelity: ctx.update.fidelity });
+  await until(() => ctx.sink.changeSets.length > applies, 'the endpoints push applied');
+  const changes = ctx.sink.changeSets.slice(applies).flatMap((c) => c.changes);
+  assert.ok(changes.length > 0);
+  for (const change of changes) assert.equal([change.op, change.key.split('/')[0]], ['update', 'upstreams'], change.key);
+  const translated = translateSnapshot(next);
+  assert.ok(translated.ok);
+  const full = applyPodPlugins(translated.value.config, set.plugins, set.version).config;
+  const canonical = (config: GatewayConfig): Record<string, string | undefined> => Object.fromEntries([...config.objects.keys()].map((k) => [k, config.canonicalOf(k)]));
+  assert.equal(canonical(ctx.sink.applied), canonical(full));
+  assert.is(ctx.sink.applied.version, full.version);
 });
 
 s.run();

@@ -14,7 +14,7 @@
 // source (xDS) has undone it too, and its next update builds on that.
 import type { Translation } from '../../adapters/apisix/translate.js';
 import { Backoff } from '../../adapters/xds/backoff.js';
-import { diffConfigs } from '../../domain/diff.js';
+import { applyChangeSet, diffConfigs, type ChangeSet } from '../../domain/diff.js';
 import { GatewayConfig, GATEWAY_KINDS } from '../../domain/gateway-config.js';
 import type { Secret } from '../../domain/mesh/secret.js';
 import { snapshotOfMaps } from '../../domain/snapshot.js';
@@ -26,7 +26,7 @@ import type { Logger } from '../../ports/logger.js';
 import type { Metrics } from '../../ports/metrics.js';
 import type { SecretSource } from '../../ports/secret-source.js';
 import type { PluginConfigSource, PodPluginSet } from '../../ports/plugin-config-source.js';
-import { applyPodPlugins } from '../../domain/plugins/route-plugins.js';
+import { applyPodPlugins, versionWithPlugins } from '../../domain/plugins/route-plugins.js';
 import { translateUpdate, type PipelineOptions } from '../pipeline.js';
 
 export interface SyncDeps {
@@ -106,6 +106,10 @@ export class SyncService {
   private lastUpdate: SourceUpdate | undefined;
   private desired: GatewayConfig | undefined;
   private translation: Translation | undefined;
+  /** A change set known to take `from` to `to` (the translation's delta, or it carried over the plugins). */
+  private delta: { readonly from: GatewayConfig; readonly to: GatewayConfig; readonly changes: ChangeSet } | undefined;
+  /** The last configuration with plugins merged in, and what it was made from. */
+  private merged: { readonly source: GatewayConfig; readonly set: PodPluginSet; readonly config: GatewayConfig } | undefined;
   private applying: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff({ initialMs: 200, maxMs: 10_000, multiplier: 2 });
@@ -157,7 +161,7 @@ export class SyncService {
       this.deps.logger.info({ version: set.version, plugins: set.plugins.map((p) => `${p.source}:${p.name}`) }, 'plugin set received');
       // Only the plugins changed: re-render the last translation, no new translation needed.
       if (this.translation) {
-        this.desired = this.withPlugins(this.translation.config);
+        this.desired = this.desiredOf(this.translation);
         void this.runApply();
       }
     });
@@ -231,7 +235,7 @@ export class SyncService {
     this.deps.metrics.translation(seconds, 'ok');
     this.lastUpdate = update;
     this.translation = translated.value;
-    this.desired = this.withPlugins(translated.value.config);
+    this.desired = this.desiredOf(translated.value);
     const verdict = judged ? this.awaitVerdict(update) : ACCEPTED;
     void this.runApply();
     return verdict;
@@ -277,6 +281,33 @@ export class SyncService {
     this.onUpdate(previous);
   }
 
+  /**
+   * What to apply for a translation, and the change set from the last one when it is known without a
+   * diff. An endpoints-only translation changed no route, so with plugins the last merged configuration is
+   * patched with its changes rather than the plugins merged into every route again (O(change), not O(mesh)).
+   */
+  private desiredOf(translation: Translation): GatewayConfig {
+    const { delta } = translation;
+    const set = this.pluginSet;
+    const merged = this.merged;
+    if (!set) {
+      this.delta = delta ? { ...delta, to: translation.config } : undefined;
+      return translation.config;
+    }
+    const routesUntouched = delta?.changes.changes.every((c) => (c.op === 'delete' ? c.previous : c.object).kind !== 'routes');
+    if (delta && merged && merged.set === set && merged.source === delta.from && routesUntouched) {
+      const changes: ChangeSet = { fromVersion: merged.config.version, toVersion: versionWithPlugins(translation.config.version, set.version), changes: delta.changes.changes };
+      const to = applyChangeSet(merged.config, changes);
+      this.delta = { from: merged.config, to, changes };
+      this.merged = { source: translation.config, set, config: to };
+      return to;
+    }
+    this.delta = undefined;
+    const config = this.withPlugins(translation.config);
+    this.merged = { source: translation.config, set, config };
+    return config;
+  }
+
   /** The translated configuration with this pod's plugins; what cannot be applied goes back to the controller. */
   private withPlugins(config: GatewayConfig): GatewayConfig {
     const set = this.pluginSet;
@@ -301,7 +332,7 @@ export class SyncService {
           const translation = this.translation;
           const waiter = this.waiting;
           this.waiting = undefined;
-          const { failed, refusals } = await this.applyToSinks(desired, translation);
+          const { failed, refusals } = await this.applyToSinks(desired);
           if (waiter && refusals.length > 0) {
             if (waiter.settle({ accepted: false, reason: refusalReason(refusals) })) this.restoreAfterRejection(waiter.update);
           } else waiter?.settle(ACCEPTED);
@@ -322,11 +353,11 @@ export class SyncService {
     return this.applying;
   }
 
-  private async applyToSinks(desired: GatewayConfig, translation: Translation | undefined): Promise<ApplyOutcome> {
+  private async applyToSinks(desired: GatewayConfig): Promise<ApplyOutcome> {
     let failed = false;
     const refusals: { target: string; failures: readonly ApplyFailure[] }[] = [];
-    // The translation knows what it changed when it patched the config this sink holds: no full diff.
-    const delta = translation?.config === desired ? translation.delta : undefined;
+    // What changed is known when the translation (or the plugin merge) patched the config this sink holds: no full diff.
+    const delta = this.delta?.to === desired ? this.delta : undefined;
     for (const state of this.sinks) {
       const changes = delta && delta.from === state.applied ? delta.changes : diffConfigs(state.applied, desired);
       if (changes.changes.length === 0 && state.applied.version !== '' && !state.unsettled) {

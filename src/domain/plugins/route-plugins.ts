@@ -35,6 +35,9 @@ function renderPlugins(plugins: readonly MergedPlugin[]): Map<string, { value: J
   return out;
 }
 
+/** The version of a translated configuration once a plugin set is merged into it. */
+export const versionWithPlugins = (version: string, pluginVersion: number): string => `${version}+plugins.${pluginVersion}`;
+
 export function applyPodPlugins(config: GatewayConfig, plugins: readonly MergedPlugin[], pluginVersion: number): RoutePluginResult {
   if (plugins.length === 0) return { config, problems: [] };
   const rendered = renderPlugins(plugins);
@@ -70,5 +73,5 @@ export function applyPodPlugins(config: GatewayConfig, plugins: readonly MergedP
       });
     }
   }
-  return { config: GatewayConfig.of(`${config.version}+plugins.${pluginVersion}`, objects), problems };
+  return { config: GatewayConfig.of(versionWithPlugins(config.version, pluginVersion), objects), problems };
 }
