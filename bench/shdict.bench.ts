@@ -4,12 +4,14 @@
 // Cases: one object; 10k objects created; one-object updates while 10k are present. Every few
 // samples the dict is read back over HTTP and compared, so the timings are of correct applies.
 // `npm run bench:shdict -- --help`. Needs root and the nginx packages (see test/support/nginx-shdict.ts).
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ShdictConfigSink } from '../src/adapters/shdict-sink/shdict-sink.js';
 import { StateEncoder } from '../src/adapters/shdict-sink/state-encoding.js';
 import { diffConfigs } from '../src/domain/diff.js';
 import { GatewayConfig } from '../src/domain/gateway-config.js';
+import { canonicalJson, type JsonValue } from '../src/domain/json.js';
 import { MARKER_KEY, NGINX_GID, NginxShdict, nginxUnavailable } from '../test/support/nginx-shdict.js';
 import { meshConfig, withRouteChanged } from '../test/support/shdict-configs.js';
 
@@ -51,7 +53,7 @@ async function verify(nginx: NginxShdict, config: GatewayConfig): Promise<void> 
   if (keys.length !== config.objects.size) throw new Error(`dict holds ${keys.length} keys, expected ${config.objects.size}`);
   for (const [key, object] of config.objects) {
     const value = dump.keys.get(`/${object.kind}/${object.id}`);
-    if (value === undefined || value !== config.canonicalOf(key)) throw new Error(`dict value of ${key} differs`);
+    if (value === undefined || canonicalJson(JSON.parse(value) as JsonValue) !== config.canonicalOf(key)) throw new Error(`dict value of ${key} differs`);
   }
 }
 
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
     }
     await verify(nginx, current);
 
+    console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (at the end of the run)`);
     console.log(`nginx ${prefix}, ${objects} objects of ~${Math.round(new StateEncoder().encode(current).payload.length / objects)} bytes (routes and upstreams)\n`);
     console.log('| case | samples | apply → visible in nginx, ms p50 / p90 / p99 / max |');
     console.log('|---|---|---|');
