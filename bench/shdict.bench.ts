@@ -5,6 +5,8 @@
 // built by a full diff, and built as the sidecar's change-set path builds it). Every few
 // samples the dict is read back over HTTP and compared, so the timings are of correct applies.
 // `npm run bench:shdict -- --help`. Needs root and the nginx packages (see test/support/nginx-shdict.ts).
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,11 +24,14 @@ const { values: args } = parseArgs({
     'bulk-samples': { type: 'string', default: '10' },
     'update-samples': { type: 'string', default: '300' },
     objects: { type: 'string', default: '10000' },
+    // Production puts the file in /run/amesh, a tmpfs; the test prefix under /tmp may be a disk
+    // filesystem, where writing a shared mapping also dirties page cache for writeback.
+    'shm-dir': { type: 'string', default: existsSync('/dev/shm') ? '/dev/shm' : '' },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log('npm run bench:shdict -- [--one-samples 1000] [--bulk-samples 10] [--update-samples 300] [--objects 10000]');
+  console.log('npm run bench:shdict -- [--one-samples 1000] [--bulk-samples 10] [--update-samples 300] [--objects 10000] [--shm-dir /dev/shm|""]');
   process.exit(0);
 }
 const GOALS = { oneP99Ms: 2, bulkMs: 100 };
@@ -65,8 +70,13 @@ async function main(): Promise<void> {
     return;
   }
   const objects = Number(args.objects);
-  const { prefix, shmDir } = await NginxShdict.makeDirs();
-  const shmPath = join(shmDir, 'xds.shm');
+  const { prefix, shmDir: prefixShmDir } = await NginxShdict.makeDirs();
+  const ownShmDir = args['shm-dir'] ? await mkdtemp(join(args['shm-dir'], 'amesh-bench-')) : undefined;
+  if (ownShmDir) {
+    await chown(ownShmDir, 0, NGINX_GID);
+    await chmod(ownShmDir, 0o750);
+  }
+  const shmPath = join(ownShmDir ?? prefixShmDir, 'xds.shm');
   const nginx = await NginxShdict.start(prefix, { shmPath });
   const sink = new ShdictConfigSink({ path: shmPath, group: NGINX_GID });
   try {
@@ -126,6 +136,7 @@ async function main(): Promise<void> {
     await verify(nginx, current);
 
     console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (at the end of the run)`);
+    console.log(`shared-memory file ${shmPath}`);
     console.log(`nginx ${prefix}, ${objects} objects of ~${Math.round(new StateEncoder().encode(current).payload.length / objects)} bytes (routes and upstreams)\n`);
     console.log('| case | samples | apply → visible in nginx, ms p50 / p90 / p99 / max |');
     console.log('|---|---|---|');
@@ -141,6 +152,7 @@ async function main(): Promise<void> {
   } finally {
     sink.close();
     await nginx.destroy();
+    if (ownShmDir) await rm(ownShmDir, { recursive: true, force: true });
   }
 }
 

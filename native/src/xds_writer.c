@@ -163,35 +163,48 @@ uint64_t amesh_xds_writer_publish(struct amesh_xds_writer *w, const uint8_t *dat
   return generation;
 }
 
-/*
- * Appends a delta record (entries changed since the latest publication) to the slot holding that
- * publication; returns its generation, or 0 when a full state must be published instead (no
- * latest publication to extend, or the log would outgrow the snapshot by more than
- * XDS_LOG_SLACK: then a reload would replay more than a snapshot costs).
- */
 #define XDS_LOG_SLACK (1u << 20)
+
+/* The slot whose chain ends with the latest publication (where a delta record goes), or -1. */
+static int head_slot(struct xds_header *h) {
+  uint64_t published = XDS_LOAD(&h->published_generation);
+  for (int i = 0; i < 2; i++)
+    if (published != 0 && XDS_LOAD(&h->slots[i].generation) != 0 && XDS_LOAD(&h->slots[i].last_generation) == published) return i;
+  return -1;
+}
+
+/*
+ * Bytes of entries a delta record may carry now: 0 when a full state must be published instead (no
+ * latest publication to extend, or the log would outgrow the snapshot by more than XDS_LOG_SLACK:
+ * then a reload would replay more than a snapshot costs).
+ */
+uint64_t amesh_xds_writer_delta_room(struct amesh_xds_writer *w) {
+  struct xds_header *h = w->h;
+  int slot = head_slot(h);
+  if (slot < 0) return 0;
+  struct xds_slot *s = &h->slots[slot];
+  uint64_t used = s->length + s->log_end, by_capacity = h->slot_capacity > used ? h->slot_capacity - used : 0;
+  uint64_t by_snapshot = s->length + XDS_LOG_SLACK > s->log_end ? s->length + XDS_LOG_SLACK - s->log_end : 0;
+  uint64_t room = by_capacity < by_snapshot ? by_capacity : by_snapshot;
+  return room > sizeof(struct xds_record) ? room - sizeof(struct xds_record) : 0;
+}
+
+/* Appends a delta record (entries changed since the latest publication) to the slot holding that
+ * publication; returns its generation, or 0 (with a message) when it does not fit the delta room. */
 uint64_t amesh_xds_writer_publish_delta(struct amesh_xds_writer *w, const uint8_t *data, uint64_t length, uint64_t count, char *error, size_t error_len) {
   struct xds_header *h = w->h;
-  uint64_t published = XDS_LOAD(&h->published_generation);
-  int slot = -1;
-  for (int i = 0; i < 2; i++)
-    if (published != 0 && XDS_LOAD(&h->slots[i].generation) != 0 && XDS_LOAD(&h->slots[i].last_generation) == published) slot = i;
-  if (slot < 0) {
-    fail(error, error_len, "no published state to extend");
+  if (length > amesh_xds_writer_delta_room(w)) {
+    fail(error, error_len, "a delta of %" PRIu64 " bytes does not fit the log: publish the whole state", length);
     return 0;
   }
+  int slot = head_slot(h);
   struct xds_slot *s = &h->slots[slot];
-  uint64_t need = sizeof(struct xds_record) + length;
-  if (s->length + s->log_end + need > h->slot_capacity || s->log_end + need > s->length + XDS_LOG_SLACK) {
-    fail(error, error_len, "the delta log is full");
-    return 0;
-  }
   uint64_t generation = w->next_generation++;
   struct xds_record record = {.generation = generation, .length = length, .count = count};
   uint8_t *at = xds_slot_data(h, slot) + s->length + s->log_end;
   memcpy(at, &record, sizeof record);
   memcpy(at + sizeof record, data, length);
-  XDS_STORE(&s->log_end, s->log_end + need);
+  XDS_STORE(&s->log_end, s->log_end + sizeof record + length);
   XDS_STORE(&s->last_generation, generation);
   announce(h, generation);
   return generation;

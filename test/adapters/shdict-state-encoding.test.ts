@@ -1,6 +1,7 @@
 // The payloads the shared-dict sink hands libxds.so: whole states in dependency order, and delta
 // records of exactly the change set, with deletions marked; a change set that does not start from
-// the last encoded state yields no delta (the sink then publishes the whole state).
+// the last encoded state, or one bigger than the log's room, yields no delta (the sink then publishes
+// the whole state).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StateEncoder } from '../../src/adapters/shdict-sink/state-encoding.js';
@@ -54,6 +55,17 @@ test('a delta: the changed and created objects, the deleted keys marked, in the 
   // The encoder now stands at v2: the same change set again does not start from it.
   assert.is(encoder.encodeChanges(changes, v2), undefined);
   assert.is(encoder.encodeChanges(diffConfigs(v2, v1).changes, v1)!.count, changes.length);
+});
+
+test('a delta larger than the room the log has left: none (the whole state is published instead)', () => {
+  const encoder = new StateEncoder();
+  const v1 = meshConfig(4, 'v1');
+  encoder.encode(v1);
+  const v2 = withRouteChanged(v1, 'v2', 1, 'b');
+  const changes = diffConfigs(v1, v2).changes;
+  assert.is(encoder.encodeChanges(changes, v2, 16), undefined);
+  const whole = encoder.encode(v2);
+  assert.equal(JSON.parse(entriesOf(whole.payload, whole.count).find((e) => e.key === '/routes/svc-1-default')!.value!), v2.objects.get('routes/svc-1-default')!.value);
 });
 
 test.run();

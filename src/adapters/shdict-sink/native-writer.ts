@@ -51,6 +51,7 @@ interface WriterFunctions {
   open(path: string, capacity: number, mode: number, gid: number, error: Buffer, errorLen: number): unknown;
   publish(writer: unknown, data: Buffer, length: number, count: number, error: Buffer, errorLen: number): number | bigint;
   publishDelta(writer: unknown, data: Buffer, length: number, count: number, error: Buffer, errorLen: number): number | bigint;
+  deltaRoom(writer: unknown): number | bigint;
   wait: { async(writer: unknown, generation: number, timeoutMs: number, out: Partial<RawStatus>, done: (error: unknown, result: number) => void): void };
   status(writer: unknown, out: Partial<RawStatus>): void;
   close(writer: unknown): void;
@@ -66,6 +67,7 @@ function functionsOf(libraryPath: string): WriterFunctions {
     open: lib.func('amesh_xds_writer_open', WRITER, ['const char *', 'uint64_t', 'uint32_t', 'int64_t', '_Out_ uint8_t *', 'size_t']),
     publish: lib.func('amesh_xds_writer_publish', 'uint64_t', [WRITER, 'const uint8_t *', 'uint64_t', 'uint64_t', '_Out_ uint8_t *', 'size_t']),
     publishDelta: lib.func('amesh_xds_writer_publish_delta', 'uint64_t', [WRITER, 'const uint8_t *', 'uint64_t', 'uint64_t', '_Out_ uint8_t *', 'size_t']),
+    deltaRoom: lib.func('amesh_xds_writer_delta_room', 'uint64_t', [WRITER]),
     wait: lib.func('amesh_xds_writer_wait', 'int', [WRITER, 'uint64_t', 'uint32_t', STATUS_OUT]),
     status: lib.func('amesh_xds_writer_status', 'void', [WRITER, STATUS_OUT]),
     close: lib.func('amesh_xds_writer_close', 'void', [WRITER]),
@@ -136,6 +138,11 @@ export class SharedStateWriter {
     const error = Buffer.alloc(512);
     const generation = Number(this.functions.publish(this.handle, state, state.length, count, error, error.length));
     return generation > 0 ? ok(generation) : err(text(error));
+  }
+
+  /** Bytes of entries a delta record may carry now; 0 when only a full state can be published. */
+  deltaRoom(): number {
+    return this.handle ? Number(this.functions.deltaRoom(this.handle)) : 0;
   }
 
   /**

@@ -86,7 +86,8 @@ export class ShdictConfigSink implements ConfigSink {
   /** The changes alone when they start from what nginx holds, else the whole state. */
   private publish(writer: SharedStateWriter, update: SinkUpdate): Result<number, string> {
     if (this.synced && update.changes.fromVersion === this.syncedVersion) {
-      const delta = this.encoder.encodeChanges(update.changes.changes, update.desired);
+      // Too big for the log: the changed entries are encoded anyway, and the whole state reuses them.
+      const delta = this.encoder.encodeChanges(update.changes.changes, update.desired, writer.deltaRoom());
       const published = delta && writer.publishDelta(delta.payload, delta.count);
       if (published?.ok) return published;
     }

@@ -61,9 +61,9 @@ export class StateEncoder {
   /**
    * The delta record of `changes` (ordered, from the state last encoded to `desired`), or undefined
    * when they do not start from that state (a created key already there, an updated or deleted one
-   * missing): then only a full state is right.
+   * missing: then only a full state is right) or need more than `maxBytes`.
    */
-  encodeChanges(changes: readonly Change[], desired: GatewayConfig): EncodedState | undefined {
+  encodeChanges(changes: readonly Change[], desired: GatewayConfig, maxBytes = Infinity): EncodedState | undefined {
     for (const change of changes) if (this.entries.has(change.key) !== (change.op !== 'create')) return undefined;
     const ordered: Encoded[] = [];
     for (const change of changes) {
@@ -77,7 +77,7 @@ export class StateEncoder {
         ordered.push(entry);
       }
     }
-    return { payload: write(ordered), count: ordered.length };
+    return bytesOf(ordered) > maxBytes ? undefined : { payload: write(ordered), count: ordered.length };
   }
 
   private entryOf(config: GatewayConfig, key: string): EncodedEntry {
@@ -98,10 +98,14 @@ interface Encoded {
   readonly jsonBytes: number;
 }
 
-function write(entries: readonly Encoded[]): Buffer {
+function bytesOf(entries: readonly Encoded[]): number {
   let length = 0;
   for (const entry of entries) length += 8 + entry.keyBytes + entry.jsonBytes;
-  const payload = Buffer.allocUnsafe(length);
+  return length;
+}
+
+function write(entries: readonly Encoded[]): Buffer {
+  const payload = Buffer.allocUnsafe(bytesOf(entries));
   let offset = 0;
   for (const entry of entries) {
     payload.writeUInt32LE(entry.keyBytes, offset);
