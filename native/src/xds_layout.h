@@ -1,14 +1,21 @@
 /*
  * Layout of the shared-memory file between the amesh agent (writer) and libxds.so inside nginx
- * (reader). One header page, then two slots that each hold a complete configuration state.
+ * (reader). One header page, then two slots. A slot holds a complete state (the snapshot, whose
+ * generation is the slot's `generation`) followed by an append-only log of delta records, each the
+ * next generation: snapshot + records up to G is the complete state of G, so a reloaded nginx can
+ * always rebuild, while a running one applies just the record.
  *
- * The agent writes the next state into the slot that does NOT hold the generation nginx has
- * applied (so a restarted worker can always rebuild from it), guarded by a seqlock: the slot's
- * generation is 0 while it is written. nginx copies a slot out, re-checks the generation, and only
- * then applies it: a half-written batch is never applied.
+ * A snapshot goes into the slot whose chain does NOT hold the generation nginx has applied (so a
+ * restarted worker can always rebuild from it), guarded by a seqlock: the slot's generation is 0
+ * while it is rewritten. A delta record is appended after `log_end` of the slot holding the latest
+ * publication, then `log_end` and `last_generation` move: bytes before `log_end` never change while
+ * the slot's generation stays. nginx copies what it reads, re-checks the slot's generation, and
+ * only then applies it: a half-written batch is never applied.
  *
- * Slot payload: `count` entries, each [u32 key_len][u32 value_len][key][value], little endian,
- * in the order the agent wants them stored (dependencies first).
+ * Snapshot payload: `count` entries, each [u32 key_len][u32 value_len][key][value], little endian,
+ * in the order the agent wants them stored (dependencies first). A delta record is a
+ * struct xds_record, then `count` entries in the same format where value_len XDS_DELETED (and no
+ * value bytes) deletes the key.
  */
 #ifndef AMESH_XDS_LAYOUT_H
 #define AMESH_XDS_LAYOUT_H
@@ -16,9 +23,10 @@
 #include <stdint.h>
 
 #define XDS_MAGIC 0x3153444853454d41ULL /* "AMESHDS1" little endian */
-#define XDS_LAYOUT 1u
+#define XDS_LAYOUT 2u
 #define XDS_HEADER_SIZE 4096u
 #define XDS_TEXT 256
+#define XDS_DELETED 0xffffffffu
 
 /* Error codes the reader reports in xds_status.error_code. */
 enum xds_error {
@@ -30,9 +38,17 @@ enum xds_error {
 };
 
 struct xds_slot {
-  uint64_t generation; /* 0 while the agent writes the slot */
-  uint64_t length;     /* payload bytes */
-  uint64_t count;      /* entries */
+  uint64_t generation;      /* of the snapshot; 0 while the agent rewrites the slot */
+  uint64_t length;          /* snapshot bytes */
+  uint64_t count;           /* snapshot entries */
+  uint64_t log_end;         /* bytes of delta records after the snapshot */
+  uint64_t last_generation; /* of the last record (the snapshot's when there is none) */
+};
+
+struct xds_record {
+  uint64_t generation;
+  uint64_t length; /* entry bytes after this header */
+  uint64_t count;
 };
 
 /* What the reader writes back. */

@@ -4,6 +4,9 @@
  * shared-memory file the agent writes and stores each published state into the dicts through
  * lua-nginx-module's own FFI store function (the zone's shm mutex makes that safe from a thread).
  *
+ * A batch is either a delta record (applied key by key against the state this thread holds) or a
+ * whole state (snapshot plus the log up to it, diffed against that state: after a failure, a
+ * reload, or when the agent compacts the log).
  * Per batch: a fixed-size marker key says "dirty", changed keys are stored (op SAFE: a full dict
  * fails instead of evicting live routes), removed keys deleted (value type nil), `version` bumped
  * once, marker set to "<file id> <generation>". A failed store undoes the batch and is reported in
@@ -66,6 +69,10 @@ struct reader {
   uint64_t last_identity_check_ms;
   struct xds_state current; /* what the dict holds of ours */
   uint64_t current_gen;
+  struct position { /* where `current_gen` is in the file: slot, its snapshot generation, log offset after it */
+    int slot;
+    uint64_t base, log_offset;
+  } at;
   uint64_t attempted_gen; /* a failed generation is not retried: the agent publishes a new one */
   int resync;             /* the dict may hold keys `current` does not know: flush before the next batch */
   uint64_t last_version;
@@ -155,22 +162,75 @@ static void report(struct reader *r, uint64_t generation, int code, const uint8_
   xds_futex_wake_all(&r->h->ack_seq);
 }
 
-/* Copies the slot holding `generation` out of the file; NULL when it is absent or being rewritten. */
-static uint8_t *copy_slot(struct reader *r, uint64_t generation, uint64_t *length, uint64_t *count) {
+/* A private copy of slot bytes [start, end): the agent may rewrite the slot meanwhile. */
+struct chain {
+  int slot;
+  uint64_t base, length, count, log_end;
+  uint8_t *bytes; /* slot data from `start` */
+  uint64_t start;
+};
+
+/* Copies the chain holding `generation` (from the log position `from`, or all of it when NULL); -1 when absent or being rewritten. */
+static int copy_chain(struct reader *r, uint64_t generation, const struct position *from, struct chain *c) {
   for (int i = 0; i < 2; i++) {
     struct xds_slot *slot = &r->h->slots[i];
-    if (XDS_LOAD(&slot->generation) != generation) continue;
-    *length = slot->length;
-    *count = slot->count;
-    if (*length > r->h->slot_capacity) return NULL;
-    uint8_t *copy = malloc(*length ? *length : 1);
-    if (!copy) return NULL;
-    memcpy(copy, xds_slot_data(r->h, i), *length);
+    uint64_t base = XDS_LOAD(&slot->generation);
+    if (base == 0 || generation < base || generation > XDS_LOAD(&slot->last_generation)) continue;
+    if (from && (from->slot != i || from->base != base)) return -1;
+    *c = (struct chain){.slot = i, .base = base, .length = slot->length, .count = slot->count, .log_end = XDS_LOAD(&slot->log_end)};
+    uint64_t end = c->length + c->log_end;
+    c->start = from ? c->length + from->log_offset : 0;
+    if (end > r->h->slot_capacity || c->start > end) return -1;
+    c->bytes = malloc(end - c->start ? end - c->start : 1);
+    if (!c->bytes) return -1;
+    memcpy(c->bytes, xds_slot_data(r->h, i) + c->start, end - c->start);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (__atomic_load_n(&slot->generation, __ATOMIC_RELAXED) == generation) return copy;
-    free(copy); /* the agent started rewriting the slot meanwhile: a newer publication follows */
+    if (__atomic_load_n(&slot->generation, __ATOMIC_RELAXED) == base) return 0;
+    free(c->bytes); /* the agent started rewriting the slot meanwhile: a newer publication follows */
+    c->bytes = NULL;
+    return -1;
   }
-  return NULL;
+  return -1;
+}
+
+/* The record at log offset *offset of a copied chain; 0, or -1 (malformed) with a message. */
+static int next_record(const struct chain *c, uint64_t *offset, struct xds_record *record, const uint8_t **entries, char *error, size_t error_len) {
+  uint64_t at = c->length + *offset - c->start, end = c->length + c->log_end - c->start;
+  if (*offset > c->log_end || end - at < sizeof *record) {
+    snprintf(error, error_len, "truncated record at log byte %" PRIu64, *offset);
+    return -1;
+  }
+  memcpy(record, c->bytes + at, sizeof *record);
+  if (record->length > end - at - sizeof *record) {
+    snprintf(error, error_len, "record of generation %" PRIu64 " overruns the log", record->generation);
+    return -1;
+  }
+  *entries = c->bytes + at + sizeof *record;
+  *offset += sizeof *record + record->length;
+  return 0;
+}
+
+/* The complete state of `generation`: its snapshot plus the log up to it. 1: not in the file (now), -1: malformed. */
+static int materialize(struct reader *r, uint64_t generation, struct xds_state *out, struct position *at, char *error, size_t error_len) {
+  struct chain c;
+  memset(out, 0, sizeof *out);
+  if (copy_chain(r, generation, NULL, &c) != 0) return 1;
+  int rc = xds_state_apply(out, c.bytes, c.length, c.count, 0, error, error_len);
+  uint64_t offset = 0;
+  while (rc == 0 && generation != c.base) {
+    struct xds_record record;
+    const uint8_t *entries;
+    rc = next_record(&c, &offset, &record, &entries, error, error_len);
+    if (rc == 0) rc = xds_state_apply(out, entries, record.length, record.count, 1, error, error_len);
+    if (rc == 0 && record.generation == generation) break;
+  }
+  free(c.bytes);
+  if (rc != 0) {
+    xds_state_free(out);
+    return -1;
+  }
+  *at = (struct position){c.slot, c.base, offset};
+  return 0;
 }
 
 static int next_version(struct reader *r, const char **errmsg) {
@@ -199,14 +259,48 @@ static int roll_back(struct reader *r, size_t n) {
   const char *errmsg;
   while (n-- > 0) {
     const struct undo *u = &r->undo[n];
-    if (u->previous) failed |= dict_store(r, r->config_zone, u->key, u->key_len, u->previous->value, u->previous->value_len, &errmsg) != 0;
+    if (u->previous) failed |= dict_store(r, r->config_zone, u->key, u->key_len, xds_entry_value(u->previous), u->previous->value_len, &errmsg) != 0;
     else failed |= dict_delete(r, r->config_zone, u->key, u->key_len) != 0;
   }
   return failed ? -1 : 0;
 }
 
-/* Makes the dict hold `next`; on failure the dict is back at `current` (or flagged for resync). */
-static void apply_state(struct reader *r, uint64_t generation, struct xds_state *next) {
+static int same_value(const struct xds_entry *e, const uint8_t *value, uint32_t value_len) {
+  return e && e->value_len == value_len && memcmp(xds_entry_value(e), value, value_len) == 0;
+}
+
+/* Stores or deletes one key, recording how to undo it; 0, or an error code with *errmsg set. */
+static int change_key(struct reader *r, size_t *undone, const uint8_t *key, uint32_t key_len, const uint8_t *value, uint32_t value_len, int deleted,
+                      const char **errmsg) {
+  const struct xds_entry *previous = xds_state_find(&r->current, key, key_len);
+  if (deleted ? !previous : same_value(previous, value, value_len)) return XDS_OK;
+  if (push_undo(r, *undone, key, key_len, previous) != 0) {
+    *errmsg = "out of memory for the undo log";
+    return XDS_E_STORE;
+  }
+  if (deleted) dict_delete(r, r->config_zone, key, key_len);
+  else if (dict_store(r, r->config_zone, key, key_len, value, value_len, errmsg) != 0) return XDS_E_STORE;
+  ++*undone;
+  return XDS_OK;
+}
+
+/* Ends a batch whose keys are stored: bumps `version`, or undoes the batch. 0 when it is applied. */
+static int finish_batch(struct reader *r, uint64_t generation, int code, size_t undone, const uint8_t *failed_key, size_t failed_len,
+                        size_t failed_value_len, const char *errmsg) {
+  if (code == XDS_OK && next_version(r, &errmsg) != 0) {
+    code = XDS_E_STORE, failed_key = (const uint8_t *)VERSION_KEY, failed_len = strlen(VERSION_KEY);
+  }
+  if (code == XDS_OK) return 0;
+  int rolled_back = roll_back(r, undone) == 0 && write_marker(r, r->current_gen, 0, &(const char *){0}) == 0;
+  if (!rolled_back) r->resync = 1;
+  report(r, generation, rolled_back ? code : XDS_E_ROLLBACK, failed_key, failed_len, "storing %zu bytes into %s: %s%s", failed_value_len,
+         failed_key == (const uint8_t *)VERSION_KEY ? "xds-config-version" : "xds-config", errmsg ? errmsg : "failed",
+         rolled_back ? "; batch rolled back" : "; rollback failed, the next batch rewrites the dict");
+  return -1;
+}
+
+/* Makes the dict hold `next` (a whole state); on failure the dict is back at `current` (or flagged for resync). */
+static int apply_state(struct reader *r, uint64_t generation, struct xds_state *next, const struct position *at) {
   const char *errmsg = NULL;
   if (r->resync) {
     r->flush_all(r->config_zone);
@@ -216,73 +310,109 @@ static void apply_state(struct reader *r, uint64_t generation, struct xds_state 
   }
   if (write_marker(r, 0, 1, &errmsg) != 0) {
     report(r, generation, XDS_E_STORE, (const uint8_t *)MARKER_KEY, strlen(MARKER_KEY), "storing into xds-config: %s", errmsg);
-    return;
+    xds_state_free(next);
+    return -1;
   }
   size_t undone = 0;
-  const uint8_t *failed_key = NULL;
-  size_t failed_len = 0, failed_value_len = 0;
+  const struct xds_entry *failed = NULL;
   int code = XDS_OK;
-  for (size_t i = 0; i < next->count && code == XDS_OK; i++) {
-    const struct xds_entry *e = &next->entries[i];
-    long old = xds_state_find(&r->current, e->key, e->key_len);
-    const struct xds_entry *previous = old >= 0 ? &r->current.entries[old] : NULL;
-    if (previous && previous->value_len == e->value_len && memcmp(previous->value, e->value, e->value_len) == 0) continue;
-    if (push_undo(r, undone, e->key, e->key_len, previous) != 0) {
-      code = XDS_E_STORE, errmsg = "out of memory for the undo log";
-      break;
-    }
-    if (dict_store(r, r->config_zone, e->key, e->key_len, e->value, e->value_len, &errmsg) != 0) {
-      code = XDS_E_STORE, failed_key = e->key, failed_len = e->key_len, failed_value_len = e->value_len;
-      break;
-    }
-    undone++;
+  for (const struct xds_entry *e = next->first; e && code == XDS_OK; e = e->next) {
+    code = change_key(r, &undone, e->data, e->key_len, xds_entry_value(e), e->value_len, 0, &errmsg);
+    if (code != XDS_OK) failed = e;
   }
   /* Deletions last and in reverse order: dependents (routes) go before what they reference. */
-  for (size_t i = r->current.count; i-- > 0 && code == XDS_OK;) {
-    const struct xds_entry *o = &r->current.entries[i];
-    if (xds_state_find(next, o->key, o->key_len) >= 0) continue;
-    if (push_undo(r, undone, o->key, o->key_len, o) != 0) {
-      code = XDS_E_STORE, errmsg = "out of memory for the undo log";
-      break;
-    }
-    dict_delete(r, r->config_zone, o->key, o->key_len);
-    undone++;
-  }
-  if (code == XDS_OK && next_version(r, &errmsg) != 0) {
-    code = XDS_E_STORE, failed_key = (const uint8_t *)VERSION_KEY, failed_len = strlen(VERSION_KEY);
-  }
-  if (code != XDS_OK) {
-    int rolled_back = roll_back(r, undone) == 0 && write_marker(r, r->current_gen, 0, &(const char *){0}) == 0;
-    if (!rolled_back) r->resync = 1;
-    report(r, generation, rolled_back ? code : XDS_E_ROLLBACK, failed_key, failed_len,
-           "storing %zu bytes into %s: %s%s", failed_value_len, failed_key == (const uint8_t *)VERSION_KEY ? "xds-config-version" : "xds-config",
-           errmsg ? errmsg : "failed", rolled_back ? "; batch rolled back" : "; rollback failed, the next batch rewrites the dict");
+  for (const struct xds_entry *o = r->current.last; o && code == XDS_OK; o = o->prev)
+    if (!xds_state_find(next, o->data, o->key_len)) code = change_key(r, &undone, o->data, o->key_len, NULL, 0, 1, &errmsg);
+  if (finish_batch(r, generation, code, undone, failed ? failed->data : NULL, failed ? failed->key_len : 0, failed ? failed->value_len : 0, errmsg) != 0) {
     xds_state_free(next);
-    return;
+    return -1;
   }
   write_marker(r, generation, 0, &errmsg); /* same length as "dirty": replaced in place, cannot fail */
   xds_state_free(&r->current);
   r->current = *next;
   r->current_gen = generation;
+  r->at = *at;
   report(r, generation, XDS_OK, NULL, 0, "");
+  return 0;
+}
+
+/* Applies one delta record on top of `current`; 0 when applied (failures are reported). */
+static int apply_delta(struct reader *r, const struct xds_record *record, const uint8_t *entries, uint64_t log_offset) {
+  char error[200];
+  const char *errmsg = NULL;
+  struct xds_op op;
+  size_t offset = 0;
+  for (uint64_t n = 0; n < record->count; n++) /* validate it all before touching the dict */
+    if (xds_next_op(entries, record->length, &offset, &op, 1, error, sizeof error) != 0) {
+      report(r, record->generation, XDS_E_MALFORMED, NULL, 0, "malformed delta: entry %" PRIu64 ": %s", n, error);
+      return -1;
+    }
+  if (offset != record->length) {
+    report(r, record->generation, XDS_E_MALFORMED, NULL, 0, "malformed delta: %" PRIu64 " trailing bytes", record->length - offset);
+    return -1;
+  }
+  if (write_marker(r, 0, 1, &errmsg) != 0) {
+    report(r, record->generation, XDS_E_STORE, (const uint8_t *)MARKER_KEY, strlen(MARKER_KEY), "storing into xds-config: %s", errmsg);
+    return -1;
+  }
+  size_t undone = 0;
+  int code = XDS_OK;
+  offset = 0;
+  for (uint64_t n = 0; n < record->count && code == XDS_OK; n++) {
+    xds_next_op(entries, record->length, &offset, &op, 1, error, sizeof error);
+    code = change_key(r, &undone, op.key, op.key_len, op.value, op.value_len, op.deleted, &errmsg);
+  }
+  if (finish_batch(r, record->generation, code, undone, code ? op.key : NULL, code ? op.key_len : 0, code ? op.value_len : 0, errmsg) != 0) return -1;
+  write_marker(r, record->generation, 0, &errmsg);
+  /* Only now may `current` change: the undo log pointed into it. */
+  if (xds_state_apply(&r->current, entries, record->length, record->count, 1, error, sizeof error) != 0) r->resync = 1;
+  r->current_gen = record->generation;
+  r->at.log_offset = log_offset;
+  report(r, record->generation, XDS_OK, NULL, 0, "");
+  return 0;
+}
+
+/* The records after `current` up to `generation`, each its own batch. 0: applied, 1: not in the log
+ * after `current` (apply the whole state instead), -1: a record failed (reported). */
+static int try_deltas(struct reader *r, uint64_t generation) {
+  struct chain c;
+  if (r->current_gen == 0 || r->current_gen >= generation || r->resync || copy_chain(r, generation, &r->at, &c) != 0) return 1;
+  uint64_t offset = r->at.log_offset;
+  int rc = 0;
+  while (r->current_gen != generation && rc == 0) {
+    struct xds_record record;
+    const uint8_t *entries;
+    char error[200];
+    if (next_record(&c, &offset, &record, &entries, error, sizeof error) != 0 || record.generation > generation) rc = 1;
+    else rc = apply_delta(r, &record, entries, offset);
+  }
+  free(c.bytes);
+  return rc;
 }
 
 static void try_apply(struct reader *r, uint64_t generation) {
-  uint64_t length = 0, count = 0;
-  uint8_t *copy = copy_slot(r, generation, &length, &count);
-  if (!copy) return;
-  r->attempted_gen = generation;
-  struct xds_state next;
-  char error[200];
-  if (xds_state_parse(&next, copy, length, count, error, sizeof error) != 0) {
-    xds_state_free(&next);
-    report(r, generation, XDS_E_MALFORMED, NULL, 0, "malformed state: %s", error);
+  int rc = try_deltas(r, generation);
+  if (rc <= 0) {
+    r->attempted_gen = generation;
+    if (rc < 0 && XDS_LOAD(&r->h->status.failed_generation) < generation) {
+      /* An earlier record failed: the agent waits for this one, which cannot apply either. */
+      XDS_STORE(&r->h->status.failed_generation, generation);
+      __atomic_fetch_add(&r->h->ack_seq, 1, __ATOMIC_SEQ_CST);
+      xds_futex_wake_all(&r->h->ack_seq);
+    }
     return;
   }
-  apply_state(r, generation, &next);
+  struct xds_state next;
+  struct position at;
+  char error[200];
+  rc = materialize(r, generation, &next, &at, error, sizeof error);
+  if (rc > 0) return; /* being rewritten: the futex wakes us when that publication lands */
+  r->attempted_gen = generation;
+  if (rc < 0) report(r, generation, XDS_E_MALFORMED, NULL, 0, "malformed state: %s", error);
+  else apply_state(r, generation, &next, &at);
 }
 
-/* A new instance learns what the dict holds from the marker and the slot it names. */
+/* A new instance learns what the dict holds from the marker and the chain it names. */
 static void adopt_dict(struct reader *r) {
   char marker[64] = "";
   double unused;
@@ -295,14 +425,11 @@ static void adopt_dict(struct reader *r) {
   uint64_t file_id = 0, generation = 0;
   if (sscanf(marker, "%" SCNx64 " %" SCNu64, &file_id, &generation) == 2 && file_id == r->h->file_id) {
     if (generation == 0) return;
-    uint64_t length = 0, count = 0;
-    uint8_t *copy = copy_slot(r, generation, &length, &count);
     char error[200];
-    if (copy && xds_state_parse(&r->current, copy, length, count, error, sizeof error) == 0) {
+    if (materialize(r, generation, &r->current, &r->at, error, sizeof error) == 0) {
       r->current_gen = generation;
       return;
     }
-    xds_state_free(&r->current);
   }
   logf_("xds-config holds state \"%s\" this file cannot describe: it is rewritten from scratch", marker);
   r->resync = 1;

@@ -1,7 +1,7 @@
 /*
  * The agent's half, called through koffi from Node (which cannot mmap): creates or reopens the
- * shared-memory file, publishes a full state into the free slot under a seqlock, and waits for the
- * reader's acknowledgement on a futex.
+ * shared-memory file, publishes a full state into the free slot under a seqlock or appends a delta
+ * record to the latest one, and waits for the reader's acknowledgement on a futex.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -117,13 +117,24 @@ void *amesh_xds_writer_open(const char *path, uint64_t capacity, uint32_t mode, 
   w->h = map;
   w->map_len = (size_t)st.st_size;
   /* Generations keep growing across agent restarts: the reader only ever moves forward. */
-  uint64_t last = max_u64(XDS_LOAD(&w->h->published_generation), max_u64(w->h->slots[0].generation, w->h->slots[1].generation));
+  uint64_t last = max_u64(XDS_LOAD(&w->h->published_generation), max_u64(w->h->slots[0].last_generation, w->h->slots[1].last_generation));
   last = max_u64(last, max_u64(XDS_LOAD(&w->h->status.applied_generation), XDS_LOAD(&w->h->status.failed_generation)));
   w->next_generation = last + 1;
   return w;
 }
 
 uint64_t amesh_xds_writer_capacity(struct amesh_xds_writer *w) { return w->h->slot_capacity; }
+
+static int chain_holds(struct xds_slot *s, uint64_t generation) {
+  uint64_t base = XDS_LOAD(&s->generation);
+  return base != 0 && base <= generation && generation <= XDS_LOAD(&s->last_generation);
+}
+
+static void announce(struct xds_header *h, uint64_t generation) {
+  XDS_STORE(&h->published_generation, generation);
+  __atomic_fetch_add(&h->publish_seq, 1, __ATOMIC_SEQ_CST);
+  xds_futex_wake_all(&h->publish_seq);
+}
 
 /* Publishes a full state; returns its generation, or 0 with a message in `error`. */
 uint64_t amesh_xds_writer_publish(struct amesh_xds_writer *w, const uint8_t *data, uint64_t length, uint64_t count, char *error, size_t error_len) {
@@ -135,9 +146,9 @@ uint64_t amesh_xds_writer_publish(struct amesh_xds_writer *w, const uint8_t *dat
   /* Never the slot the dict was built from: a restarting worker rebuilds from it. */
   uint64_t applied = XDS_LOAD(&h->status.applied_generation);
   int slot;
-  if (applied != 0 && XDS_LOAD(&h->slots[0].generation) == applied) slot = 1;
-  else if (applied != 0 && XDS_LOAD(&h->slots[1].generation) == applied) slot = 0;
-  else slot = XDS_LOAD(&h->slots[0].generation) <= XDS_LOAD(&h->slots[1].generation) ? 0 : 1;
+  if (applied != 0 && chain_holds(&h->slots[0], applied)) slot = 1;
+  else if (applied != 0 && chain_holds(&h->slots[1], applied)) slot = 0;
+  else slot = XDS_LOAD(&h->slots[0].last_generation) <= XDS_LOAD(&h->slots[1].last_generation) ? 0 : 1;
   uint64_t generation = w->next_generation++;
   struct xds_slot *s = &h->slots[slot];
   __atomic_store_n(&s->generation, 0, __ATOMIC_SEQ_CST);
@@ -145,10 +156,57 @@ uint64_t amesh_xds_writer_publish(struct amesh_xds_writer *w, const uint8_t *dat
   memcpy(xds_slot_data(h, slot), data, length);
   s->length = length;
   s->count = count;
+  s->log_end = 0;
+  XDS_STORE(&s->last_generation, generation);
   XDS_STORE(&s->generation, generation);
-  XDS_STORE(&h->published_generation, generation);
-  __atomic_fetch_add(&h->publish_seq, 1, __ATOMIC_SEQ_CST);
-  xds_futex_wake_all(&h->publish_seq);
+  announce(h, generation);
+  return generation;
+}
+
+#define XDS_LOG_SLACK (1u << 20)
+
+/* The slot whose chain ends with the latest publication (where a delta record goes), or -1. */
+static int head_slot(struct xds_header *h) {
+  uint64_t published = XDS_LOAD(&h->published_generation);
+  for (int i = 0; i < 2; i++)
+    if (published != 0 && XDS_LOAD(&h->slots[i].generation) != 0 && XDS_LOAD(&h->slots[i].last_generation) == published) return i;
+  return -1;
+}
+
+/*
+ * Bytes of entries a delta record may carry now: 0 when a full state must be published instead (no
+ * latest publication to extend, or the log would outgrow the snapshot by more than XDS_LOG_SLACK:
+ * then a reload would replay more than a snapshot costs).
+ */
+uint64_t amesh_xds_writer_delta_room(struct amesh_xds_writer *w) {
+  struct xds_header *h = w->h;
+  int slot = head_slot(h);
+  if (slot < 0) return 0;
+  struct xds_slot *s = &h->slots[slot];
+  uint64_t used = s->length + s->log_end, by_capacity = h->slot_capacity > used ? h->slot_capacity - used : 0;
+  uint64_t by_snapshot = s->length + XDS_LOG_SLACK > s->log_end ? s->length + XDS_LOG_SLACK - s->log_end : 0;
+  uint64_t room = by_capacity < by_snapshot ? by_capacity : by_snapshot;
+  return room > sizeof(struct xds_record) ? room - sizeof(struct xds_record) : 0;
+}
+
+/* Appends a delta record (entries changed since the latest publication) to the slot holding that
+ * publication; returns its generation, or 0 (with a message) when it does not fit the delta room. */
+uint64_t amesh_xds_writer_publish_delta(struct amesh_xds_writer *w, const uint8_t *data, uint64_t length, uint64_t count, char *error, size_t error_len) {
+  struct xds_header *h = w->h;
+  if (length > amesh_xds_writer_delta_room(w)) {
+    fail(error, error_len, "a delta of %" PRIu64 " bytes does not fit the log: publish the whole state", length);
+    return 0;
+  }
+  int slot = head_slot(h);
+  struct xds_slot *s = &h->slots[slot];
+  uint64_t generation = w->next_generation++;
+  struct xds_record record = {.generation = generation, .length = length, .count = count};
+  uint8_t *at = xds_slot_data(h, slot) + s->length + s->log_end;
+  memcpy(at, &record, sizeof record);
+  memcpy(at + sizeof record, data, length);
+  XDS_STORE(&s->log_end, s->log_end + sizeof record + length);
+  XDS_STORE(&s->last_generation, generation);
+  announce(h, generation);
   return generation;
 }
 

@@ -20,7 +20,7 @@ import type { JsonObject, JsonValue } from '../../src/domain/json.js';
 import type { ApplyResult } from '../../src/ports/config-sink.js';
 import { configSinkContract, type ReadBack } from '../contract/config-sink.contract.js';
 import { ApisixSchemas } from '../support/apisix-schemas.js';
-import { MARKER_KEY, NGINX_GID, NginxShdict, nginxUnavailable, type DictDump, type NginxOptions } from '../support/nginx-shdict.js';
+import { MARKER_KEY, NGINX_GID, NginxShdict, nginxUnavailable, shmSlots, type DictDump, type NginxOptions } from '../support/nginx-shdict.js';
 import { repoRoot, requireShared } from '../support/shared-fixtures.js';
 import { meshConfig, withRouteChanged } from '../support/shdict-configs.js';
 import { translateFile } from '../support/translate-file.js';
@@ -291,6 +291,113 @@ if (unavailable) {
       } finally {
         restarted.close();
       }
+    } finally {
+      await r.destroy();
+    }
+  });
+
+  /** A log grows only by delta records: its total grows while the snapshot generation stays. */
+  async function deltaLogBytes(shmPath: string): Promise<bigint> {
+    const slots = await shmSlots(shmPath);
+    const head = slots.reduce((a, b) => (b.lastGeneration > a.lastGeneration ? b : a));
+    return head.logBytes;
+  }
+
+  /** `base` plus / minus objects, and one route changed: the mix a delta must carry. */
+  function mutate(base: GatewayConfig, step: number): GatewayConfig {
+    const changed = withRouteChanged(base, `d${step}`, step % 50, `d${step}`);
+    const extra = meshConfig(2 * (step + 1), `x${step}`, `x${step}`);
+    const added = [...extra.objects.values()].filter((o) => !changed.objects.has(`${o.kind}/${o.id}`)).map((o) => ({ ...o, id: `${o.id}-n${step}`, value: { ...o.value, id: `${o.id}-n${step}` } }));
+    // Every third step deletes what step-1 added (route first, by the diff's order).
+    const kept = [...changed.objects.values()].filter((o) => !(step % 3 === 0 && o.id.endsWith(`-n${step - 1}`)));
+    return GatewayConfig.of(`d${step}`, [...kept, ...added.slice(0, 2)]);
+  }
+
+  s('small deltas (creates, updates, deletes) travel as delta records; a restarted nginx and a respawned worker rebuild exactly the agent\'s state from snapshot + log', async () => {
+    const r = await rig();
+    let nginx = r.nginx;
+    try {
+      let current = meshConfig(100, 'base');
+      assert.equal((await applyNext(r.sink, GatewayConfig.empty(), current)).failed, []);
+      const logBefore = await deltaLogBytes(r.shmPath);
+      for (let step = 1; step <= 30; step++) {
+        const next = mutate(current, step);
+        const before = (await nginx.dump()).version!;
+        assert.equal((await applyNext(r.sink, current, next)).failed, [], `delta ${step}`);
+        current = next;
+        const dump = await nginx.dump();
+        assertDictHolds(dump, current);
+        assert.ok(BigInt(dump.version!) > BigInt(before), `version moved at delta ${step}`);
+      }
+      assert.ok((await deltaLogBytes(r.shmPath)) > logBefore, 'the changes went into the delta log, not a new snapshot');
+
+      await nginx.stop();
+      nginx = await NginxShdict.start(nginx.prefix, { shmPath: r.shmPath });
+      await until('the restarted nginx to rebuild the state', async () => {
+        const dump = await nginx.dump();
+        return dump.version && objectsOf(dump).size === current.objects.size ? dump : undefined;
+      });
+      assertDictHolds(await nginx.dump(), current);
+
+      // The respawned worker adopts the dict at a generation inside the log, then takes the next delta.
+      process.kill(r.sink.readerStatus()!.readerPid, 'SIGKILL');
+      await until('a respawned worker 0 to follow the file', async () => (readerLines(await nginx.errorLog()).filter((l) => l.includes('following')).length >= 3 ? true : undefined));
+      assert.not.match(await nginx.errorLog(), /cannot describe/, 'the marker\'s generation was found in the log');
+      for (let step = 31; step <= 35; step++) {
+        const next = mutate(current, step);
+        assert.equal((await applyNext(r.sink, current, next)).failed, [], `delta ${step} after the respawn`);
+        current = next;
+      }
+      assertDictHolds(await nginx.dump(), current);
+    } finally {
+      r.sink.close();
+      await nginx.destroy();
+    }
+  });
+
+  s('a full delta log is compacted into a new snapshot; the dict stays equal to the agent\'s state', async () => {
+    const r = await rig();
+    try {
+      let current = meshConfig(10, 'base');
+      assert.equal((await applyNext(r.sink, GatewayConfig.empty(), current)).failed, []);
+      const firstSnapshot = (await shmSlots(r.shmPath)).find((slot) => slot.generation > 0n)!.generation;
+      // Each change carries ~100 KiB: the log (bounded by snapshot + 1 MiB) fills within a dozen applies.
+      for (let step = 1; step <= 15; step++) {
+        const big = { ...current.objects.get('routes/svc-1-default')!, value: { ...current.objects.get('routes/svc-1-default')!.value, desc: `${step}`.repeat(100_000 / `${step}`.length) } };
+        const next = GatewayConfig.of(`c${step}`, [...current.objects.values()].map((o) => (o.kind === 'routes' && o.id === 'svc-1-default' ? big : o)));
+        assert.equal((await applyNext(r.sink, current, next)).failed, [], `apply ${step}`);
+        current = next;
+        assertDictHolds(await r.nginx.dump(), current);
+      }
+      const head = (await shmSlots(r.shmPath)).reduce((a, b) => (b.lastGeneration > a.lastGeneration ? b : a));
+      assert.ok(head.generation > firstSnapshot, `a new snapshot (generation ${head.generation}) replaced the log of ${firstSnapshot}`);
+      assert.ok(head.logBytes > 0n && head.lastGeneration > head.generation, 'and deltas continued after it');
+    } finally {
+      await r.destroy();
+    }
+  });
+
+  s('a delta that overflows the dict fails with "no memory", is rolled back, and the next apply goes through', async () => {
+    const r = await rig({ configDictSize: '1m' });
+    try {
+      const base = meshConfig(200, 'v1');
+      assert.equal((await applyNext(r.sink, GatewayConfig.empty(), base)).failed, []);
+      const logBefore = await deltaLogBytes(r.shmPath);
+      const before = await r.nginx.dump();
+      // 12 new upstreams of ~80 KiB each: a delta record (under the log's bound) the 1 MiB dict cannot hold.
+      const huge = [...Array(12).keys()].map((i) => ({ kind: 'upstreams' as const, id: `huge-${i}`, value: { id: `huge-${i}`, type: 'roundrobin', nodes: [{ host: '10.0.0.1', port: 80, weight: 1 }], desc: 'x'.repeat(80_000) } }));
+      const tooBig = GatewayConfig.of('v2', [...base.objects.values(), ...huge]);
+      const result = await applyNext(r.sink, base, tooBig);
+      assert.ok((await deltaLogBytes(r.shmPath)) > logBefore, 'it was published as a delta record');
+      assert.is(result.failed.length, 1);
+      assert.match(result.failed[0]!.key, /^upstreams\/huge-/);
+      assert.match(result.failed[0]!.reason, /no memory.*rolled back/);
+      const after = await r.nginx.dump();
+      assert.is(after.version, before.version, 'no version bump for a failed batch');
+      assertDictHolds(after, base);
+      const next = withRouteChanged(base, 'v3', 5, 'after');
+      assert.equal((await applyNext(r.sink, base, next)).failed, []);
+      assertDictHolds(await r.nginx.dump(), next);
     } finally {
       await r.destroy();
     }

@@ -4,7 +4,7 @@
 // free port; GET /dump returns the dicts (built into one string, printed once).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -231,4 +231,16 @@ export class NginxShdict {
     await this.stop();
     await rm(this.prefix, { recursive: true, force: true });
   }
+}
+
+/** Per slot of the shared-memory file (native/src/xds_layout.h): snapshot generation and delta-log bytes. */
+export async function shmSlots(path: string): Promise<{ generation: bigint; logBytes: bigint; lastGeneration: bigint }[]> {
+  const file = await open(path, 'r');
+  const header = Buffer.alloc(4096);
+  await file.read(header, 0, header.length, 0).finally(() => file.close());
+  const SLOTS = 48; // magic, layout, header_size, slot_capacity, file_id, published_generation, publish_seq, ack_seq
+  return [0, 1].map((i) => {
+    const at = SLOTS + i * 40;
+    return { generation: header.readBigUInt64LE(at), logBytes: header.readBigUInt64LE(at + 24), lastGeneration: header.readBigUInt64LE(at + 32) };
+  });
 }

@@ -39,6 +39,9 @@ export function meshConfig(objects: number, version: string, tag = 'a'): Gateway
   return GatewayConfig.of(version, list);
 }
 
+/** The route `withRouteChanged` puts in (for building the change set directly, as the sidecar does). */
+export const changedRoute = (index: number, tag: string): GatewayObject => route(index, tag);
+
 /** `base` with one route's content changed. */
 export function withRouteChanged(base: GatewayConfig, version: string, index: number, tag: string): GatewayConfig {
   const changed = route(index, tag);

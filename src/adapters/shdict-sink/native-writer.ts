@@ -50,6 +50,8 @@ const STATUS_OUT = koffi.out(koffi.pointer(STATUS));
 interface WriterFunctions {
   open(path: string, capacity: number, mode: number, gid: number, error: Buffer, errorLen: number): unknown;
   publish(writer: unknown, data: Buffer, length: number, count: number, error: Buffer, errorLen: number): number | bigint;
+  publishDelta(writer: unknown, data: Buffer, length: number, count: number, error: Buffer, errorLen: number): number | bigint;
+  deltaRoom(writer: unknown): number | bigint;
   wait: { async(writer: unknown, generation: number, timeoutMs: number, out: Partial<RawStatus>, done: (error: unknown, result: number) => void): void };
   status(writer: unknown, out: Partial<RawStatus>): void;
   close(writer: unknown): void;
@@ -64,6 +66,8 @@ function functionsOf(libraryPath: string): WriterFunctions {
   functions = {
     open: lib.func('amesh_xds_writer_open', WRITER, ['const char *', 'uint64_t', 'uint32_t', 'int64_t', '_Out_ uint8_t *', 'size_t']),
     publish: lib.func('amesh_xds_writer_publish', 'uint64_t', [WRITER, 'const uint8_t *', 'uint64_t', 'uint64_t', '_Out_ uint8_t *', 'size_t']),
+    publishDelta: lib.func('amesh_xds_writer_publish_delta', 'uint64_t', [WRITER, 'const uint8_t *', 'uint64_t', 'uint64_t', '_Out_ uint8_t *', 'size_t']),
+    deltaRoom: lib.func('amesh_xds_writer_delta_room', 'uint64_t', [WRITER]),
     wait: lib.func('amesh_xds_writer_wait', 'int', [WRITER, 'uint64_t', 'uint32_t', STATUS_OUT]),
     status: lib.func('amesh_xds_writer_status', 'void', [WRITER, STATUS_OUT]),
     close: lib.func('amesh_xds_writer_close', 'void', [WRITER]),
@@ -133,6 +137,22 @@ export class SharedStateWriter {
     if (!this.handle) return err('the shared-memory writer is closed');
     const error = Buffer.alloc(512);
     const generation = Number(this.functions.publish(this.handle, state, state.length, count, error, error.length));
+    return generation > 0 ? ok(generation) : err(text(error));
+  }
+
+  /** Bytes of entries a delta record may carry now; 0 when only a full state can be published. */
+  deltaRoom(): number {
+    return this.handle ? Number(this.functions.deltaRoom(this.handle)) : 0;
+  }
+
+  /**
+   * Appends a delta record (changes since the latest publication) to the file; err when a full
+   * state must be published instead (nothing to extend, or the log is full and is compacted that way).
+   */
+  publishDelta(changes: Buffer, count: number): Result<number, string> {
+    if (!this.handle) return err('the shared-memory writer is closed');
+    const error = Buffer.alloc(512);
+    const generation = Number(this.functions.publishDelta(this.handle, changes, changes.length, count, error, error.length));
     return generation > 0 ? ok(generation) : err(text(error));
   }
 

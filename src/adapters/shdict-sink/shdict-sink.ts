@@ -1,11 +1,13 @@
 // ConfigSink that feeds APISIX's `xds-config` / `xds-config-version` shared dicts through
-// libxds.so: every apply publishes the whole desired state into the shared-memory file, and the
-// in-nginx half stores what changed, bumps `version` once, and acknowledges. The apply resolves
+// libxds.so: an apply appends just its changes to the shared-memory file when they follow the state
+// nginx acknowledged last, and publishes the whole desired state otherwise (first apply, after a
+// failure, when the log is full); the in-nginx half stores what changed, bumps `version` once, and
+// acknowledges. The apply resolves
 // only on that acknowledgement, so a full dict or any store failure comes back as a failed apply
 // (SyncService logs it, counts it and retries) instead of being lost.
 import type { ApplyFailure, ApplyResult, ConfigSink, SinkUpdate } from '../../ports/config-sink.js';
 import type { Logger } from '../../ports/logger.js';
-import { ok } from '../../domain/result.js';
+import { ok, type Result } from '../../domain/result.js';
 import { defaultLibraryPath, SharedStateWriter, type ReaderStatus } from './native-writer.js';
 import { groupId } from './posix-group.js';
 import { objectKeyOfDictKey, StateEncoder } from './state-encoding.js';
@@ -44,24 +46,29 @@ export class ShdictConfigSink implements ConfigSink {
   readonly target: string;
   private writer: SharedStateWriter | undefined;
   private readonly encoder = new StateEncoder();
+  /** nginx acknowledged the last publication, which was the configuration of `syncedVersion`. */
   private synced = false;
+  private syncedVersion: string | undefined;
 
   constructor(private readonly options: ShdictSinkOptions) {
     this.target = `shdict:${options.path}`;
   }
 
   async apply(update: SinkUpdate): Promise<ApplyResult> {
-    if (this.synced && update.changes.changes.length === 0) return { applied: 0, failed: [] };
+    if (this.synced && update.changes.changes.length === 0) {
+      this.syncedVersion = update.desired.version;
+      return { applied: 0, failed: [] };
+    }
     const writer = this.open();
     if (typeof writer === 'string') return this.failed({ key: '*', reason: writer });
-    const { payload, count } = this.encoder.encode(update.desired);
-    const published = writer.publish(payload, count);
+    const published = this.publish(writer, update);
     if (!published.ok) return this.failed({ key: '*', reason: `${this.options.path}: ${published.error}` });
     const timeoutMs = this.options.ackTimeoutMs ?? 3000;
     const { outcome, status } = await writer.waitFor(published.value, timeoutMs);
     if (outcome === 'failed') return this.failed(failureOf(status, published.value));
     if (outcome === 'timeout') return this.failed({ key: '*', reason: `${this.options.path}: generation ${published.value}: ${silence(status, timeoutMs)}` });
     this.synced = true;
+    this.syncedVersion = update.desired.version;
     return { applied: update.changes.changes.length, failed: [] };
   }
 
@@ -74,6 +81,18 @@ export class ShdictConfigSink implements ConfigSink {
   close(): void {
     this.writer?.close();
     this.writer = undefined;
+  }
+
+  /** The changes alone when they start from what nginx holds, else the whole state. */
+  private publish(writer: SharedStateWriter, update: SinkUpdate): Result<number, string> {
+    if (this.synced && update.changes.fromVersion === this.syncedVersion) {
+      // Too big for the log: the changed entries are encoded anyway, and the whole state reuses them.
+      const delta = this.encoder.encodeChanges(update.changes.changes, update.desired, writer.deltaRoom());
+      const published = delta && writer.publishDelta(delta.payload, delta.count);
+      if (published?.ok) return published;
+    }
+    const { payload, count } = this.encoder.encode(update.desired);
+    return writer.publish(payload, count);
   }
 
   private open(): SharedStateWriter | string {

@@ -1,15 +1,22 @@
-// GatewayConfig → the slot payload libxds.so stores into the `xds-config` dict: entries
-// [u32 key length][u32 value length][key][value], keys `/<kind>/<id>` as APISIX's config_xds.lua
-// reads them, values the object's JSON (with `id`, which APISIX's schemas require for some kinds).
-// Entries come in dependency order (GATEWAY_KINDS), the order nginx stores them in.
+// GatewayConfig → what libxds.so stores into the `xds-config` dict. A full state (snapshot) is
+// entries [u32 key length][u32 value length][key][value]; a delta record is the same entries for the
+// changed keys only, where value length 0xffffffff (and no value) deletes the key. Keys are
+// `/<kind>/<id>` as APISIX's config_xds.lua reads them, values the object's JSON (with `id`, which
+// APISIX's schemas require for some kinds). Snapshot entries come in dependency order
+// (GATEWAY_KINDS), delta entries in the change set's order: the orders nginx stores them in.
+import type { Change } from '../../domain/diff.js';
 import { GATEWAY_KINDS, type GatewayConfig, type GatewayKind } from '../../domain/gateway-config.js';
 import type { JsonObject } from '../../domain/json.js';
 
 interface EncodedEntry {
   readonly value: JsonObject;
+  readonly key: string;
   readonly json: string;
-  readonly bytes: Buffer;
+  readonly keyBytes: number;
+  readonly jsonBytes: number;
 }
+
+const DELETED = 0xffffffff;
 
 /** The dict key APISIX's xds provider reads an object from. */
 export const dictKey = (kind: GatewayKind, id: string): string => `/${kind}/${id}`;
@@ -25,10 +32,12 @@ export interface EncodedState {
 }
 
 /**
- * Encodes whole states, re-encoding only objects that changed since the previous call: an object
- * value carried over unchanged (the same reference, as the translator and diff keep them) is not
- * even serialised, and otherwise the canonical JSON the diff computed is compared. An update then
- * costs one copy of the payload.
+ * Encodes whole states and deltas, remembering the serialised entry of every object of the last
+ * state it encoded: an object value carried over unchanged (the same reference, as the translator
+ * and diff keep them) is not serialised again. Values are JSON.stringify's text, not the canonical
+ * (key-sorted) form: several times cheaper for 10k new objects, and nginx needs only valid JSON
+ * (the translator's key order is deterministic, so an unchanged object gives the same text). The
+ * payload is written into one buffer.
  */
 export class StateEncoder {
   private entries = new Map<string, EncodedEntry>();
@@ -37,33 +46,73 @@ export class StateEncoder {
     const byKind = new Map<GatewayKind, string[]>(GATEWAY_KINDS.map((kind) => [kind, []]));
     for (const [key, object] of config.objects) byKind.get(object.kind)!.push(key);
     const next = new Map<string, EncodedEntry>();
-    const parts: Buffer[] = [];
-    let length = 0;
+    const ordered: Encoded[] = [];
     for (const kind of GATEWAY_KINDS) {
       for (const key of byKind.get(kind)!) {
-        const object = config.objects.get(key)!;
-        let entry = this.entries.get(key);
-        if (entry?.value !== object.value) {
-          const json = config.canonicalOf(key)!;
-          entry = entry?.json === json ? { ...entry, value: object.value } : { value: object.value, json, bytes: encodeEntry(dictKey(kind, object.id), json) };
-        }
+        const entry = this.entryOf(config, key);
         next.set(key, entry);
-        parts.push(entry.bytes);
-        length += entry.bytes.length;
+        ordered.push(entry);
       }
     }
     this.entries = next;
-    return { payload: Buffer.concat(parts, length), count: parts.length };
+    return { payload: write(ordered), count: ordered.length };
+  }
+
+  /**
+   * The delta record of `changes` (ordered, from the state last encoded to `desired`), or undefined
+   * when they do not start from that state (a created key already there, an updated or deleted one
+   * missing: then only a full state is right) or need more than `maxBytes`.
+   */
+  encodeChanges(changes: readonly Change[], desired: GatewayConfig, maxBytes = Infinity): EncodedState | undefined {
+    for (const change of changes) if (this.entries.has(change.key) !== (change.op !== 'create')) return undefined;
+    const ordered: Encoded[] = [];
+    for (const change of changes) {
+      if (change.op === 'delete') {
+        this.entries.delete(change.key);
+        const key = dictKey(change.previous.kind, change.previous.id);
+        ordered.push({ key, keyBytes: Buffer.byteLength(key), json: undefined, jsonBytes: 0 });
+      } else {
+        const entry = this.entryOf(desired, change.key);
+        this.entries.set(change.key, entry);
+        ordered.push(entry);
+      }
+    }
+    return bytesOf(ordered) > maxBytes ? undefined : { payload: write(ordered), count: ordered.length };
+  }
+
+  private entryOf(config: GatewayConfig, key: string): EncodedEntry {
+    const object = config.objects.get(key)!;
+    const entry = this.entries.get(key);
+    if (entry?.value === object.value) return entry;
+    const dict = dictKey(object.kind, object.id);
+    const json = JSON.stringify(object.value);
+    return { value: object.value, key: dict, json, keyBytes: Buffer.byteLength(dict), jsonBytes: Buffer.byteLength(json) };
   }
 }
 
-function encodeEntry(key: string, value: string): Buffer {
-  const keyLength = Buffer.byteLength(key);
-  const valueLength = Buffer.byteLength(value);
-  const bytes = Buffer.allocUnsafe(8 + keyLength + valueLength);
-  bytes.writeUInt32LE(keyLength, 0);
-  bytes.writeUInt32LE(valueLength, 4);
-  bytes.write(key, 8, 'utf8');
-  bytes.write(value, 8 + keyLength, 'utf8');
-  return bytes;
+/** An entry to write; `json` undefined deletes the key (delta records only). */
+interface Encoded {
+  readonly key: string;
+  readonly keyBytes: number;
+  readonly json: string | undefined;
+  readonly jsonBytes: number;
+}
+
+function bytesOf(entries: readonly Encoded[]): number {
+  let length = 0;
+  for (const entry of entries) length += 8 + entry.keyBytes + entry.jsonBytes;
+  return length;
+}
+
+function write(entries: readonly Encoded[]): Buffer {
+  const payload = Buffer.allocUnsafe(bytesOf(entries));
+  let offset = 0;
+  for (const entry of entries) {
+    payload.writeUInt32LE(entry.keyBytes, offset);
+    payload.writeUInt32LE(entry.json === undefined ? DELETED : entry.jsonBytes, offset + 4);
+    offset += 8;
+    offset += payload.write(entry.key, offset, 'utf8');
+    if (entry.json !== undefined) offset += payload.write(entry.json, offset, 'utf8');
+  }
+  return payload;
 }
