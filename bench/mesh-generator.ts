@@ -19,6 +19,7 @@ import { FractionalPercent_DenominatorType } from '../src/adapters/envoy/generat
 import type { Any } from '../src/adapters/envoy/generated/google/protobuf/any.js';
 import { TYPE_URL, type XdsResourceTypeUrl } from '../src/adapters/envoy/proto/type-urls.js';
 import type { XdsResource } from '../src/adapters/envoy/xds-resources.js';
+import { prng } from './prng.js';
 
 export interface MeshSpec {
   readonly services: number;
@@ -42,18 +43,6 @@ const opaque = (typeName: string): Any => ({ typeUrl: `type.googleapis.com/${typ
 const duration = (seconds: number) => ({ seconds, nanos: 0 });
 const ADS = { configSourceSpecifier: { $case: 'ads' as const, value: {} }, initialFetchTimeout: duration(0), resourceApiVersion: ApiVersion.V3 };
 const SDS = { configSourceSpecifier: { $case: 'apiConfigSource' as const, value: { grpcServices: [{ targetSpecifier: { $case: 'envoyGrpc' as const, value: { clusterName: 'sds-grpc' } } }] } }, resourceApiVersion: ApiVersion.V3 };
-
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HTTP_PORTS = [9080, 8080, 80, 8000, 3000, 5000];
 const GRPC_PORTS = [50051, 9090];

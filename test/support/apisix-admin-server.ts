@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { GATEWAY_KINDS, type GatewayKind } from '../../src/domain/gateway-config.js';
 import type { JsonObject, JsonValue } from '../../src/domain/json.js';
 import type { ApisixSchemas } from './apisix-schemas.js';
+import { prng } from '../../bench/prng.js';
 
 export type Fault =
   | { readonly kind: 'status'; readonly status: number }
@@ -77,16 +78,15 @@ function referencesChecked(kind: GatewayKind, value: JsonObject): [GatewayKind, 
   return out;
 }
 
-/** mulberry32: deterministic chaos per seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** The whole-configuration body of `PUT /configs` (and `/configs/validate`), or APISIX's 400 for it. */
+function parseStandaloneBody(text: string): { readonly body: JsonObject } | { readonly refusal: Reply } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    return { refusal: { status: 400, body: { error_msg: `invalid request body: ${(error as Error).message}` } } };
+  }
+  return isObject(body) ? { body } : { refusal: { status: 400, body: { error_msg: 'invalid request body: not an object' } } };
 }
 
 export class ApisixAdminServer {
@@ -359,13 +359,9 @@ export class ApisixAdminServer {
     const digest = headers['x-digest'];
     if (typeof digest !== 'string') return { status: 400, body: { error_msg: 'missing digest header' } };
     if (text.length === 0) return { status: 400, body: { error_msg: 'invalid request body: empty request body' } };
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (error) {
-      return { status: 400, body: { error_msg: `invalid request body: ${(error as Error).message}` } };
-    }
-    if (!isObject(body)) return { status: 400, body: { error_msg: 'invalid request body: not an object' } };
+    const parsed = parseStandaloneBody(text);
+    if ('refusal' in parsed) return parsed.refusal;
+    const { body } = parsed;
     if (this.standalone && this.standalone['X-Digest'] === digest) return { status: 204 };
     const errors = this.standaloneErrors(body);
     if (errors.length > 0) return { status: 400, body: { error_msg: errors[0]!.error } };
@@ -440,14 +436,9 @@ export class ApisixAdminServer {
   }
 
   private validateStandalone(text: string): Reply {
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (error) {
-      return { status: 400, body: { error_msg: `invalid request body: ${(error as Error).message}` } };
-    }
-    if (!isObject(body)) return { status: 400, body: { error_msg: 'invalid request body: not an object' } };
-    const errors = this.standaloneErrors(body);
+    const parsed = parseStandaloneBody(text);
+    if ('refusal' in parsed) return parsed.refusal;
+    const errors = this.standaloneErrors(parsed.body);
     if (errors.length === 0) return { status: 200, body: {} };
     return { status: 400, body: { error_msg: 'Configuration validation failed', errors } };
   }
