@@ -89,6 +89,8 @@ export class AdsClient implements ConfigSource {
   private running = false;
   private published: SourceUpdate | undefined;
   private publishCount = 0;
+  /** The cache's generations per kind when `published` was assembled. */
+  private publishedGenerations = '';
   /** LDS and CDS must have answered once before anything is published (else we would publish nothing). */
   private readonly received = new Set<string>();
   private readonly transport: GrpcAdsTransport;
@@ -288,6 +290,10 @@ export class AdsClient implements ConfigSource {
       }
       this.warmWith = references;
     }
+    // Nothing held changed since the last publish (a SotW server resending its state after a reconnect,
+    // a does-not-exist timer for a name already settled): the snapshot would be the same one again.
+    const generations = XDS_TYPES.map((type) => this.cache.generation(type.kind)).join(',');
+    if (this.published && generations === this.publishedGenerations) return ACCEPTED;
     const version = `xds-${this.publishCount + 1}`;
     const state = this.assembler.assemble(this.cache, references, version, change);
     const update: SourceUpdate = state;
@@ -303,6 +309,7 @@ export class AdsClient implements ConfigSource {
       this.collectGarbage(references, change);
       this.publishCount += 1;
       this.published = update;
+      this.publishedGenerations = generations;
       this.options.events?.published?.(version);
       return verdict;
     });
