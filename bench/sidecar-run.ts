@@ -110,7 +110,7 @@ function compile(): Build {
   writeFileSync(path.join(out, 'package.json'), '{"type":"module"}');
   symlinkSync(path.join(root, 'node_modules'), path.join(out, 'node_modules'), 'dir');
   // The deployable form too (npm run build:bundle), for the `bundle` CLI runtime.
-  const bundled = spawnSync(process.execPath, [path.join(root, 'scripts/bundle.mjs'), out, path.join(out, 'bundle')], { encoding: 'utf8' });
+  const bundled = spawnSync(process.execPath, [path.join(root, 'scripts/bundle.mjs'), path.join(out, 'src/app/main.js'), path.join(out, 'bundle')], { encoding: 'utf8' });
   if (bundled.status !== 0) throw new Error(`bundling failed:\n${bundled.stdout}${bundled.stderr}`);
   return { dir, out };
 }

@@ -1,16 +1,16 @@
-// The deployable form of `amesh`: the tsc build and its npm dependencies bundled and minified by esbuild,
-// split per dynamic import so that each command and adapter loads only its own chunk. A sidecar otherwise
-// loads ~400 modules (inversify alone is 177 files), each with its record and source text in the heap:
-// bundled, its idle RSS is ~10 MB smaller (docs/benchmarks.md). node_modules must still be installed
-// beside it for the packages kept external below.
+// The deployable form of `amesh`: the sources and their npm dependencies bundled and minified by
+// esbuild, split per dynamic import so that each command and adapter loads only its own chunk. A sidecar
+// otherwise loads ~400 modules (inversify alone is 177 files), each with its record and source text in
+// the heap: bundled, its idle RSS is ~10 MB smaller (docs/benchmarks.md). The packages kept external
+// below must be installed beside it (node_modules in a parent folder).
 //
-// Usage: node scripts/bundle.mjs [<build dir with src/app/main.js>] [<out dir>]   (defaults: dist, dist/bundle)
+// Usage: node scripts/bundle.mjs [<entry: src/app/main.ts or a tsc build's main.js>] [<out dir>]
+//        (defaults: src/app/main.ts, dist/bundle)
 import { build } from 'esbuild';
-import path from 'node:path';
 
-const [buildDir = 'dist', outDir = path.join(buildDir, 'bundle')] = process.argv.slice(2);
+const [entry = 'src/app/main.ts', outDir = 'dist/bundle'] = process.argv.slice(2);
 await build({
-  entryPoints: [path.join(buildDir, 'src/app/main.js')],
+  entryPoints: [entry],
   outdir: outDir,
   bundle: true,
   splitting: true,
