@@ -7,9 +7,8 @@ import type { Bootstrap } from './generated/envoy/config/bootstrap/v3/bootstrap.
 import type { Listener } from './generated/envoy/config/listener/v3/listener.js';
 import type { RouteConfiguration } from './generated/envoy/config/route/v3/route.js';
 import type { JsonObject } from '@bufbuild/protobuf';
-import type { KnownTypeUrl } from './proto/message-registry.js';
 import { TYPE_URL, TYPE_URL_PREFIX, TYPED_STRUCT_TYPE_URLS, typeNameOf } from './proto/type-urls.js';
-import { checkProtoJson, packCheckedAny, parseProtoJson, type ProtoJsonError } from './proto/proto-json.js';
+import { checkProtoJson, descriptorRegistry, packCheckedAny, parseProtoJson, type ProtoJsonError } from './proto/proto-json.js';
 import { unpackAny, type AnyLike } from './proto/unpack-any.js';
 import type { XdsResource } from './xds-resources.js';
 import { xdsResourceFromAny } from './xds-any.js';
@@ -77,31 +76,60 @@ function fromBootstrap(bootstrap: Bootstrap, prefix: string): DocumentResources 
   return { resources, skipped };
 }
 
-/** A checked config dump's section, its `@type` canonical; a TypedStruct-wrapped one unwrapped, as unpackAny does. */
-function sectionOf(config: JsonObject): { typeUrl: string; body: JsonObject } | undefined {
-  const typeUrl = `${TYPE_URL_PREFIX}${typeNameOf(String(config['@type'])) ?? ''}`;
-  if (!TYPED_STRUCT_TYPE_URLS.has(typeUrl)) return { typeUrl, body: config };
-  const inner = `${TYPE_URL_PREFIX}${typeNameOf(String(config['type_url'])) ?? ''}`;
-  if (!STREAMED_SECTIONS.has(inner)) return undefined;
-  const body = checkProtoJson(inner as KnownTypeUrl, config['value'] ?? {});
-  return body.ok && isObject(body.value.value) ? { typeUrl: inner, body: body.value.value } : undefined;
-}
-
 const STREAMED_SECTIONS = new Set<string>([TYPE_URL.ListenersConfigDump, TYPE_URL.ClustersConfigDump, TYPE_URL.RoutesConfigDump, TYPE_URL.EndpointsConfigDump, TYPE_URL.SecretsConfigDump]);
 
-/** A repeated message field of checked JSON (always a list there), or a message field. */
-const items = (json: JsonObject, key: string): JsonObject[] => (json[key] as JsonObject[] | undefined) ?? [];
+const canonical = (typeUrl: unknown): string => (typeof typeUrl === 'string' ? `${TYPE_URL_PREFIX}${typeNameOf(typeUrl) ?? ''}` : '');
+
+interface Section {
+  readonly typeUrl: string;
+  /** The section's fields as written in the (checked) document. */
+  readonly body: Record<string, unknown>;
+}
+
+/** A section (`configs[i]`) carrying resources, a TypedStruct unwrapped as unpackAny does; undefined for others. */
+function streamedSection(config: unknown): Section | undefined {
+  if (!isObject(config)) return undefined;
+  const typeUrl = canonical(config['@type']);
+  if (!TYPED_STRUCT_TYPE_URLS.has(typeUrl)) return STREAMED_SECTIONS.has(typeUrl) ? { typeUrl, body: config } : undefined;
+  const inner = canonical(config['type_url'] ?? config['typeUrl']);
+  const value = config['value'] ?? {};
+  return STREAMED_SECTIONS.has(inner) && isObject(value) ? { typeUrl: inner, body: value } : undefined;
+}
+
+/** A repeated field of a section as written: either key spelling, a single value as a one-item list. */
+function written(section: Section, name: string): { items: unknown[]; entryType: string } {
+  const field = descriptorRegistry().getMessage(typeNameOf(section.typeUrl)!)?.fields.find((f) => f.name === name);
+  const value = field ? (section.body[field.name] ?? section.body[field.jsonName]) : undefined;
+  const items = value === undefined || value === null ? [] : Array.isArray(value) ? value : [value];
+  return { items, entryType: field?.message?.typeName ?? '' };
+}
+
+/**
+ * The entries of a repeated field of a section, each normalized only when reached: no normalized copy of a
+ * whole section (tens of MB at 10k services) lives on, only one entry at a time.
+ */
+function* entries(section: Section, name: string, at: string, errors: DocumentError[]): Generator<[number, JsonObject]> {
+  const { items, entryType } = written(section, name);
+  for (const [i, item] of items.entries()) {
+    const entry = checkProtoJson(entryType, item);
+    // Cannot fail once the whole dump was checked; kept as values all the same.
+    if (!entry.ok) errors.push(...prefixed(`${at}.${name}[${i}]`, entry.error));
+    else if (isObject(entry.value)) yield [i, entry.value];
+  }
+}
+
 const field = (json: JsonObject, key: string): JsonObject | undefined => json[key] as JsonObject | undefined;
 
 function fromConfigDump(json: unknown): Result<DocumentStream, DocumentError[]> {
-  const checked = checkProtoJson('envoy.admin.v3.ConfigDump', json);
+  // Checked whole (every error at once), then normalized one section at a time: no copy of the whole dump.
+  const checked = checkProtoJson('envoy.admin.v3.ConfigDump', json, false);
   if (!checked.ok) return err(prefixed('', checked.error).map((e) => ({ ...e, path: e.path.replace(/^\./, '') })));
   const errors: DocumentError[] = [];
   const skipped: string[] = [];
-  return ok({ resources: configDumpResources(items(checked.value.value as JsonObject, 'configs'), errors, skipped), errors, skipped });
+  return ok({ resources: configDumpResources((json as { configs: unknown[] }).configs, errors, skipped), errors, skipped });
 }
 
-function* configDumpResources(configs: JsonObject[], errors: DocumentError[], skipped: string[]): Generator<XdsResource> {
+function* configDumpResources(sections: readonly unknown[], errors: DocumentError[], skipped: string[]): Generator<XdsResource> {
   /** `staticIndex` is set for static resources, which may be unnamed. */
   const typed = (json: JsonObject | undefined, path: string, staticIndex?: number): XdsResource[] => {
     if (!json) return [];
@@ -116,39 +144,40 @@ function* configDumpResources(configs: JsonObject[], errors: DocumentError[], sk
     if (staticIndex !== undefined && resource.type === 'RouteConfiguration') return [{ type: 'RouteConfiguration', message: namedRouteConfiguration(resource.message, staticIndex) }];
     return [resource];
   };
-  for (const [c, config] of configs.entries()) {
+  for (const [c, config] of sections.entries()) {
     const at = `configs[${c}]`;
-    const section = sectionOf(config);
+    const section = streamedSection(config);
     switch (section?.typeUrl) {
       case TYPE_URL.ListenersConfigDump:
-        for (const [i, l] of items(section.body, 'static_listeners').entries()) yield* typed(field(l, 'listener'), `${at}.static_listeners[${i}].listener`, i);
-        for (const [i, l] of items(section.body, 'dynamic_listeners').entries()) {
+        for (const [i, l] of entries(section, 'static_listeners', at, errors)) yield* typed(field(l, 'listener'), `${at}.static_listeners[${i}].listener`, i);
+        for (const [i, l] of entries(section, 'dynamic_listeners', at, errors)) {
           const active = field(l, 'active_state');
           if (active) yield* typed(field(active, 'listener'), `${at}.dynamic_listeners[${i}].active_state.listener`);
           else if (field(l, 'warming_state')) skipped.push(`${at}.dynamic_listeners[${i}] (warming)`);
         }
         continue;
       case TYPE_URL.ClustersConfigDump:
-        for (const [i, s] of items(section.body, 'static_clusters').entries()) yield* typed(field(s, 'cluster'), `${at}.static_clusters[${i}].cluster`);
-        for (const [i, d] of items(section.body, 'dynamic_active_clusters').entries()) yield* typed(field(d, 'cluster'), `${at}.dynamic_active_clusters[${i}].cluster`);
-        if (items(section.body, 'dynamic_warming_clusters').length > 0) skipped.push(`${at}.dynamic_warming_clusters`);
+        for (const [i, s] of entries(section, 'static_clusters', at, errors)) yield* typed(field(s, 'cluster'), `${at}.static_clusters[${i}].cluster`);
+        for (const [i, d] of entries(section, 'dynamic_active_clusters', at, errors)) yield* typed(field(d, 'cluster'), `${at}.dynamic_active_clusters[${i}].cluster`);
+        if (written(section, 'dynamic_warming_clusters').items.length > 0) skipped.push(`${at}.dynamic_warming_clusters`);
         continue;
       case TYPE_URL.RoutesConfigDump:
-        for (const [i, s] of items(section.body, 'static_route_configs').entries()) yield* typed(field(s, 'route_config'), `${at}.static_route_configs[${i}].route_config`, i);
-        for (const [i, d] of items(section.body, 'dynamic_route_configs').entries()) yield* typed(field(d, 'route_config'), `${at}.dynamic_route_configs[${i}].route_config`);
+        for (const [i, s] of entries(section, 'static_route_configs', at, errors)) yield* typed(field(s, 'route_config'), `${at}.static_route_configs[${i}].route_config`, i);
+        for (const [i, d] of entries(section, 'dynamic_route_configs', at, errors)) yield* typed(field(d, 'route_config'), `${at}.dynamic_route_configs[${i}].route_config`);
         continue;
       case TYPE_URL.EndpointsConfigDump:
-        for (const [i, s] of items(section.body, 'static_endpoint_configs').entries()) yield* typed(field(s, 'endpoint_config'), `${at}.static_endpoint_configs[${i}].endpoint_config`);
-        for (const [i, d] of items(section.body, 'dynamic_endpoint_configs').entries()) yield* typed(field(d, 'endpoint_config'), `${at}.dynamic_endpoint_configs[${i}].endpoint_config`);
+        for (const [i, s] of entries(section, 'static_endpoint_configs', at, errors)) yield* typed(field(s, 'endpoint_config'), `${at}.static_endpoint_configs[${i}].endpoint_config`);
+        for (const [i, d] of entries(section, 'dynamic_endpoint_configs', at, errors)) yield* typed(field(d, 'endpoint_config'), `${at}.dynamic_endpoint_configs[${i}].endpoint_config`);
         continue;
       case TYPE_URL.SecretsConfigDump:
-        for (const [i, s] of items(section.body, 'static_secrets').entries()) yield* typed(field(s, 'secret'), `${at}.static_secrets[${i}].secret`);
-        for (const [i, d] of items(section.body, 'dynamic_active_secrets').entries()) yield* typed(field(d, 'secret'), `${at}.dynamic_active_secrets[${i}].secret`);
-        if (items(section.body, 'dynamic_warming_secrets').length > 0) skipped.push(`${at}.dynamic_warming_secrets`);
+        for (const [i, s] of entries(section, 'static_secrets', at, errors)) yield* typed(field(s, 'secret'), `${at}.static_secrets[${i}].secret`);
+        for (const [i, d] of entries(section, 'dynamic_active_secrets', at, errors)) yield* typed(field(d, 'secret'), `${at}.dynamic_active_secrets[${i}].secret`);
+        if (written(section, 'dynamic_warming_secrets').items.length > 0) skipped.push(`${at}.dynamic_warming_secrets`);
         continue;
     }
     // Any other section is small (a bootstrap) or carries nothing to translate: typed whole.
-    const packed = packCheckedAny(config);
+    const normalized = checkProtoJson('google.protobuf.Any', config);
+    const packed = normalized.ok ? packCheckedAny(normalized.value) : err(normalized.error[0]!);
     if (!packed.ok) {
       errors.push(packed.error);
       continue;
