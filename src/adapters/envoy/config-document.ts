@@ -1,12 +1,12 @@
 // The shapes in which Envoy configuration arrives as a document (JSON or YAML, already parsed):
 // an admin /config_dump (`{configs: [...]}`), a bootstrap (`static_resources`, or wrapped in
 // `{bootstrap: …}`), or an xDS resource list (`{resources: [{"@type": …}]}`, as file-based xDS and
-// DiscoveryResponses have it). Each gives a list of typed xDS resources.
+// DiscoveryResponses have it). Each gives its typed xDS resources: one at a time (streamDocument) or as a list.
+import type { JsonObject } from '@bufbuild/protobuf';
 import { err, ok, type Result } from '../../domain/result.js';
 import type { Bootstrap } from './generated/envoy/config/bootstrap/v3/bootstrap.js';
 import type { Listener } from './generated/envoy/config/listener/v3/listener.js';
 import type { RouteConfiguration } from './generated/envoy/config/route/v3/route.js';
-import type { JsonObject } from '@bufbuild/protobuf';
 import { TYPE_URL, TYPE_URL_PREFIX, TYPED_STRUCT_TYPE_URLS, typeNameOf } from './proto/type-urls.js';
 import { checkProtoJson, descriptorRegistry, packCheckedAny, parseProtoJson, type ProtoJsonError } from './proto/proto-json.js';
 import { unpackAny, type AnyLike } from './proto/unpack-any.js';
@@ -121,7 +121,7 @@ function* entries(section: Section, name: string, at: string, errors: DocumentEr
 const field = (json: JsonObject, key: string): JsonObject | undefined => json[key] as JsonObject | undefined;
 
 function fromConfigDump(json: unknown): Result<DocumentStream, DocumentError[]> {
-  // Checked whole (every error at once), then normalized one section at a time: no copy of the whole dump.
+  // Checked whole (every error at once, as before) without building a copy; entries are normalized when reached.
   const checked = checkProtoJson('envoy.admin.v3.ConfigDump', json, false);
   if (!checked.ok) return err(prefixed('', checked.error).map((e) => ({ ...e, path: e.path.replace(/^\./, '') })));
   const errors: DocumentError[] = [];
