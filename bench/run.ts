@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { XDS_RESOURCE_TYPE_URLS } from '../src/adapters/envoy/proto/type-urls.js';
 import { encodeMesh, generateMesh } from './mesh-generator.js';
-import { runTranslation, STAGES, type EncodedResource, type TranslateRun } from './translate.bench.js';
+import { configDumpJson } from './config-dump.js';
+import { runFileTranslation, runTranslation, STAGES, type EncodedResource, type TranslateRun } from './translate.bench.js';
 
 const BENCHES = ['translate'] as const;
 const GOAL = { services: 10_000, totalMs: 1500, rssMb: 400 };
@@ -31,6 +32,7 @@ const { values: args } = parseArgs({
     'no-pin': { type: 'boolean', default: false },
     runtime: { type: 'string', default: 'compiled' },
     streaming: { type: 'boolean', default: false },
+    source: { type: 'string', default: 'xds' },
     profile: { type: 'boolean', default: false },
     child: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -41,6 +43,7 @@ if (args.help) {
   console.log(`npm run bench -- [--bench ${BENCHES.join('|')}] [--sizes 100,1000,3000,10000] [--endpoints 3] [--ports 1]
   [--runs 7] [--warmup 3] [--warmup-ms 3000] [--seed 1] [--port-variable server_port | --no-port-variable] [--no-pin]
   [--streaming]  (decode each resource when it is converted, as the xDS client does: no separate decode stage)
+  [--source xds|file]  (file: the mesh as a JSON config dump, loaded by FileConfigSource; its whole load is the domain stage)
   [--runtime compiled|tsx]  (compiled: this runner and what it imports built with tsc into a temp dir, run by plain node)
   [--profile]  (writes a .cpuprofile per size to bench/.cache/profiles; open in Chrome DevTools)`);
   process.exit(0);
@@ -88,8 +91,8 @@ function readInput(file: string): EncodedResource[] {
   return resources;
 }
 
-function child(file: string): void {
-  const input = readInput(file);
+async function child(file: string): Promise<void> {
+  const input = args.source === 'file' ? undefined : readInput(file);
   const portVariable = args['no-port-variable'] ? undefined : args['port-variable'];
   const baselineRssMb = process.memoryUsage().rss / 2 ** 20;
   const runs: Omit<TranslateRun, 'config'>[] = [];
@@ -101,7 +104,7 @@ function child(file: string): void {
   let peakRssMb = 0;
   const warmupUntil = performance.now() + Number(args['warmup-ms']);
   for (let i = 0; runs.length < Number(args.runs); i++) {
-    const { config, ...run } = runTranslation(input, portVariable, previous, args.streaming);
+    const { config, ...run } = input ? runTranslation(input, portVariable, previous, args.streaming) : await runFileTranslation(file, portVariable, previous);
     previous = config;
     if (i === 0) {
       coldMs = run.totalMs;
@@ -131,8 +134,14 @@ function compile(): string {
 function runSize(services: number, pin: boolean, build: string | undefined): { result: ChildResult; resources: number; inputMb: number } {
   const spec = { services, endpointsPerService: Number(args.endpoints), portsPerService: Number(args.ports), seed: Number(args.seed) };
   const encoded = encodeMesh(generateMesh(spec));
-  const file = path.join(os.tmpdir(), `amesh-bench-${process.pid}-${services}.bin`);
-  const inputBytes = writeInput(file, encoded);
+  const fromFile = args.source === 'file';
+  const file = path.join(os.tmpdir(), `amesh-bench-${process.pid}-${services}.${fromFile ? 'json' : 'bin'}`);
+  let inputBytes: number;
+  if (fromFile) {
+    const json = configDumpJson(encoded);
+    writeFileSync(file, json);
+    inputBytes = Buffer.byteLength(json);
+  } else inputBytes = writeInput(file, encoded);
   const node = [process.execPath];
   if (args.profile) {
     mkdirSync(PROFILE_DIR, { recursive: true });
@@ -150,6 +159,7 @@ function main(): void {
   if (!(BENCHES as readonly string[]).includes(args.bench!)) throw new Error(`unknown bench "${args.bench}"; one of ${BENCHES.join(', ')}`);
   const pin = !args['no-pin'] && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
   if (args.runtime !== 'compiled' && args.runtime !== 'tsx') throw new Error('--runtime: compiled or tsx');
+  if (args.source !== 'xds' && args.source !== 'file') throw new Error('--source: xds or file');
   const load = os.loadavg()[0]!; // before compiling, which loads both CPUs itself
   const loadLine = `load average ${load.toFixed(2)} on ${os.availableParallelism()} CPUs${load > 0.5 ? ' — WARNING: other work is running; times will be noisy' : ''}`;
   const build = args.runtime === 'compiled' ? compile() : undefined;
@@ -163,7 +173,7 @@ function main(): void {
 function report(pin: boolean, build: string | undefined, loadLine: string): void {
   const sizes = args.sizes!.split(',').map(Number);
   console.log(`bench ${args.bench}: endpoints/service ${args.endpoints}, ports/service ${args.ports}, median of ${args.runs} runs after ≥ ${args.warmup} warm-up runs and ≥ ${args['warmup-ms']} ms, ` +
-    `${pin ? 'pinned to CPU 0 (taskset -c 0)' : 'not pinned'}, ${args.runtime}, ${args.streaming ? 'streaming decode' : 'staged decode'}, port variable ${args['no-port-variable'] ? 'none' : args['port-variable']}, node ${process.version}`);
+    `${pin ? 'pinned to CPU 0 (taskset -c 0)' : 'not pinned'}, ${args.runtime}, ${args.source === 'file' ? 'file source (JSON config dump)' : args.streaming ? 'streaming decode' : 'staged decode'}, port variable ${args['no-port-variable'] ? 'none' : args['port-variable']}, node ${process.version}`);
   console.log(`${loadLine}\n`);
   const f = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
   console.log(`| services | resources | input MB | routes / upstreams / stream routes | ${STAGES.join(' ms | ')} ms | **total CPU ms** | wall ms | µs / service | cold ms | re-diff ms | peak RSS MB, 1st run (baseline) | max RSS MB, all runs |`);
@@ -196,5 +206,5 @@ function report(pin: boolean, build: string | undefined, loadLine: string): void
   if (args.profile) console.log(`profiles: ${PROFILE_DIR}`);
 }
 
-if (args.child) child(args.child);
+if (args.child) await child(args.child);
 else main();

@@ -16,7 +16,7 @@ export type { Result } from './domain/result.js';
 export type { JsonValue, JsonObject } from './domain/json.js';
 
 // Decoding Envoy configuration
-export { resourcesOfDocument, type DocumentResources, type DocumentError } from './adapters/envoy/config-document.js';
+export { resourcesOfDocument, streamDocument, type DocumentResources, type DocumentStream, type DocumentError } from './adapters/envoy/config-document.js';
 export { decodeXdsResources, type XdsResource, type DecodedMesh, type DecodeError } from './adapters/envoy/xds-resources.js';
 export { parseProtoJson, type ProtoJsonError } from './adapters/envoy/proto/proto-json.js';
 export { decodeResource } from './adapters/envoy/proto/message-registry.js';

@@ -146,6 +146,16 @@ s('in a directory, a decode error names the file that holds the resource', async
   });
 });
 
+s('in a directory, a field error in a later file wins over a decode error in an earlier one, with the count', async () => {
+  // Resources are converted while later files are still being read: the document check must still decide.
+  const twoBad = JSON.stringify({ resources: [JSON.parse(cluster('c2')).resources[0], { ...JSON.parse(cluster('c3')).resources[0], connect_timeout: 5 }, { name: 'untyped' }] });
+  await withFiles({ 'a-routes.yaml': routeConfiguration('no-path', '{ headers: [{ name: x-a, present_match: true }] }'), 'b-clusters.json': twoBad }, async (dir) => {
+    const error = await loadError(dir);
+    assert.is(error.location, `${join(dir, 'b-clusters.json')}: resources[1].connect_timeout`);
+    assert.match(error.message, /\(and 1 more\)$/);
+  });
+});
+
 s('follow keeps watching after the file is replaced by rename (editors, ConfigMap updates)', async () => {
   await withFiles({ 'sidecar.yaml': bookinfo }, async (dir) => {
     const file = join(dir, 'sidecar.yaml');

@@ -11,8 +11,8 @@ import { err, ok, type Result } from '../../domain/result.js';
 import { createSnapshot } from '../../domain/snapshot.js';
 import { onRejection, type ConfigSource, type ConfigWatcher, type Disposable, type SourceError, type SourceUpdate } from '../../ports/config-source.js';
 import type { Logger } from '../../ports/logger.js';
-import { resourcesOfDocument } from '../envoy/config-document.js';
-import { decodeXdsResources, type XdsResource } from '../envoy/xds-resources.js';
+import { streamDocument } from '../envoy/config-document.js';
+import { decodeXdsResources, xdsResourceName, type XdsResource } from '../envoy/xds-resources.js';
 
 export interface FileSourceOptions {
   /** A file, or a directory whose *.json, *.yaml and *.yml files are read together. */
@@ -71,36 +71,52 @@ export class FileConfigSource implements ConfigSource {
       return err({ location: this.options.path, message: (error as Error).message });
     }
     if (files.length === 0) return err({ location: this.options.path, message: 'no .json, .yaml or .yml files' });
+    const texts: (Result<string, SourceError> | undefined)[] = await Promise.all(
+      files.map((file) => readFile(file, 'utf8').then(ok, (error: Error) => err({ location: file, message: error.message }))),
+    );
     const hash = createHash('sha256');
-    const resources: XdsResource[] = [];
+    /** The documents of the f-th file; its text is let go, and the caller lets go of each document once checked. */
+    const documentsOf = (f: number): Result<unknown[], SourceError> => {
+      const text = texts[f]!;
+      texts[f] = undefined;
+      if (!text.ok) return text;
+      hash.update(files[f]!).update(text.value);
+      return parseText(text.value, files[f]!);
+    };
     const origins = new Map<string, string>();
-    for (const file of files) {
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (error) {
-        return err({ location: file, message: (error as Error).message });
-      }
-      hash.update(file).update(text);
-      const parsed = parseText(text, file);
-      if (!parsed.ok) return parsed;
-      for (const [d, document] of parsed.value.entries()) {
-        const where = parsed.value.length > 1 ? `${file} (document ${d + 1})` : file;
-        const found = resourcesOfDocument(document);
-        if (!found.ok) {
-          const [first] = found.error;
-          const more = found.error.length > 1 ? ` (and ${found.error.length - 1} more)` : '';
-          return err({ location: first?.path ? `${where}: ${first.path}` : where, message: `${first?.message ?? 'invalid'}${more}` });
-        }
-        for (const resource of found.value.resources) {
-          resources.push(resource);
-          const name = resource.type === 'ClusterLoadAssignment' ? resource.message.clusterName : resource.message.name;
-          if (!origins.has(resourceKey(resource.type, name))) origins.set(resourceKey(resource.type, name), where);
+    let failure: SourceError | undefined;
+    /**
+     * Each resource is typed only when decodeXdsResources reaches it, so the typed messages die young. A file
+     * that cannot be read or parsed, or a document error, ends the stream: `failure` then wins over decode errors.
+     */
+    function* resources(): Generator<XdsResource> {
+      for (const [f, file] of files.entries()) {
+        const documents = documentsOf(f);
+        if (!documents.ok) return void (failure = documents.error);
+        const count = documents.value.length;
+        for (let d = 0; d < count; d++) {
+          const where = count > 1 ? `${file} (document ${d + 1})` : file;
+          // Taken out of the list: a config dump streams from its checked copy, and the parsed one can go.
+          const stream = streamDocument(documents.value.splice(d, 1, undefined)[0]);
+          const errors = stream.ok ? stream.value.errors : stream.error;
+          if (stream.ok) {
+            for (const resource of stream.value.resources) {
+              const name = xdsResourceName(resource);
+              if (!origins.has(resourceKey(resource.type, name))) origins.set(resourceKey(resource.type, name), where);
+              if (errors.length === 0) yield resource;
+            }
+          }
+          if (errors.length > 0) {
+            const [first] = errors;
+            const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+            return void (failure = { location: first?.path ? `${where}: ${first.path}` : where, message: `${first?.message ?? 'invalid'}${more}` });
+          }
         }
       }
     }
     const report = new FidelityReport();
-    const decoded = decodeXdsResources(resources, report);
+    const decoded = decodeXdsResources(resources(), report);
+    if (failure) return err(failure);
     const [problem] = decoded.errors;
     if (problem) {
       const more = decoded.errors.length > 1 ? ` (and ${decoded.errors.length - 1} more)` : '';

@@ -4,7 +4,7 @@ import {
   Cluster_DiscoveryType,
   Cluster_LbPolicy,
 } from "../../../src/adapters/envoy/generated/envoy/config/cluster/v3/cluster.js";
-import { parseProtoJson, type ProtoJsonError } from "../../../src/adapters/envoy/proto/proto-json.js";
+import { checkProtoJson, parseProtoJson, type ProtoJsonError } from "../../../src/adapters/envoy/proto/proto-json.js";
 import { TYPE_URL } from "../../../src/adapters/envoy/proto/type-urls.js";
 import { unpackAny } from "../../../src/adapters/envoy/proto/unpack-any.js";
 
@@ -67,6 +67,23 @@ test("all errors are collected, not just the first", () => {
   );
   assert.match(errors[1]?.message ?? "", /expected duration string such as "1.5s", got number/);
   assert.match(errors[2]?.message ?? "", /uint32 out of range: -1/);
+});
+
+test("checking without building a copy finds the same errors, in the same order", () => {
+  const broken = {
+    configs: [
+      { "@type": TYPE_URL.ClustersConfigDump, dynamic_active_clusters: [{ cluster: { "@type": TYPE_URL.Cluster, name: 7, lb_policy: "nope" } }, null] },
+      { "@type": TYPE_URL.ListenersConfigDump, static_listeners: [{ listener: { "@type": TYPE_URL.Listener, ...(listenerWithRoutes([{ match: { prefix: 42 } }]) as object) } }] },
+      { "@type": "type.googleapis.com/example.Unknown", x: [1, Infinity] },
+    ],
+    bogus: true,
+  };
+  const built = checkProtoJson("envoy.admin.v3.ConfigDump", broken);
+  const checked = checkProtoJson("envoy.admin.v3.ConfigDump", broken, false);
+  assert.ok(!built.ok && built.error.length >= 5, JSON.stringify(built));
+  assert.equal(checked, built);
+  const valid = { configs: [{ "@type": TYPE_URL.ClustersConfigDump, dynamic_active_clusters: [{ cluster: { "@type": TYPE_URL.Cluster, name: "c" } }] }] };
+  assert.ok(checkProtoJson("envoy.admin.v3.ConfigDump", valid, false).ok);
 });
 
 test("unknown field names are errors, with the message type named", () => {

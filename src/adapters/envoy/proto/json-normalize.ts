@@ -52,13 +52,18 @@ const INT_RANGE: Partial<Record<ScalarType, readonly [bigint, bigint, string]>> 
   [ScalarType.FIXED64]: [0n, 2n ** 64n - 1n, "uint64"],
 };
 
-/** Returns the normalized JSON for `fromJson`, meaningful only when `errors` is empty. */
+/**
+ * Returns the normalized JSON for `fromJson`, meaningful only when `errors` is empty. With `build` false
+ * it only checks: the same errors, but messages, lists and maps come back empty, so that a large document
+ * can be checked without a copy of it.
+ */
 export function normalizeProtoJson(
   registry: Registry,
   desc: DescMessage,
   json: unknown,
+  build = true,
 ): { value: JsonValue | undefined; errors: ProtoJsonError[] } {
-  const n = new Normalizer(registry);
+  const n = new Normalizer(registry, build);
   const value = n.message(desc, json, "");
   return { value, errors: n.errors };
 }
@@ -87,7 +92,10 @@ function fieldFor(desc: DescMessage, key: string): DescField | undefined {
 
 class Normalizer {
   readonly errors: ProtoJsonError[] = [];
-  constructor(private readonly registry: Registry) {}
+  constructor(
+    private readonly registry: Registry,
+    private readonly build: boolean,
+  ) {}
 
   private fail(path: string, message: string): undefined {
     this.errors.push({ path, message });
@@ -126,7 +134,7 @@ class Normalizer {
         oneofs.set(field.oneof.name, key);
       }
       const v = this.field(field, value, p);
-      if (v !== undefined) out[field.name] = v;
+      if (v !== undefined && this.build) out[field.name] = v;
     }
     return out;
   }
@@ -155,7 +163,7 @@ class Normalizer {
                 : field.listKind === "enum"
                   ? this.enumValue(field.enum, item, p)
                   : this.message(field.message, item, p);
-          if (v !== undefined) out.push(v);
+          if (v !== undefined && this.build) out.push(v);
         });
         return out;
       }
@@ -176,7 +184,7 @@ class Normalizer {
                 : field.mapKind === "enum"
                   ? this.enumValue(field.enum, item, p)
                   : this.message(field.message, item, p);
-          if (v !== undefined) out[key] = v;
+          if (v !== undefined && this.build) out[key] = v;
         }
         return out;
       }
@@ -334,15 +342,19 @@ class Normalizer {
     }
     if (Array.isArray(json)) {
       const before = this.errors.length;
-      const out = json.map((v: unknown, i) => this.plainJson(v, `${path}[${i}]`));
-      return this.errors.length === before ? (out as JsonValue[]) : undefined;
+      const out: JsonValue[] = [];
+      json.forEach((v: unknown, i) => {
+        const value = this.plainJson(v, `${path}[${i}]`);
+        if (value !== undefined && this.build) out.push(value);
+      });
+      return this.errors.length === before ? out : undefined;
     }
     if (isObject(json)) {
       const before = this.errors.length;
       const out: JsonObject = {};
       for (const [k, v] of Object.entries(json)) {
         const value = this.plainJson(v, child(path, k));
-        if (value !== undefined) out[k] = value;
+        if (value !== undefined && this.build) out[k] = value;
       }
       return this.errors.length === before ? out : undefined;
     }

@@ -4,8 +4,8 @@
 // gen:proto writes next to the generated code:
 //   normalizeProtoJson (paths, case-insensitive enums, opaque Any) -> bufbuild fromJson -> toBinary
 //   -> ts-proto decode.
-import { createFileRegistry, fromBinary, fromJson, toBinary, type FileRegistry } from "@bufbuild/protobuf";
-import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { createFileRegistry, fromBinary, fromJson, toBinary, type FileRegistry, type JsonValue } from "@bufbuild/protobuf";
+import { AnySchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import { err, ok, type Result } from "../../../domain/result.js";
 import { descriptorSetBase64 } from "../generated/descriptor-set.js";
@@ -43,16 +43,42 @@ export function parseProtoJson<T extends KnownType>(
   const typeName = typeNameOf(typeUrl);
   const desc = typeName === undefined ? undefined : descriptorRegistry().getMessage(typeName);
   if (!isKnownTypeUrl(typeUrl) || !desc) return err([{ path: "", message: `no codec registered for ${type}` }]);
-
-  const normalized = normalizeProtoJson(descriptorRegistry(), desc, json);
-  if (normalized.errors.length > 0 || normalized.value === undefined) return err(normalized.errors);
+  const checked = checkProtoJson(desc.typeName, json);
+  if (!checked.ok) return checked;
   try {
-    const message = fromJson(desc, normalized.value, { registry: descriptorRegistry() });
+    const message = fromJson(desc, checked.value, { registry: descriptorRegistry() });
     const bytes = toBinary(desc, message, { writeUnknownFields: false });
     return ok(codecFor(typeUrl).decode(bytes) as MessageOfType<T>);
   } catch (e) {
-    // The pre-pass should catch everything bufbuild rejects; keep its words when it does not.
-    return err([{ path: "", message: `protobuf-es: ${e instanceof Error ? e.message : String(e)}` }]);
+    return err([protobufEsError(e)]);
+  }
+}
+
+/** The pre-pass should catch everything bufbuild rejects; keep its words when it does not. */
+const protobufEsError = (e: unknown): ProtoJsonError => ({ path: "", message: `protobuf-es: ${e instanceof Error ? e.message : String(e)}` });
+
+/**
+ * The strict check of parseProtoJson alone, for any message of the descriptor set (`typeName` such as
+ * `envoy.admin.v3.ConfigDump`): the JSON normalized as bufbuild's fromJson takes it (keys are proto field
+ * names, lists are lists, unmodelled Any payloads parked in a TypedStruct), or every error with its path.
+ * `build` false only checks (see normalizeProtoJson): a large document is checked whole without a copy,
+ * then normalized and turned into messages piece by piece.
+ */
+export function checkProtoJson(typeName: string, json: unknown, build = true): Result<JsonValue, ProtoJsonError[]> {
+  const desc = descriptorRegistry().getMessage(typeName);
+  if (!desc) return err([{ path: "", message: `no descriptor for ${typeName}` }]);
+  const normalized = normalizeProtoJson(descriptorRegistry(), desc, json, build);
+  if (normalized.errors.length > 0 || normalized.value === undefined) return err(normalized.errors);
+  return ok(normalized.value);
+}
+
+/** An Any as checkProtoJson left it → its wire form (the payload encoded as parseProtoJson would). */
+export function packCheckedAny(json: JsonValue): Result<{ typeUrl: string; value: Uint8Array }, ProtoJsonError> {
+  try {
+    const { typeUrl, value } = fromJson(AnySchema, json, { registry: descriptorRegistry() });
+    return ok({ typeUrl, value });
+  } catch (e) {
+    return err(protobufEsError(e));
   }
 }
 
