@@ -67,6 +67,6 @@ export interface ConfigSource {
   watch(watcher: ConfigWatcher): Disposable;
   /** Whether the connection to the control plane is up; absent for sources without one (files, memory). */
   readonly connected?: boolean;
-  /** Ends the source's work for good (streams, timers), when it has any beyond its watchers. */
+  /** Ends the source's work for good (streams, timers), when it has such work beyond its watchers. */
   stop?(): void;
 }

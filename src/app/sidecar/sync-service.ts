@@ -61,7 +61,7 @@ interface VerdictWaiter {
   settle(verdict: UpdateVerdict): boolean;
 }
 
-/** What a first apply of one configuration found: any failure, and the refusals that are the configuration's fault. */
+/** What a first apply of one configuration found: whether something failed, and the refusals that are the configuration's fault. */
 interface ApplyOutcome {
   readonly failed: boolean;
   readonly refusals: readonly { readonly target: string; readonly failures: readonly ApplyFailure[] }[];
