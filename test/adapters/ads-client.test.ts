@@ -14,7 +14,6 @@ import { Listener } from '../../src/adapters/envoy/generated/envoy/config/listen
 import type { Translation } from '../../src/adapters/apisix/translate.js';
 import { XdsServer, type XdsRequestEvent, type XdsServerLogEvent } from '../../src/adapters/xds-server/xds-server.js';
 import { AdsClient, type AdsClientOptions, type AdsMode } from '../../src/adapters/xds/ads-client.js';
-import { Backoff } from '../../src/adapters/xds/backoff.js';
 import { translateUpdate } from '../../src/app/pipeline.js';
 import type { LogFields, Logger } from '../../src/ports/logger.js';
 import { ACCEPTED, type ConfigWatcher, type Disposable, type SourceUpdate, type UpdateVerdict } from '../../src/ports/config-source.js';
@@ -812,20 +811,3 @@ for (const mode of ['sotw', 'delta'] as const) {
   s.run();
 }
 
-const b = suite('Backoff');
-
-b('grows by the multiplier up to the maximum, with full jitter, and resets', () => {
-  const backoff = new Backoff({ initialMs: 100, maxMs: 1000, multiplier: 2, random: () => 1 });
-  assert.equal([1, 2, 3, 4, 5, 6].map(() => backoff.next()), [100, 200, 400, 800, 1000, 1000]);
-  backoff.reset();
-  assert.is(backoff.next(), 100);
-  const half = new Backoff({ initialMs: 100, maxMs: 1000, multiplier: 2, random: () => 0.5 });
-  assert.equal([1, 2, 3, 4, 5].map(() => half.next()), [50, 100, 200, 400, 500]);
-});
-
-b('never goes below half the initial delay', () => {
-  const backoff = new Backoff({ initialMs: 100, maxMs: 1000, multiplier: 2, random: () => 0 });
-  assert.equal([1, 2, 3].map(() => backoff.next()), [50, 50, 50]);
-});
-
-b.run();

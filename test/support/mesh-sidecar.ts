@@ -15,7 +15,7 @@ import { MemoryConfigSink } from '../../src/adapters/memory/memory-config-sink.j
 import { MemoryMetrics } from '../../src/adapters/memory/memory-metrics.js';
 import { MemorySecretSource } from '../../src/adapters/memory/memory-secret-source.js';
 import { AdsClient } from '../../src/adapters/xds/ads-client.js';
-import type { BackoffOptions } from '../../src/adapters/xds/backoff.js';
+import type { BackoffOptions } from '../../src/domain/backoff.js';
 import type { SidecarApp } from '../../src/app/sidecar/sidecar-app.js';
 import { parseSidecarConfig } from '../../src/app/sidecar/sidecar-config.js';
 import { buildSidecarContainer, ISTIO_WORKLOAD_SECRETS, SidecarAppToken } from '../../src/app/sidecar/sidecar-container.js';

@@ -17,7 +17,8 @@ import type { ApplyFailure, ApplyResult, ConfigSink, SinkUpdate } from '../../po
 import type { Logger } from '../../ports/logger.js';
 import type { ObjectStore, OpOutcome, StoreOp, StoredObject } from './object-store.js';
 import { referencesOf } from './object-references.js';
-import { DEFAULT_RETRY, retryDelay, sleep, type RetryPolicy } from './retry.js';
+import { backoffDelay } from '../../domain/backoff.js';
+import { DEFAULT_RETRY, sleep, type RetryPolicy } from './retry.js';
 import { OWNER_LABEL, OWNER_VALUE } from './translate.js';
 
 export interface OwnedObjectSyncOptions {
@@ -144,7 +145,7 @@ export class OwnedObjectSync {
     for (let attempt = 0; ; attempt++) {
       const listed = await this.store.list();
       if (listed.ok) return listed;
-      const delay = retryDelay(this.retry, attempt);
+      const delay = backoffDelay(this.retry, attempt);
       if (!listed.transient || Date.now() + delay > deadline || this.closed) {
         return { ok: false, reason: `listing ${this.store.target}: ${listed.reason}${listed.transient ? ' (will retry)' : ''}` };
       }
@@ -277,7 +278,7 @@ export class OwnedObjectSync {
       });
       pending = again;
       if (pending.length === 0) break;
-      const delay = retryDelay(this.retry, attempt);
+      const delay = backoffDelay(this.retry, attempt);
       if (Date.now() + delay > deadline || this.closed) {
         for (const op of pending) failures.set(op.key, { key: op.key, reason: `${reasons.get(op.key)} (after ${attempt + 1} attempts; will retry)` });
         break;

@@ -1,24 +1,15 @@
 // Retrying writes to a target that is down or overloaded: exponential backoff with jitter (so a
 // fleet of agents does not retry in lockstep), bounded by a budget per apply. What is still failing
 // when the budget is spent is reported; the caller's next apply picks it up again.
-export interface RetryPolicy {
-  readonly initialMs: number;
-  readonly maxMs: number;
+import type { BackoffOptions } from '../../domain/backoff.js';
+
+export interface RetryPolicy extends BackoffOptions {
   /** Time an apply keeps retrying transient failures before reporting them. */
   readonly budgetMs: number;
-  /** 0..1 random source, injectable for tests. */
-  readonly random?: () => number;
 }
 
 /** A 5 s budget: the sidecar applies to its sinks one after another, so a target that is down must not hold the others for long. */
 export const DEFAULT_RETRY: RetryPolicy = { initialMs: 100, maxMs: 2_000, budgetMs: 5_000 };
-
-/** The delay before retry number `attempt` (0-based): uniformly in [ceiling/2, ceiling]. */
-export function retryDelay(policy: RetryPolicy, attempt: number): number {
-  const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** attempt);
-  const random = policy.random ?? Math.random;
-  return Math.round(ceiling / 2 + (ceiling / 2) * random());
-}
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -8,7 +8,8 @@ import type { GatewayConfig } from '../../domain/gateway-config.js';
 import type { Logger } from '../../ports/logger.js';
 import { failureOf, messageOf } from '../apisix/admin-reply.js';
 import { HttpJsonClient, type HttpOutcome, type HttpRequest } from '../apisix/http-json.js';
-import { DEFAULT_RETRY, retryDelay, sleep, type RetryPolicy } from '../apisix/retry.js';
+import { backoffDelay } from '../../domain/backoff.js';
+import { DEFAULT_RETRY, sleep, type RetryPolicy } from '../apisix/retry.js';
 import { StandaloneState } from './standalone-document-state.js';
 
 export interface StandaloneApiSinkOptions {
@@ -97,7 +98,7 @@ export class StandaloneApiSink implements ConfigSink {
       const outcome = await this.send(request);
       const failure = outcome.ok && outcome.reply.status < 500 ? undefined : failureOf(outcome, `${request.method} ${request.path}`);
       if (!failure) return outcome as Extract<HttpOutcome, { ok: true }>;
-      const delay = retryDelay(this.retry, attempt);
+      const delay = backoffDelay(this.retry, attempt);
       if (Date.now() + delay > deadline || this.closed) return { ok: false, error: `${failure.reason} (after ${attempt + 1} attempts; will retry)` };
       await sleep(delay);
     }

@@ -12,7 +12,11 @@
 import { ACCEPTED, type ConfigSource, type ConfigWatcher, type Disposable, type SourceUpdate, type UpdateVerdict } from '../../ports/config-source.js';
 import type { Logger } from '../../ports/logger.js';
 import type { DecodeError } from '../envoy/xds-resources.js';
-import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { Backoff, type BackoffOptions } from '../../domain/backoff.js';
+
+/** Reconnects to the control plane; reset only when the server actually sent data, so a server that accepts
+ * streams and kills them at once cannot cause a hot loop (grpc-node's rule). */
+export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
 import { isWarm, missingOf, ReferenceTracker, SnapshotAssembler, type KindChange, type References } from './dependency-tracker.js';
 import { GrpcAdsTransport, type AdsStream, type AdsTransportOptions } from './grpc-transport.js';
 import { ResourceCache, type StagedChange } from './resource-cache.js';

@@ -11,7 +11,7 @@ import { SecretDiscoveryServiceClient, type DiscoveryRequest, type DiscoveryResp
 import { TYPE_URL } from '../envoy/proto/type-urls.js';
 import { xdsResourceFromAny } from '../envoy/xds-any.js';
 import { decodeXdsResource } from '../envoy/xds-resources.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../../domain/backoff.js';
 import { grpcTarget } from './grpc-transport.js';
 
 export const ISTIO_SDS_SOCKET = 'unix:./var/run/secrets/workload-spiffe-uds/socket';
@@ -31,7 +31,7 @@ export class SdsSecretSource implements SecretSource {
   watch(watcher: SecretWatcher): Disposable {
     const names = [...(this.options.names ?? ['default', 'ROOTCA'])];
     const client = new SecretDiscoveryServiceClient(grpcTarget(this.options.target), grpcCredentials.createInsecure());
-    const backoff = new Backoff({ initialMs: 200, maxMs: 10_000, multiplier: 2 });
+    const backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
     const held = new Map<string, Secret>();
     let acceptedVersion = '';
     let call: ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> | undefined;

@@ -13,7 +13,7 @@
 // again, so that sinks that took the rest of the rejected configuration converge back to it: the
 // source (xDS) has undone it too, and its next update builds on that.
 import type { Translation } from '../../adapters/apisix/translate.js';
-import { Backoff } from '../../adapters/xds/backoff.js';
+import { Backoff } from '../../domain/backoff.js';
 import { applyChangeSet, diffConfigs, type ChangeSet } from '../../domain/diff.js';
 import { GatewayConfig, GATEWAY_KINDS } from '../../domain/gateway-config.js';
 import type { Secret } from '../../domain/mesh/secret.js';
@@ -112,7 +112,7 @@ export class SyncService {
   private merged: { readonly source: GatewayConfig; readonly set: PodPluginSet; readonly config: GatewayConfig } | undefined;
   private applying: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private readonly backoff = new Backoff({ initialMs: 200, maxMs: 10_000, multiplier: 2 });
+  private readonly backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
   private status: SyncStatus = { ready: false, version: undefined, translation: undefined, lastError: undefined, fromCache: false };
   private firstLiveApply: { resolve: () => void; promise: Promise<void> };
   /** The configuration read from the cache, told apart from live ones by identity. */

@@ -1,19 +1,11 @@
-// The pure helpers behind the remote sinks: backoff delays, bounded concurrency, the references that
+// The pure helpers behind the remote sinks: bounded concurrency, the references that
 // decide what a failed write holds back, and the SecretText that keeps the Admin API key out of logs.
 import { inspect } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { referencesOf } from '../../../src/adapters/apisix/object-references.js';
-import { mapBounded, retryDelay } from '../../../src/adapters/apisix/retry.js';
+import { mapBounded } from '../../../src/adapters/apisix/retry.js';
 import { SecretText } from '../../../src/domain/secret-text.js';
-
-test('retry delays double up to the cap, with jitter in the upper half of each step', () => {
-  const policy = { initialMs: 100, maxMs: 1_000, budgetMs: 5_000 };
-  const low = (attempt: number): number => retryDelay({ ...policy, random: () => 0 }, attempt);
-  const high = (attempt: number): number => retryDelay({ ...policy, random: () => 1 }, attempt);
-  assert.equal([0, 1, 2, 3, 4, 5].map(high), [100, 200, 400, 800, 1000, 1000]);
-  assert.equal([0, 1, 2, 3, 4, 5].map(low), [50, 100, 200, 400, 500, 500]);
-});
 
 test('mapBounded keeps at most `limit` tasks in flight and returns results in input order', async () => {
   let inFlight = 0;
