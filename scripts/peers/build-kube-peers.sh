@@ -22,18 +22,9 @@ stamp="$cache/stamp-kube-peers"
 
 kubernetes_version="v1.36.3" # k8s.io/kubernetes; staging modules at v0.36.3 (see kube-apiserver/go.mod)
 
-go_bin="$(command -v go || true)"
-if [ -z "$go_bin" ] && [ -x /usr/local/go/bin/go ]; then go_bin=/usr/local/go/bin/go; fi
-if [ -z "$go_bin" ]; then
-  echo "build-kube-peers: Go is not installed; the Kubernetes integration suites will be skipped." >&2
-  exit 2
-fi
-go_version="$("$go_bin" env GOVERSION)"
-go_minor="$(sed -E 's/^go1\.([0-9]+).*/\1/' <<<"$go_version")"
-if ! [[ "$go_minor" =~ ^[0-9]+$ ]] || [ "$go_minor" -lt 26 ]; then
-  echo "build-kube-peers: $go_bin is $go_version; k8s.io/kubernetes $kubernetes_version needs Go >= 1.26. Skipped." >&2
-  exit 2
-fi
+# shellcheck source=find-go.sh
+source "$here/find-go.sh"
+find_go build-kube-peers "k8s.io/kubernetes $kubernetes_version"
 
 wrapper_sum="$(cat "$here/build-kube-peers.sh" "$here/kube-apiserver/go.mod" "$here/kube-apiserver/go.sum" \
   "$here/istiod/go.mod" "$here/istiod/go.sum" "$here/istiod/inject/main.go" | sha256sum | cut -d' ' -f1)"

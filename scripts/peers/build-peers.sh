@@ -28,19 +28,9 @@ gcp_envoy_version="v1.36.0"                        # github.com/envoyproxy/go-co
 # ----------------------------------------------------------------------------------------------
 
 # Exit status 2 = no usable Go (.ci/run then only warns; the peer tests say they are skipped).
-go_bin="$(command -v go || true)"
-if [ -z "$go_bin" ] && [ -x /usr/local/go/bin/go ]; then go_bin=/usr/local/go/bin/go; fi
-if [ -z "$go_bin" ]; then
-  echo "build-peers: Go is not installed (looked for 'go' on PATH and /usr/local/go/bin/go)." >&2
-  echo "build-peers: the xDS peer tests need Go >= 1.26 and the Go module proxy; they will be skipped." >&2
-  exit 2
-fi
-go_version="$("$go_bin" env GOVERSION)"
-go_minor="$(sed -E 's/^go1\.([0-9]+).*/\1/' <<<"$go_version")"
-if ! [[ "$go_minor" =~ ^[0-9]+$ ]] || [ "$go_minor" -lt 26 ]; then
-  echo "build-peers: $go_bin is $go_version; istio.io/istio needs Go >= 1.26. The peer tests will be skipped." >&2
-  exit 2
-fi
+# shellcheck source=find-go.sh
+source "$here/find-go.sh"
+find_go build-peers "istio.io/istio (the xDS peer tests)"
 
 # Everything that decides the binaries' content goes into the stamp, including our wrapper sources.
 wrapper_sum="$(cat "$here/build-peers.sh" "$here/istiod/go.mod" "$here/istiod/go.sum" "$here/istiod/main.go" \
