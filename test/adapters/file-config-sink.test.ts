@@ -2,6 +2,7 @@
 // (for both formats), the file itself has rules APISIX imposes: the #END marker, an mtime that
 // moves by whole seconds, owner-only permissions when private keys are inside, and atomic
 // replacement that never leaves temp files behind.
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
 import { FileConfigSink } from '../../src/adapters/file-sink/file-sink.js';
+import { renderStandalone } from '../../src/adapters/apisix/standalone-document.js';
 import { diffConfigs } from '../../src/domain/diff.js';
 import { GatewayConfig, type GatewayObject } from '../../src/domain/gateway-config.js';
 import type { JsonObject, JsonValue } from '../../src/domain/json.js';
@@ -149,6 +151,85 @@ s('a failed write is reported as failed with key * (not thrown) and leaves no te
     assert.ok(result.failed[0]?.reason.includes(path), `the reason names the target: ${result.failed[0]?.reason}`);
     assert.equal(await readdir(dir), ['apisix.yaml'], 'only the (directory) target remains');
     assert.equal(await readdir(path), [], 'nothing was written into the directory either');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** Strings a YAML 1.1 reader (lyaml, which APISIX uses) turns into booleans, null or numbers when unquoted. */
+const YAML11_TRAPS = ['yes', 'No', 'ON', 'off', 'Off', 'y', 'N', '~', 'null', 'NULL', 'true', 'False', '0755', '0x1F', '1_000', '1:20', '190:20:30', '.inf', '-.Inf', '.NaN', '1e3', '12', '+12', '3.14', '', ' padded ', 'a: b', '#x', '2001-12-14', '=', '<<', 'oFF'];
+
+/** A route whose header names and values are all the traps (as keys and as values). */
+function trapRoute(): GatewayObject {
+  const set: JsonObject = {};
+  YAML11_TRAPS.forEach((trap, i) => {
+    set[`x-trap-${i}`] = trap;
+    set[trap || 'empty'] = `v${i}`;
+  });
+  return { kind: 'routes', id: 'r-traps', value: { id: 'r-traps', uri: '/traps', upstream_id: 'u1', plugins: { 'proxy-rewrite': { headers: { set } } } } };
+}
+
+s('apisix.yaml reads back as the same strings in YAML 1.1 (yes, on, ~, 0755, 1_000, 1:20 stay strings)', () => {
+  const config = GatewayConfig.of('v1', [upstream, trapRoute()]);
+  const expected = JSON.parse(renderStandalone(config, 'json'));
+  const yaml = renderStandalone(config, 'yaml');
+  assert.equal(parseYaml(yaml, { version: '1.1' }), expected, 'the yaml package in YAML 1.1 mode');
+  // PyYAML implements YAML 1.1's implicit types as lyaml does (Debian's python3-yaml; .ci/run installs it).
+  const python = spawnSync('python3', ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: yaml, encoding: 'utf8' });
+  if (python.status !== 0) {
+    console.log(`  (PyYAML not available, YAML 1.1 read-back by the yaml package only: ${python.stderr.trim().split('\n').pop() ?? python.error?.message})`);
+    return;
+  }
+  assert.equal(JSON.parse(python.stdout), expected, 'PyYAML (YAML 1.1)');
+});
+
+s('file:?group= gives the file that group, and a file with private keys is 0640 instead of 0600', async () => {
+  const dir = await freshDir();
+  try {
+    const path = join(dir, 'apisix.yaml');
+    const gid = process.getgid?.() === 0 ? 65534 : (process.getgid?.() ?? 0); // root can give nogroup; others their own group
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, error() {}, warn: (_: object, message: string) => void warnings.push(message) };
+    const sink = new FileConfigSink({ path, group: String(gid), logger });
+    let config = await write(sink, GatewayConfig.empty(), GatewayConfig.of('v1', [upstream, sslWith({ key: 'PRIVATE KEY' })]));
+    assert.is((await modeOf(path)).toString(8), '640');
+    assert.is((await stat(path)).gid, gid);
+    config = await write(sink, config, GatewayConfig.of('v2', [upstream]));
+    assert.is((await modeOf(path)).toString(8), '644');
+    assert.is((await stat(path)).gid, gid);
+    assert.equal(warnings, [], 'no warning with a group');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+s('without a group, a private file is 0600 and a warning says APISIX workers cannot read it (once)', async () => {
+  const dir = await freshDir();
+  try {
+    const path = join(dir, 'apisix.yaml');
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, error() {}, warn: (_: object, message: string) => void warnings.push(message) };
+    const sink = new FileConfigSink({ path, logger });
+    let config = await write(sink, GatewayConfig.empty(), GatewayConfig.of('v1', [upstream, sslWith({ key: 'PRIVATE KEY' })]));
+    config = await write(sink, config, GatewayConfig.of('v2', [upstream, sslWith({ key: 'OTHER KEY' })]));
+    assert.is((await modeOf(path)).toString(8), '600');
+    assert.is(warnings.length, 1);
+    assert.match(warnings[0]!, /\?group=/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+s('an unknown group fails the apply naming the file and the group, and writes nothing', async () => {
+  const dir = await freshDir();
+  try {
+    const path = join(dir, 'apisix.yaml');
+    const sink = new FileConfigSink({ path, group: 'no-such-group-amesh' });
+    const desired = GatewayConfig.of('v1', [upstream]);
+    const result = await sink.apply({ desired, changes: diffConfigs(GatewayConfig.empty(), desired) });
+    assert.is(result.failed.length, 1);
+    assert.match(result.failed[0]!.reason, /no-such-group-amesh/);
+    assert.equal(await readdir(dir), []);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

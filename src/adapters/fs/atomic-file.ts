@@ -3,7 +3,7 @@
 // miss two writes within one second, so the mtime is pushed past the previous one. Shared by the
 // adapters that write files (the file sink, the configuration cache).
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 async function previousMtimeSeconds(path: string): Promise<number | undefined> {
@@ -14,7 +14,8 @@ async function previousMtimeSeconds(path: string): Promise<number | undefined> {
   }
 }
 
-export async function writeAtomically(path: string, text: string, mode: number): Promise<void> {
+/** `gid`: the group the file is given before it replaces the old one (a reader in that group, e.g. nginx's). */
+export async function writeAtomically(path: string, text: string, mode: number, gid?: number): Promise<void> {
   const directory = dirname(path);
   await mkdir(directory, { recursive: true });
   const before = await previousMtimeSeconds(path);
@@ -27,6 +28,8 @@ export async function writeAtomically(path: string, text: string, mode: number):
     } finally {
       await handle.close();
     }
+    // -1 keeps the owner; the group is set before the rename so the file never appears unreadable.
+    if (gid !== undefined) await chown(temp, -1, gid);
     await chmod(temp, mode); // the umask may have narrowed or the mode must be exact
     await rename(temp, path);
   } catch (error) {

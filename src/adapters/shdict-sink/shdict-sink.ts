@@ -9,7 +9,7 @@ import type { ApplyFailure, ApplyResult, ConfigSink, SinkUpdate } from '../../po
 import type { Logger } from '../../ports/logger.js';
 import { ok, type Result } from '../../domain/result.js';
 import { defaultLibraryPath, SharedStateWriter, type ReaderStatus } from './native-writer.js';
-import { groupId } from './posix-group.js';
+import { groupId } from '../fs/posix-group.js';
 import { objectKeyOfDictKey, StateEncoder } from './state-encoding.js';
 
 export interface ShdictSinkOptions {

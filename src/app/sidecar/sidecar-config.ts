@@ -18,12 +18,11 @@ export type SourceConfig =
 export type AdminKeySource = { readonly from: 'none' } | { readonly from: 'env'; readonly value: SecretText } | { readonly from: 'file'; readonly path: string };
 
 export type SinkConfig =
-  | { readonly kind: 'file'; readonly path: string }
   | { readonly kind: 'memory' }
   | { readonly kind: 'admin' | 'standalone'; readonly url: string; readonly apiKey: AdminKeySource }
   | { readonly kind: 'etcd'; readonly endpoints: readonly string[]; readonly prefix: string }
-  /** `group`: nginx workers' group (name or gid) given to the shared-memory file. */
-  | { readonly kind: 'shdict'; readonly path: string; readonly group: string | undefined };
+  /** `group`: nginx workers' group (name or gid) given to the file or the shared-memory file. */
+  | { readonly kind: 'file' | 'shdict'; readonly path: string; readonly group: string | undefined };
 
 export type NodeConfig = { readonly kind: 'environment'; readonly podInfoDir: string | undefined } | { readonly kind: 'grpc-bootstrap'; readonly path: string };
 
@@ -121,12 +120,12 @@ function sink(spec: string, flags: SidecarFlags): Result<SinkConfig, string> {
   if (spec === 'memory') return ok({ kind: 'memory' });
   const colon = spec.indexOf(':');
   const [kind, value] = colon === -1 ? [spec, ''] : [spec.slice(0, colon), spec.slice(colon + 1)];
-  if (kind === 'file' && value) return ok({ kind: 'file', path: value });
-  if (kind === 'shdict' && value) {
-    const [path = '', query] = value.split('?group=');
-    if (!path.startsWith('/')) return err(`--sink: "${spec}": the shared-memory path must be absolute`);
-    if (query !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(query)) return err(`--sink: "${spec}": group must be a group name or gid`);
-    return ok({ kind: 'shdict', path, group: query });
+  if ((kind === 'file' || kind === 'shdict') && value) {
+    const [path = '', group, ...extra] = value.split('?group=');
+    if (!path || extra.length > 0) return err(`--sink: "${spec}": expected ${kind}:<path>[?group=<name|gid>]`);
+    if (kind === 'shdict' && !path.startsWith('/')) return err(`--sink: "${spec}": the shared-memory path must be absolute`);
+    if (group !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(group)) return err(`--sink: "${spec}": group must be a group name or gid`);
+    return ok({ kind, path, group });
   }
   if ((kind === 'admin' || kind === 'standalone') && value) {
     const url = origin(`--sink ${kind}:`, value);
@@ -143,7 +142,7 @@ function sink(spec: string, flags: SidecarFlags): Result<SinkConfig, string> {
     if (!/^\/[^\s]*[^/\s]$/.test(prefix)) return err(`--etcd-prefix: "${prefix}" must start with / and not end with one`);
     return ok({ kind: 'etcd', endpoints: endpoints.map((e) => (e.startsWith('http') ? e : `http://${e}`)), prefix });
   }
-  return err(`--sink: "${spec}" is not a sink (supported: file:<path>, shdict:<path>[?group=<name|gid>], admin:<url>, standalone:<url>, etcd:<endpoints>, memory)`);
+  return err(`--sink: "${spec}" is not a sink (supported: file:<path>[?group=<name|gid>], shdict:<path>[?group=<name|gid>], admin:<url>, standalone:<url>, etcd:<endpoints>, memory)`);
 }
 
 function address(flag: string, value: string | undefined): Result<string | undefined, string> {

@@ -54,7 +54,7 @@ async function sinkFactoryOf(spec: SinkConfig): Promise<SinkFactory> {
   switch (spec.kind) {
     case 'file': {
       const { FileConfigSink } = await import('../../adapters/file-sink/file-sink.js');
-      return () => new FileConfigSink({ path: spec.path });
+      return ({ logger }) => new FileConfigSink({ path: spec.path, group: spec.group, logger });
     }
     case 'shdict': {
       const { ShdictConfigSink } = await import('../../adapters/shdict-sink/shdict-sink.js');
