@@ -17,28 +17,41 @@ export function mergeHeaderMutations(levels: readonly HeaderMutations[]): Header
   return { add: levels.flatMap((l) => l.add), remove: levels.flatMap((l) => l.remove) };
 }
 
-/** `{add, set, remove}` as proxy-rewrite and response-rewrite take them; undefined when empty. */
-export function headerOperations(mutations: HeaderMutations, ctx: PluginContext): JsonObject | undefined {
+/** response-rewrite's `headers.add` items: `name: value`, the value without `:` and not ending in `/` (APISIX 3.18). */
+const RESPONSE_ADD_ITEM = /^[^:]+:[^:]*[^/]$/;
+
+/**
+ * `{add, set, remove}` for proxy-rewrite (`request`) or response-rewrite (`response`); undefined when
+ * empty. The two plugins take `add` differently: proxy-rewrite a map whose value may be a list,
+ * response-rewrite a list of `"name: value"` strings.
+ */
+export function headerOperations(mutations: HeaderMutations, ctx: PluginContext, direction: 'request' | 'response'): JsonObject | undefined {
   if (mutations.add.length === 0 && mutations.remove.length === 0) return undefined;
-  const add: JsonObject = {};
+  const appended = new Map<string, string[]>();
   const set: JsonObject = {};
+  const approximate = (header: string, reason: string): void =>
+    ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.headers_to_add`, severity: 'approximated', reason: `"${header}": ${reason}` });
   for (const header of mutations.add) {
-    if (header.value.includes('%')) {
-      ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.headers_to_add`, severity: 'approximated', reason: `Envoy format string in header "${header.name}" is sent literally` });
+    if (header.value.includes('%')) approximate(header.name, 'Envoy format string is sent literally');
+    if (header.action === 'overwrite') {
+      set[header.name] = header.value;
+      continue;
     }
-    if (header.action === 'overwrite') set[header.name] = header.value;
-    else {
-      if (header.action === 'add-if-absent') {
-        ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.headers_to_add`, severity: 'approximated', reason: `ADD_IF_ABSENT for "${header.name}" is rendered as an append` });
-      }
-      if (header.name in add) {
-        ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.headers_to_add`, severity: 'approximated', reason: `several values appended to "${header.name}": only the last is kept` });
-      }
-      add[header.name] = header.value;
+    if (header.action === 'add-if-absent') approximate(header.name, 'ADD_IF_ABSENT is rendered as an append');
+    const item = `${header.name}: ${header.value}`;
+    if (direction === 'response' && !RESPONSE_ADD_ITEM.test(item)) {
+      // APISIX's pattern refuses such an append outright; setting the header is the nearest it accepts.
+      approximate(header.name, "APISIX's response-rewrite cannot append a value containing ':' or ending in '/': it replaces the header instead");
+      set[header.name] = header.value;
+      continue;
     }
+    appended.set(header.name, [...(appended.get(header.name) ?? []), header.value]);
   }
   const operations: JsonObject = {};
-  if (Object.keys(add).length > 0) operations.add = add;
+  if (appended.size > 0) {
+    if (direction === 'response') operations.add = [...appended].flatMap(([name, values]) => values.map((value) => `${name}: ${value}`));
+    else operations.add = Object.fromEntries([...appended].map(([name, values]) => [name, values.length === 1 ? values[0]! : values]));
+  }
   if (Object.keys(set).length > 0) operations.set = set;
   const remove = [...new Set(mutations.remove)];
   if (remove.length > 0) operations.remove = remove;

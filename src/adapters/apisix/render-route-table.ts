@@ -159,9 +159,9 @@ function routeBody(route: Route, vhost: VirtualHost, table: RouteTable, ctx: Rou
   } else {
     body = { plugins: { 'fault-injection': fixedResponse(action.status, action.body, pc) } };
   }
-  const request = headerOperations(mergeHeaderMutations([route.requestHeaders, vhost.requestHeaders, table.requestHeaders]), { ...pc, field: `${pc.field}.request_headers_to_add` });
+  const request = headerOperations(mergeHeaderMutations([route.requestHeaders, vhost.requestHeaders, table.requestHeaders]), { ...pc, field: `${pc.field}.request_headers_to_add` }, 'request');
   if (request) body.plugins['proxy-rewrite'] = { ...(body.plugins['proxy-rewrite'] ?? {}), headers: request };
-  const response = headerOperations(mergeHeaderMutations([route.responseHeaders, vhost.responseHeaders, table.responseHeaders]), { ...pc, field: `${pc.field}.response_headers_to_add` });
+  const response = headerOperations(mergeHeaderMutations([route.responseHeaders, vhost.responseHeaders, table.responseHeaders]), { ...pc, field: `${pc.field}.response_headers_to_add` }, 'response');
   if (response) body.plugins['response-rewrite'] = { headers: response };
   const fault = route.filters.fault ?? vhost.filters.fault;
   if (fault && action.kind === 'forward' && !body.plugins['fault-injection']) {
