@@ -44,10 +44,17 @@ export interface UpstreamContext {
   readonly clientCertId: string | undefined;
 }
 
+/** A node and whether Envoy would speak TLS to it (Istio's transport_socket_matches on its tlsMode). */
+interface NodeOf {
+  readonly node: ApisixNode;
+  readonly tls: boolean;
+}
+
 /** Integer weights that keep Envoy's split: locality weight share × endpoint weight share. */
-function nodesOf(cluster: Cluster, endpoints: EndpointSet | undefined, ref: ResourceRef, fidelity: FidelitySink): ApisixNode[] {
+function nodesOf(cluster: Cluster, endpoints: EndpointSet | undefined, ref: ResourceRef, fidelity: FidelitySink): NodeOf[] {
   if (!endpoints) return [];
-  const nodes: ApisixNode[] = [];
+  const nodes: NodeOf[] = [];
+  const tlsToEndpoint = (tlsMode: string | undefined): boolean => cluster.tls !== undefined && (!cluster.tls.onlyIstioEndpoints || tlsMode === 'istio');
   const localityTotal = endpoints.localities.reduce((sum, l) => sum + (l.weight ?? 1), 0);
   endpoints.localities.forEach((locality, l) => {
     const servable = locality.endpoints.filter(isServable);
@@ -69,7 +76,7 @@ function nodesOf(cluster: Cluster, endpoints: EndpointSet | undefined, ref: Reso
       const node: ApisixNode = { host: endpoint.host, port: endpoint.port, weight };
       // Envoy priority 0 is preferred; APISIX prefers the higher node priority.
       if (locality.priority !== 0) node.priority = -locality.priority;
-      nodes.push(node);
+      nodes.push({ node, tls: tlsToEndpoint(endpoint.tlsMode) });
     }
   });
   return nodes;
@@ -140,6 +147,31 @@ function lbType(cluster: Cluster, settings: UpstreamSettings, ref: ResourceRef, 
   }
 }
 
+/**
+ * Whether the upstream speaks TLS, and its nodes. An upstream has one scheme, but Istio's
+ * transport_socket_matches pick TLS per endpoint (`tlsMode: istio`: a sidecar that takes mTLS; none:
+ * plaintext, e.g. a service without sidecars). Uniform endpoints get their scheme; a mix keeps the
+ * endpoints of the larger weight, so that no request goes to an endpoint in a protocol it does not
+ * speak, and the rest are reported.
+ */
+function chooseTransport(cluster: Cluster, nodes: readonly NodeOf[], ref: ResourceRef, fidelity: FidelitySink): { tls: boolean; nodes: ApisixNode[] } {
+  const all = nodes.map((n) => n.node);
+  if (!cluster.tls) return { tls: false, nodes: all };
+  if (nodes.length === 0) return { tls: true, nodes: all };
+  const tlsWeight = nodes.reduce((sum, n) => sum + (n.tls ? n.node.weight : 0), 0);
+  const plainWeight = nodes.reduce((sum, n) => sum + (n.tls ? 0 : n.node.weight), 0);
+  if (plainWeight === 0 || tlsWeight === 0) return { tls: plainWeight === 0, nodes: all };
+  const tls = tlsWeight >= plainWeight;
+  const kept = nodes.filter((n) => n.tls === tls).map((n) => n.node);
+  fidelity.record({
+    resource: ref,
+    field: 'transport_socket_matches',
+    severity: 'approximated',
+    reason: `${nodes.length - kept.length} of ${nodes.length} endpoints ${tls ? 'are not labelled tlsMode=istio (plaintext)' : 'are labelled tlsMode=istio (mTLS)'}; an APISIX upstream speaks one scheme, so only the ${kept.length} ${tls ? 'mTLS' : 'plaintext'} endpoints (the larger weight) are used`,
+  });
+  return { tls, nodes: kept };
+}
+
 export function renderUpstream(
   cluster: Cluster,
   endpoints: EndpointSet | undefined,
@@ -148,17 +180,15 @@ export function renderUpstream(
 ): ApisixUpstream {
   const ref: ResourceRef = { type: 'Cluster', name: cluster.name };
   const { fidelity } = context;
-  const tls = cluster.tls;
   const http2 = cluster.protocol === 'http2';
+  const transport = chooseTransport(cluster, nodesOf(cluster, endpoints, ref, fidelity), ref, fidelity);
+  const tls = transport.tls ? cluster.tls : undefined;
   let scheme: ApisixUpstream['scheme'] = http2 ? 'grpc' : 'http';
   if (http2) {
     fidelity.record({ resource: ref, field: 'typed_extension_protocol_options.http2_protocol_options', severity: 'approximated', reason: 'APISIX proxies HTTP/2 upstreams only as gRPC (scheme grpc/grpcs)' });
   }
   if (tls) {
     scheme = http2 ? 'grpcs' : 'https';
-    if (tls.onlyIstioEndpoints) {
-      fidelity.record({ resource: ref, field: 'transport_socket_matches', severity: 'approximated', reason: 'Istio mTLS applies to every endpoint in APISIX, not only to endpoints labelled tlsMode=istio' });
-    }
     if (tls.validationSecret) {
       fidelity.record({ resource: ref, field: 'transport_socket.common_tls_context.validation_context', severity: 'dropped', reason: 'APISIX does not verify upstream server certificates for http(s) upstreams' });
     }
@@ -175,7 +205,7 @@ export function renderUpstream(
     name: clip(cluster.name),
     labels: { ...context.labels },
     ...lbType(cluster, settings, ref, fidelity),
-    nodes: nodesOf(cluster, endpoints, ref, fidelity),
+    nodes: transport.nodes,
     scheme,
     pass_host: settings.autoHostRewrite ? 'node' : 'pass',
     timeout: { connect, send: NGINX_DEFAULT_IO_SECONDS, read: NGINX_DEFAULT_IO_SECONDS },
