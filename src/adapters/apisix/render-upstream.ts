@@ -1,7 +1,7 @@
 // Cluster + endpoints → APISIX upstream. Some Envoy settings live on the route (hash policy,
 // retries, auto host rewrite) but on the upstream in APISIX, so one cluster may need several
 // upstream variants; `UpstreamSettings` names a variant.
-import type { Cluster } from '../../domain/mesh/cluster.js';
+import type { Cluster, UpstreamTls } from '../../domain/mesh/cluster.js';
 import { isServable, type EndpointSet } from '../../domain/mesh/endpoint.js';
 import type { HashPolicy } from '../../domain/mesh/route.js';
 import type { FidelitySink, ResourceRef } from '../../domain/fidelity.js';
@@ -12,13 +12,17 @@ export interface UpstreamSettings {
   readonly hash: HashPolicy | undefined;
   readonly retries: number;
   readonly autoHostRewrite: boolean;
+  /** For a stream route (TCP proxy): APISIX's stream subsystem knows only the schemes tcp and tls. */
+  readonly stream: boolean;
 }
 
-export const DEFAULT_SETTINGS: UpstreamSettings = Object.freeze({ hash: undefined, retries: 0, autoHostRewrite: false });
+export const DEFAULT_SETTINGS: UpstreamSettings = Object.freeze({ hash: undefined, retries: 0, autoHostRewrite: false, stream: false });
+export const STREAM_SETTINGS: UpstreamSettings = Object.freeze({ ...DEFAULT_SETTINGS, stream: true });
 
 /** Suffix that distinguishes a variant's id; empty for the default variant. */
 export function settingsSuffix(settings: UpstreamSettings): string {
   const parts: string[] = [];
+  if (settings.stream) parts.push('tcp');
   if (settings.retries !== 0) parts.push(`r${settings.retries}`);
   if (settings.autoHostRewrite) parts.push('ah');
   const hash = settings.hash;
@@ -183,6 +187,7 @@ export function renderUpstream(
   const http2 = cluster.protocol === 'http2';
   const transport = chooseTransport(cluster, nodesOf(cluster, endpoints, ref, fidelity), ref, fidelity);
   const tls = transport.tls ? cluster.tls : undefined;
+  if (settings.stream) return renderStreamUpstream(cluster, transport.nodes, tls, settings, context);
   let scheme: ApisixUpstream['scheme'] = http2 ? 'grpc' : 'http';
   if (http2) {
     fidelity.record({ resource: ref, field: 'typed_extension_protocol_options.http2_protocol_options', severity: 'approximated', reason: 'APISIX proxies HTTP/2 upstreams only as gRPC (scheme grpc/grpcs)' });
@@ -214,5 +219,39 @@ export function renderUpstream(
   if (tls && context.clientCertId) upstream.tls = { client_cert_id: context.clientCertId };
   const checks = healthChecks(cluster, ref, fidelity);
   if (checks) upstream.checks = checks;
+  return upstream;
+}
+
+/**
+ * The upstream of a stream route. APISIX's stream proxy speaks TLS only with `scheme: tls` (`https` is
+ * ignored: plaintext goes out) and sends as SNI the client's server name or `apisix_backend`, never
+ * the cluster's.
+ */
+function renderStreamUpstream(cluster: Cluster, nodes: ApisixNode[], tls: UpstreamTls | undefined, settings: UpstreamSettings, context: UpstreamContext): ApisixUpstream {
+  const ref: ResourceRef = { type: 'Cluster', name: cluster.name };
+  const { fidelity } = context;
+  if (tls?.sni) {
+    fidelity.record({ resource: ref, field: 'transport_socket.sni', severity: 'approximated', reason: "APISIX's stream proxy sends the client's server name (or apisix_backend) as SNI, not the cluster's" });
+  }
+  if (tls?.validationSecret) {
+    fidelity.record({ resource: ref, field: 'transport_socket.common_tls_context.validation_context', severity: 'dropped', reason: 'APISIX does not verify upstream server certificates for stream upstreams' });
+  }
+  if (tls?.certificateSecret && !context.clientCertId) {
+    fidelity.record({ resource: ref, field: 'transport_socket.common_tls_context.tls_certificate_sds_secret_configs', severity: 'dropped', reason: `client certificate "${tls.certificateSecret}" is not available (missing secret or private key), TLS without a client certificate` });
+  }
+  const upstream: ApisixUpstream = {
+    id: upstreamId(cluster.name, settings),
+    name: clip(cluster.name),
+    labels: { ...context.labels },
+    ...lbType(cluster, settings, ref, fidelity),
+    nodes,
+    scheme: tls ? 'tls' : 'tcp',
+    timeout: { connect: seconds(cluster.connectTimeoutMs ?? ENVOY_DEFAULT_CONNECT_MS), send: NGINX_DEFAULT_IO_SECONDS, read: NGINX_DEFAULT_IO_SECONDS },
+    retries: settings.retries,
+  };
+  if (tls && context.clientCertId) upstream.tls = { client_cert_id: context.clientCertId };
+  if (cluster.healthCheck || cluster.outlierDetection) {
+    fidelity.record({ resource: ref, field: 'health_checks', severity: 'dropped', reason: 'health checks are not rendered for stream upstreams' });
+  }
   return upstream;
 }

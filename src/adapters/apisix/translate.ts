@@ -15,7 +15,7 @@ import { IdRegistry } from './ids.js';
 import { renderRouteTable, type RenderedRoute, type RouteOrigin, type TranslationError } from './render-route-table.js';
 import { renderClientSsl, sslId } from './render-ssl.js';
 import { orderStreamRoutes, renderStreamRoute } from './render-stream-route.js';
-import { DEFAULT_SETTINGS, renderUpstream, settingsSuffix, upstreamId, type UpstreamSettings } from './render-upstream.js';
+import { DEFAULT_SETTINGS, renderUpstream, settingsSuffix, STREAM_SETTINGS, upstreamId, type UpstreamSettings } from './render-upstream.js';
 
 export type { RouteOrigin, TranslationError } from './render-route-table.js';
 
@@ -305,8 +305,8 @@ export class Translator {
           return;
         }
         if (others.length > 0) report.record({ resource: ref, field: `${field}.weighted_clusters`, severity: 'approximated', reason: 'weighted TCP clusters: all traffic goes to the first cluster' });
-        demand(backend.cluster, DEFAULT_SETTINGS);
-        streamRoutes.push(renderStreamRoute({ listener, chain, chainIndex, upstreamId: upstreamId(backend.cluster, DEFAULT_SETTINGS) }, labels));
+        demand(backend.cluster, STREAM_SETTINGS);
+        streamRoutes.push(renderStreamRoute({ listener, chain, chainIndex, upstreamId: upstreamId(backend.cluster, STREAM_SETTINGS) }, labels, report));
       });
     }
 
