@@ -85,14 +85,20 @@ export function fixedResponse(status: number, body: string | undefined, ctx?: Pl
   return { abort };
 }
 
+const CORS_SAFELISTED_METHODS = 'GET,HEAD,POST';
+const CORS_SAFELISTED_HEADER = 'Accept';
+
 export function cors(policy: CorsPolicy, ctx: PluginContext): JsonObject {
   const exact = policy.allowOrigins.filter((o) => o.kind === 'exact' && !o.ignoreCase && /^\w+:\/\/[^,]+$/.test(o.value));
   const config: JsonObject = {};
   // APISIX ignores allow_origins once allow_origins_by_regex is set, so mixed lists go all-regex.
   if (exact.length === policy.allowOrigins.length) config.allow_origins = exact.length > 0 ? exact.map((o) => (o as { value: string }).value).join(',') : '*';
   else config.allow_origins_by_regex = policy.allowOrigins.map(originRegex);
-  config.allow_methods = policy.allowMethods ?? '*';
-  config.allow_headers = policy.allowHeaders ?? '*';
+  // Envoy sends no Access-Control-Allow-Methods/-Headers when the policy has none, so browsers allow only
+  // the CORS-safelisted methods and headers; APISIX's default `*` would allow any. Listing only
+  // safelisted ones grants exactly what no list grants.
+  config.allow_methods = policy.allowMethods ?? CORS_SAFELISTED_METHODS;
+  config.allow_headers = policy.allowHeaders ?? CORS_SAFELISTED_HEADER;
   if (policy.exposeHeaders) config.expose_headers = policy.exposeHeaders;
   if (policy.maxAge !== undefined) config.max_age = Number(policy.maxAge);
   if (policy.allowCredentials) {
@@ -136,9 +142,11 @@ export function toNgxSubstitution(substitution: string): string {
 export function redirect(action: RedirectAction, matchedPrefix: string | undefined, ctx: PluginContext): Result<JsonObject, string> {
   const config: JsonObject = { ret_code: action.responseCode };
   const authority = action.host !== undefined || action.port !== undefined || action.scheme !== undefined;
+  // Envoy's Location is always absolute, and keeps the request's authority (with its port) unless the
+  // redirect changes it; APISIX sends a relative uri as it is.
   const origin = authority
     ? `${action.scheme ?? '$scheme'}://${action.host ?? '$host'}${action.port !== undefined ? `:${action.port}` : ''}`
-    : '';
+    : '$scheme://$http_host';
   const path = action.path;
   if (path?.kind === 'prefix') {
     if (matchedPrefix === undefined) return err(`${ctx.field}.redirect.prefix_rewrite: only valid on a prefix or path match`);

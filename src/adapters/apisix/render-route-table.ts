@@ -18,6 +18,13 @@ export interface TranslationError {
   readonly message: string;
 }
 
+export interface MirrorTarget {
+  /** `http://host:port` */
+  readonly url: string;
+  /** How the copies' destination differs from Envoy's, if it does. */
+  readonly approximation: string | undefined;
+}
+
 export interface RouteTableContext {
   readonly plan: PriorityPlan;
   readonly tableIndex: number;
@@ -29,8 +36,8 @@ export interface RouteTableContext {
   readonly clusters: ReadonlyMap<string, Cluster>;
   /** Registers that a route uses this cluster variant and returns the upstream id. */
   readonly useUpstream: (cluster: string, settings: UpstreamSettings) => string;
-  /** `http://host:port` a mirror can send to, if the cluster has one. */
-  readonly mirrorTarget: (cluster: string) => string | undefined;
+  /** Where a mirror of this cluster can send to, if it has an address. */
+  readonly mirrorTarget: (cluster: string) => MirrorTarget | undefined;
   /** Whether the listener's HTTP connection manager allows websocket upgrades. */
   readonly websocket: boolean;
 }
@@ -77,13 +84,19 @@ function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ct
   if (action.hashPolicies.length > 1) {
     pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.hash_policy`, severity: 'approximated', reason: 'only the first hash policy is used' });
   }
-  const settings: UpstreamSettings = {
-    ...DEFAULT_SETTINGS,
-    retries,
-    hash: hashFor(action, ctx),
-    autoHostRewrite: action.hostRewrite?.kind === 'auto',
-  };
-  const ids = action.backends.map((b) => ctx.useUpstream(b.cluster, settings));
+  const settings: UpstreamSettings = { ...DEFAULT_SETTINGS, retries, autoHostRewrite: action.hostRewrite?.kind === 'auto' };
+  // Each backend keeps its own cluster's policy: Envoy hashes only for ring-hash and maglev clusters.
+  const hashes = action.backends.map((b) => hashFor(action, b.cluster, ctx));
+  const ids = action.backends.map((b, i) => ctx.useUpstream(b.cluster, { ...settings, hash: hashes[i] }));
+  const hash = hashes.find((h) => h !== undefined);
+  if (hash && hash.kind !== 'source-ip') {
+    pc.fidelity.record({
+      resource: pc.ref,
+      field: `${pc.field}.route.hash_policy[0]`,
+      severity: 'approximated',
+      reason: `a request without ${hash.kind} "${hash.name}" is hashed on the client address by APISIX (always the same endpoint for that client); Envoy picks an endpoint at random`,
+    });
+  }
   body.upstream_id = ids[0]!;
   if (action.backends.length > 1) {
     body.plugins['traffic-split'] = {
@@ -120,8 +133,10 @@ function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ct
   const [mirror, ...moreMirrors] = action.mirrors;
   if (mirror) {
     const target = ctx.mirrorTarget(mirror.cluster);
-    if (target) body.plugins['proxy-mirror'] = proxyMirror(target, mirror.fraction);
-    else pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies[0]`, severity: 'dropped', reason: `mirror cluster "${mirror.cluster}" has no address APISIX can mirror to` });
+    if (target) {
+      body.plugins['proxy-mirror'] = proxyMirror(target.url, mirror.fraction);
+      if (target.approximation) pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies[0].cluster`, severity: 'approximated', reason: target.approximation });
+    } else pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies[0]`, severity: 'dropped', reason: `mirror cluster "${mirror.cluster}" has no address APISIX can mirror to` });
   }
   if (moreMirrors.length > 0) {
     pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies`, severity: 'dropped', reason: 'APISIX mirrors to one target; further mirror policies are dropped' });
@@ -129,15 +144,10 @@ function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ct
   return ok(body);
 }
 
-function hashFor(action: ForwardAction, ctx: RouteTableContext): UpstreamSettings['hash'] {
-  const [policy] = action.hashPolicies;
-  if (!policy) return undefined;
-  // Envoy honours hash policies only on hash-based clusters.
-  const hashing = action.backends.some((b) => {
-    const lb = ctx.clusters.get(b.cluster)?.lb;
-    return lb === 'ring-hash' || lb === 'maglev';
-  });
-  return hashing ? policy : undefined;
+/** The route's hash policy if Envoy honours it on this cluster: only ring-hash and maglev clusters hash. */
+function hashFor(action: ForwardAction, clusterName: string, ctx: RouteTableContext): UpstreamSettings['hash'] {
+  const lb = ctx.clusters.get(clusterName)?.lb;
+  return lb === 'ring-hash' || lb === 'maglev' ? action.hashPolicies[0] : undefined;
 }
 
 function matchedPrefixOf(route: Route): string | undefined {

@@ -12,7 +12,7 @@ import { err, ok, type Result } from '../../domain/result.js';
 import { snapshotOfMaps, type MeshSnapshot } from '../../domain/snapshot.js';
 import type { ApisixLabels, ApisixSsl, ApisixStreamRoute, ApisixUpstream } from './apisix-types.js';
 import { IdRegistry } from './ids.js';
-import { renderRouteTable, type RenderedRoute, type RouteOrigin, type TranslationError } from './render-route-table.js';
+import { renderRouteTable, type MirrorTarget, type RenderedRoute, type RouteOrigin, type TranslationError } from './render-route-table.js';
 import { renderClientSsl, sslId } from './render-ssl.js';
 import { orderStreamRoutes, renderStreamRoute } from './render-stream-route.js';
 import { DEFAULT_SETTINGS, renderUpstream, settingsSuffix, STREAM_SETTINGS, upstreamId, type UpstreamSettings } from './render-upstream.js';
@@ -113,13 +113,23 @@ function reportTableConflicts(tables: readonly TableBinding[], portVariable: str
   }
 }
 
-function mirrorTarget(snapshot: MeshSnapshot, clusterName: string): string | undefined {
-  const istio = /^outbound\|(\d+)\|[^|]*\|(.+)$/.exec(clusterName);
-  if (istio) return `http://${istio[2]}:${istio[1]}`;
+/**
+ * Where proxy-mirror (one host, no load balancing) sends a copy. An Istio cluster of a whole service
+ * goes to the service's name, which DNS balances; a subset cluster (`outbound|port|v2|host`) must not,
+ * or the copies would reach every version: it goes to one endpoint of the subset instead.
+ */
+function mirrorTarget(snapshot: MeshSnapshot, clusterName: string): MirrorTarget | undefined {
+  const istio = /^outbound\|(\d+)\|([^|]*)\|(.+)$/.exec(clusterName);
+  if (istio && !istio[2]) return { url: `http://${istio[3]}:${istio[1]}`, approximation: undefined };
   const cluster = snapshot.clusters.get(clusterName);
   const endpoints = cluster?.inlineEndpoints ?? (cluster ? snapshot.endpoints.get(cluster.edsName) : undefined);
-  const first = endpoints?.localities[0]?.endpoints[0];
-  return first ? `http://${first.host.includes(':') ? `[${first.host}]` : first.host}:${first.port}` : undefined;
+  const all = endpoints?.localities.flatMap((l) => l.endpoints) ?? [];
+  const first = all[0];
+  if (!first) return undefined;
+  return {
+    url: `http://${first.host.includes(':') ? `[${first.host}]` : first.host}:${first.port}`,
+    approximation: all.length > 1 ? `APISIX mirrors to one host: only ${first.host}:${first.port} of the ${all.length} endpoints of "${clusterName}" gets the copies` : undefined,
+  };
 }
 
 const INBOUND_CLUSTER = /^inbound\|(\d+)\|/;
