@@ -141,12 +141,12 @@ const listener = (table: string, port: number): Listener => ({
   chains: [{ name: undefined, match: { destinationPort: undefined, serverNames: [], transportProtocol: undefined, applicationProtocols: [], prefixRanges: [] }, tls: undefined, protocol: { kind: 'http', routes: { kind: 'rds', name: table }, websocket: false } }],
 });
 
-/** Every cluster a route names exists; each table is bound to its own listener ports. */
-export function snapshotOf(bindings: readonly BoundTable[]): MeshSnapshot {
+/** Every cluster a route names exists (the generators' own, or `clusters`); each table is bound to its own listener ports. */
+export function snapshotOf(bindings: readonly BoundTable[], clusters: Iterable<Cluster> = CLUSTERS.map(cluster)): MeshSnapshot {
   return createSnapshot('gen', {
     routeTables: bindings.map((b) => b.table),
     listeners: bindings.flatMap((b) => b.ports.map((port) => listener(b.table.name, port))),
-    clusters: CLUSTERS.map(cluster),
+    clusters,
   });
 }
 
