@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Node } from '../../src/adapters/envoy/ads-protocol.js';
 import { toEnvoyNode } from '../../src/adapters/envoy/node.js';
 import { istioNodeFromEnvironment } from '../../src/adapters/istio/node-identity.js';
+import { isAgentSecret } from '../../src/adapters/istio/sds-names.js';
 import { MemoryConfigSink } from '../../src/adapters/memory/memory-config-sink.js';
 import { MemoryMetrics } from '../../src/adapters/memory/memory-metrics.js';
 import { MemorySecretSource } from '../../src/adapters/memory/memory-secret-source.js';
@@ -18,7 +19,7 @@ import { AdsClient } from '../../src/adapters/xds/ads-client.js';
 import type { BackoffOptions } from '../../src/domain/backoff.js';
 import type { SidecarApp } from '../../src/app/sidecar/sidecar-app.js';
 import { parseSidecarConfig } from '../../src/app/sidecar/sidecar-config.js';
-import { buildSidecarContainer, ISTIO_WORKLOAD_SECRETS, SidecarAppToken } from '../../src/app/sidecar/sidecar-container.js';
+import { buildSidecarContainer, SidecarAppToken } from '../../src/app/sidecar/sidecar-container.js';
 import type { GatewayConfig } from '../../src/domain/gateway-config.js';
 import type { JsonObject, JsonValue } from '../../src/domain/json.js';
 import type { Secret } from '../../src/domain/mesh/secret.js';
@@ -331,7 +332,7 @@ export async function startMeshSidecar(options: MeshSidecarOptions): Promise<Mes
         node: options.node,
         logger,
         backoff: options.backoff,
-        localSecretNames: secrets ? ISTIO_WORKLOAD_SECRETS : new Set(),
+        ...(secrets ? { isLocalSecret: isAgentSecret } : {}),
         events: {
           connected: () => metrics.xdsConnected(true),
           disconnected: () => metrics.xdsConnected(false),

@@ -3,6 +3,7 @@
 // parsing, nor a sink it does not write to): resident memory is a goal of the sidecar.
 import 'reflect-metadata';
 import { Container } from 'inversify';
+import { isAgentSecret } from '../../adapters/istio/sds-names.js';
 import { PinoLogger } from '../../adapters/logging/pino-logger.js';
 import { PrometheusMetrics } from '../../adapters/metrics/prometheus-metrics.js';
 import type { AdsEvents } from '../../adapters/xds/ads-client.js';
@@ -21,9 +22,6 @@ import { SyncService } from './sync-service.js';
 import { PluginConfigSource } from '../../ports/plugin-config-source.js';
 
 export const SidecarAppToken = Symbol.for('amesh.SidecarApp');
-
-/** Istio's workload certificates, delivered by pilot-agent rather than over ADS. */
-export const ISTIO_WORKLOAD_SECRETS: ReadonlySet<string> = new Set(['default', 'ROOTCA']);
 
 export interface SidecarOverrides {
   readonly source?: ConfigSource;
@@ -116,9 +114,10 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
       ...(source.tls ? { tls: source.tls } : {}),
       ...(source.tokenFile ? { tokenFile: source.tokenFile } : {}),
       logger: ctx.get<Logger>(Logger),
-      // istiod never serves these to a sidecar (istio-agent does): asking would only hold the first
-      // apply for the 15 s does-not-exist timer. Without --output-certs, mTLS goes without a client cert (reported).
-      localSecretNames: ISTIO_WORKLOAD_SECRETS,
+      // istiod serves a sidecar credentialName secrets only; `default`, `ROOTCA`, `file-cert:…`,
+      // `file-root:…` are pilot-agent's: asking istiod would only hold the first apply for the 15 s
+      // does-not-exist timer. What no local source delivers is absent (the translation reports it).
+      isLocalSecret: isAgentSecret,
       events: adsMetricsEvents(metrics),
     });
   });
