@@ -7,7 +7,12 @@
 // answers the others. The sidecar must ask it for the credential names only, and publish and apply
 // its first configuration as soon as the server's responses are in, with no does-not-exist timer.
 // No timing is asserted: the check is that the first configuration is there once every response has
-// been answered, which the old client only reached after its 15 s timer.
+// been answered, which the old client only reached after its 15 s timer. The `file-cert:`/`file-root:`
+// names are read from their files, as pilot-agent would; a file that is not there is logged once and
+// left out (the upstream goes without its client certificate, reported).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Node } from '../../src/adapters/envoy/ads-protocol.js';
@@ -22,12 +27,34 @@ const NODE: Node = plainNode('sidecar~10.244.0.7~productpage-v1.default~default.
 
 const SYSTEM = 'outbound|443||api.example.com';
 const MUTUAL = 'outbound|8443||mutual.example.com';
+const MISSING = 'outbound|8444||missing.example.com';
 const CREDENTIAL = 'outbound|9443||egress.example.com';
-const FILE_CERT = 'file-cert:/etc/amesh-test/client.pem~/etc/amesh-test/client-key.pem';
-const FILE_ROOT = 'file-root:/etc/amesh-test/ca.pem';
 const CREDENTIAL_CERT = 'kubernetes://egress-credential';
 const CREDENTIAL_CA = 'kubernetes://egress-credential-cacert';
-const AGENT_SECRETS = ['default', 'ROOTCA', 'file-root:system', FILE_CERT, FILE_ROOT];
+
+/** The files a DestinationRule MUTUAL names (written per suite), and one that is not there. */
+interface Files {
+  readonly dir: string;
+  readonly chain: string;
+  readonly key: string;
+  readonly cert: string;
+  readonly root: string;
+  readonly missing: string;
+}
+
+function writeFiles(): Files {
+  const dir = mkdtempSync(join(tmpdir(), 'amesh-dr-files-'));
+  const [workload, roots] = workloadSecrets();
+  if (workload?.kind !== 'certificate' || roots?.kind !== 'validation') throw new Error('workloadSecrets: expected a certificate, then roots');
+  const chain = join(dir, 'client.pem');
+  const key = join(dir, 'client-key.pem');
+  writeFileSync(chain, workload.certificateChain);
+  writeFileSync(key, workload.privateKey ?? '');
+  writeFileSync(join(dir, 'ca.pem'), roots.trustedCa);
+  return { dir, chain, key, cert: `file-cert:${chain}~${key}`, root: `file-root:${join(dir, 'ca.pem')}`, missing: `file-cert:${join(dir, 'gone.pem')}~${key}` };
+}
+
+const agentSecrets = (files: Files): string[] => ['default', 'ROOTCA', 'file-root:system', files.cert, files.root, files.missing];
 
 /** How istiod points a name at pilot-agent's SDS (pkg/model/authentication.go constructSdsSecretConfig). */
 const agentSds = (name: string): JsonObject => ({
@@ -51,7 +78,7 @@ function tlsCluster(name: string, sni: string, common: JsonObject): Record<strin
 }
 
 /** Bookinfo (ISTIO_MUTUAL: `default`/`ROOTCA`) plus the three DestinationRule TLS shapes; istiod's secrets only. */
-function fixture(): XdsFixture {
+function fixture(files: Files): XdsFixture {
   const base = bookinfoFixture();
   const clusters = resourcesOf(
     CDS,
@@ -59,9 +86,11 @@ function fixture(): XdsFixture {
     tlsCluster(SYSTEM, 'api.example.com', { combined_validation_context: { default_validation_context: {}, validation_context_sds_secret_config: agentSds('file-root:system') } }),
     // MUTUAL with clientCertificate/privateKey/caCertificates files.
     tlsCluster(MUTUAL, 'mutual.example.com', {
-      tls_certificate_sds_secret_configs: [agentSds(FILE_CERT)],
-      combined_validation_context: { default_validation_context: {}, validation_context_sds_secret_config: agentSds(FILE_ROOT) },
+      tls_certificate_sds_secret_configs: [agentSds(files.cert)],
+      combined_validation_context: { default_validation_context: {}, validation_context_sds_secret_config: agentSds(files.root) },
     }),
+    // The same, with a certificate file that is not there.
+    tlsCluster(MISSING, 'missing.example.com', { tls_certificate_sds_secret_configs: [agentSds(files.missing)] }),
     // MUTUAL with credentialName (and a workloadSelector): istiod's own.
     tlsCluster(CREDENTIAL, 'egress.example.com', {
       tls_certificate_sds_secret_configs: [adsSds(CREDENTIAL_CERT)],
@@ -73,7 +102,13 @@ function fixture(): XdsFixture {
   return {
     ...base,
     [CDS]: [...base[CDS], ...clusters],
-    [EDS]: [...base[EDS], loadAssignment(SYSTEM, ['203.0.113.10'], 443), loadAssignment(MUTUAL, ['203.0.113.11'], 8443), loadAssignment(CREDENTIAL, ['203.0.113.12'], 9443)],
+    [EDS]: [
+      ...base[EDS],
+      loadAssignment(SYSTEM, ['203.0.113.10'], 443),
+      loadAssignment(MUTUAL, ['203.0.113.11'], 8443),
+      loadAssignment(MISSING, ['203.0.113.13'], 8444),
+      loadAssignment(CREDENTIAL, ['203.0.113.12'], 9443),
+    ],
     [SDS]: resourcesOf(
       SDS,
       { name: CREDENTIAL_CERT, tls_certificate: { certificate_chain: { inline_string: workload.certificateChain }, private_key: { inline_string: workload.privateKey ?? '' } } },
@@ -85,6 +120,7 @@ function fixture(): XdsFixture {
 interface Ctx {
   server: XdsServer;
   responses: ResponseEvent[];
+  files: Files;
   sidecar?: MeshSidecar;
 }
 
@@ -107,7 +143,19 @@ function allAnswered(ctx: Ctx): boolean {
 }
 
 for (const mode of ['sotw', 'delta'] as const) {
-  const s = suite<Ctx>(`amesh sidecar (${mode}): secrets istiod does not serve are not waited for`, { server: undefined as unknown as XdsServer, responses: [] });
+  const s = suite<Ctx>(`amesh sidecar (${mode}): secrets istiod does not serve are not waited for`, {
+    server: undefined as unknown as XdsServer,
+    responses: [],
+    files: undefined as unknown as Files,
+  });
+
+  s.before((ctx) => {
+    ctx.files = writeFiles();
+  });
+
+  s.after((ctx) => {
+    rmSync(ctx.files.dir, { recursive: true, force: true });
+  });
 
   s.before.each(async (ctx) => {
     ctx.responses = [];
@@ -119,7 +167,7 @@ for (const mode of ['sotw', 'delta'] as const) {
       },
     });
     const address = await ctx.server.start('127.0.0.1:0');
-    serve(ctx.server, fixture());
+    serve(ctx.server, fixture(ctx.files));
     // The container builds the ADS client (its default 15 s does-not-exist timer), as `amesh sidecar` does.
     ctx.sidecar = await startMeshSidecar({ target: address, mode, node: NODE });
   });
@@ -132,7 +180,7 @@ for (const mode of ['sotw', 'delta'] as const) {
   s('only credential names are asked of the control plane', async (ctx) => {
     await until(() => allAnswered(ctx), 'answers to every response');
     assert.equal(requestedNames(ctx.server, SDS), [CREDENTIAL_CERT, CREDENTIAL_CA]);
-    for (const name of AGENT_SECRETS) assert.not.ok(requestedNames(ctx.server, SDS).includes(name), `${name} asked of the control plane`);
+    for (const name of agentSecrets(ctx.files)) assert.not.ok(requestedNames(ctx.server, SDS).includes(name), `${name} asked of the control plane`);
   });
 
   s('the first configuration is published and applied once the responses are in, with no does-not-exist timeout', async (ctx) => {
@@ -143,16 +191,46 @@ for (const mode of ['sotw', 'delta'] as const) {
     assert.ok(snapshot, `nothing published once every response was answered: ${sidecar.logger.describe()}`);
     assert.ok(sidecar.sink.history.length > 0, 'nothing applied');
     assert.ok(sidecar.app.sync.state.ready, 'not ready');
-    for (const name of [SYSTEM, MUTUAL, CREDENTIAL]) assert.ok(snapshot.clusters.has(name), `cluster ${name}`);
+    for (const name of [SYSTEM, MUTUAL, MISSING, CREDENTIAL]) assert.ok(snapshot.clusters.has(name), `cluster ${name}`);
     assert.equal([...snapshot.secrets.keys()].sort(), [CREDENTIAL_CERT, CREDENTIAL_CA], 'the ADS snapshot holds what the server sent, nothing else');
     const timedOut = sidecar.logger.entries.filter((e) => /did not arrive/.test(e.message));
     assert.equal(timedOut, [], 'a does-not-exist timer fired');
-    // What the apply made of them: the credential's certificate is the egress upstream's client certificate.
+  });
+
+  s("what the apply made of them: the credential's certificate over ADS, the DestinationRule's from its files", async (ctx) => {
+    const sidecar = ctx.sidecar!;
+    const { files } = ctx;
+    await until(() => allAnswered(ctx), 'answers to every response');
     const applied = sidecar.sink.applied;
     const names = upstreamNames(applied);
-    const egress = applied.ofKind('upstreams').find((u) => names.get(u.id) === CREDENTIAL);
-    assert.ok(egress, 'the egress upstream');
-    assert.ok((egress.value['tls'] as JsonObject | undefined)?.['client_cert_id'], 'the egress upstream presents the credential certificate');
+    const clientCert = (cluster: string): string | undefined => {
+      const upstream = applied.ofKind('upstreams').find((u) => names.get(u.id) === cluster);
+      assert.ok(upstream, `an upstream for ${cluster}`);
+      const id = (upstream.value['tls'] as JsonObject | undefined)?.['client_cert_id'];
+      if (typeof id !== 'string') return undefined;
+      const ssl = applied.objects.get(`ssls/${id}`);
+      assert.ok(ssl, `ssl ${id}`);
+      return String(ssl.value['cert']);
+    };
+    const [workload] = workloadSecrets();
+    assert.ok(workload?.kind === 'certificate');
+    assert.is(clientCert(CREDENTIAL), workload.certificateChain, 'the credential (over ADS)');
+    assert.is(clientCert(MUTUAL), workload.certificateChain, 'the file-cert: files');
+    assert.is(clientCert(MISSING), undefined, 'no certificate where its file is missing');
+    const report = sidecar.app.sync.state.translation!.report.records;
+    assert.ok(
+      report.some((r) => r.resource.name === MISSING && r.reason.includes(files.missing)),
+      `the missing certificate is reported: ${JSON.stringify(report.filter((r) => r.resource.name === MISSING))}`,
+    );
+    const unreadable = sidecar.logger.entries.filter((e) => e.fields['secret'] === files.missing);
+    assert.is(unreadable.length, 1, `logged once: ${JSON.stringify(unreadable)}`);
+    assert.match(String(unreadable[0]!.fields['error']), /no such file/);
+    assert.equal(
+      // (file-root:system is left out: whether this machine has an OS bundle is not the test's business.)
+      sidecar.logger.entries.filter((e) => typeof e.fields['secret'] === 'string' && e.fields['secret'] !== files.missing && e.fields['secret'] !== 'file-root:system').map((e) => e.fields['secret']),
+      [],
+      'the other file names were read',
+    );
   });
 
   s.run();
