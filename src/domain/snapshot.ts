@@ -119,3 +119,19 @@ export function danglingReferences(snapshot: MeshSnapshot, options: { readonly c
   }
   return dangling;
 }
+
+/** Every secret name the listeners' and clusters' TLS settings reference. */
+export function referencedSecrets(snapshot: Pick<MeshSnapshot, 'listeners' | 'clusters'>): Set<string> {
+  const names = new Set<string>();
+  for (const listener of snapshot.listeners.values()) {
+    for (const chain of listener.chains) {
+      for (const name of chain.tls?.certificateSecrets ?? []) names.add(name);
+      if (chain.tls?.validationSecret) names.add(chain.tls.validationSecret);
+    }
+  }
+  for (const cluster of snapshot.clusters.values()) {
+    if (cluster.tls?.certificateSecret) names.add(cluster.tls.certificateSecret);
+    if (cluster.tls?.validationSecret) names.add(cluster.tls.validationSecret);
+  }
+  return names;
+}

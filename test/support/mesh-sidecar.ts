@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Node } from '../../src/adapters/envoy/ads-protocol.js';
 import { toEnvoyNode } from '../../src/adapters/envoy/node.js';
 import { istioNodeFromEnvironment } from '../../src/adapters/istio/node-identity.js';
+import { isAgentSecret } from '../../src/adapters/istio/sds-names.js';
 import { MemoryConfigSink } from '../../src/adapters/memory/memory-config-sink.js';
 import { MemoryMetrics } from '../../src/adapters/memory/memory-metrics.js';
 import { MemorySecretSource } from '../../src/adapters/memory/memory-secret-source.js';
@@ -18,7 +19,7 @@ import { AdsClient } from '../../src/adapters/xds/ads-client.js';
 import type { BackoffOptions } from '../../src/domain/backoff.js';
 import type { SidecarApp } from '../../src/app/sidecar/sidecar-app.js';
 import { parseSidecarConfig } from '../../src/app/sidecar/sidecar-config.js';
-import { buildSidecarContainer, ISTIO_WORKLOAD_SECRETS, SidecarAppToken } from '../../src/app/sidecar/sidecar-container.js';
+import { buildSidecarContainer, SidecarAppToken } from '../../src/app/sidecar/sidecar-container.js';
 import type { GatewayConfig } from '../../src/domain/gateway-config.js';
 import type { JsonObject, JsonValue } from '../../src/domain/json.js';
 import type { Secret } from '../../src/domain/mesh/secret.js';
@@ -149,11 +150,22 @@ export function productpageNode(): Node {
 }
 
 function productpageNodeFrom(podInfoDir: string): Node {
+  const env = productpagePodEnvironment(podInfoDir);
+  const node = istioNodeFromEnvironment(env, { podInfoDir, istioVersion: '1.29.6', agentVersion: 'integration-test' });
+  if (!node.ok) throw new Error(`productpage node: ${node.error}`);
+  return toEnvoyNode(node.value);
+}
+
+/**
+ * The productpage proxy container's environment (for `amesh sidecar --node-from env`), with its
+ * pod-labels file written into `podInfoDir` (`--pod-info-dir`).
+ */
+export function productpagePodEnvironment(podInfoDir: string): Record<string, string> {
   writeFileSync(
     join(podInfoDir, 'labels'),
     ['app="productpage"', 'pod-template-hash="6b746f74dc"', 'security.istio.io/tlsMode="istio"', 'service.istio.io/canonical-name="productpage"', 'version="v1"'].join('\n'),
   );
-  const env = {
+  return {
     POD_NAME: 'productpage-v1-6b746f74dc-9stvm',
     POD_NAMESPACE: 'default',
     INSTANCE_IP: PRODUCTPAGE_IP,
@@ -170,9 +182,6 @@ function productpageNodeFrom(podInfoDir: string): Node {
     ISTIO_META_MESH_ID: 'cluster.local',
     TRUST_DOMAIN: 'cluster.local',
   };
-  const node = istioNodeFromEnvironment(env, { podInfoDir, istioVersion: '1.29.6', agentVersion: 'integration-test' });
-  if (!node.ok) throw new Error(`productpage node: ${node.error}`);
-  return toEnvoyNode(node.value);
 }
 
 /** A plain node (go-control-plane serves snapshots by node id only). */
@@ -227,7 +236,8 @@ export class RecordingSink extends MemoryConfigSink {
 export class RecordingLogger implements Logger {
   readonly entries: { level: 'warn' | 'error'; fields: LogFields; message: string; at: number }[] = [];
   debug(): void {}
-  info(): void {}
+  /** Not kept (a subclass may). */
+  info(_fields: LogFields, _message: string): void {}
   /** Entries logged so far (also those no longer kept). */
   count = 0;
   constructor(private readonly limit = 10_000) {}
@@ -331,7 +341,7 @@ export async function startMeshSidecar(options: MeshSidecarOptions): Promise<Mes
         node: options.node,
         logger,
         backoff: options.backoff,
-        localSecretNames: secrets ? ISTIO_WORKLOAD_SECRETS : new Set(),
+        ...(secrets ? { isLocalSecret: isAgentSecret } : {}),
         events: {
           connected: () => metrics.xdsConnected(true),
           disconnected: () => metrics.xdsConnected(false),

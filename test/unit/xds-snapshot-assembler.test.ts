@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { encodeMesh, generateMesh } from '../../bench/mesh-generator.js';
 import type { XdsResource } from '../../src/adapters/envoy/xds-resources.js';
-import { referencesOf, SnapshotAssembler, type KindChange } from '../../src/adapters/xds/dependency-tracker.js';
+import { NO_LOCAL_SECRETS, referencesOf, SnapshotAssembler, type KindChange } from '../../src/adapters/xds/dependency-tracker.js';
 import { ResourceCache } from '../../src/adapters/xds/resource-cache.js';
 import { xdsTypeOf } from '../../src/adapters/xds/xds-types.js';
 import { FidelityReport } from '../../src/domain/fidelity.js';
@@ -36,7 +36,7 @@ test('patched snapshots equal snapshots assembled from scratch, through updates 
         put(cache, mesh.filter((r) => r.type === type), 'v0');
       }
       const incremental = new SnapshotAssembler();
-      incremental.assemble(cache, referencesOf(cache, new Set()), 'v0');
+      incremental.assemble(cache, referencesOf(cache, NO_LOCAL_SECRETS), 'v0');
       pushes.forEach((push, i) => {
         const updates = push.filter((e) => e.op === 'update').map((e): Assignment => {
           const { message } = assignments[e.index]!;
@@ -45,7 +45,7 @@ test('patched snapshots equal snapshots assembled from scratch, through updates 
         });
         const removed = push.filter((e) => e.op === 'remove').map((e) => assignments[e.index]!.message.clusterName);
         const change = put(cache, updates, `v${i + 1}`, removed.filter((name) => !updates.some((u) => u.message.clusterName === name)));
-        const references = referencesOf(cache, new Set());
+        const references = referencesOf(cache, NO_LOCAL_SECRETS);
         const patched = incremental.assemble(cache, references, `v${i + 1}`, change);
         const fresh = new SnapshotAssembler().assemble(cache, references, `v${i + 1}`);
         for (const kind of ['listeners', 'routeTables', 'clusters', 'endpoints', 'secrets'] as const) {
@@ -68,7 +68,7 @@ test('an endpoints-only commit keeps every other kind map, and patches the endpo
   const cache = new ResourceCache();
   for (const type of ['Cluster', 'Listener', 'RouteConfiguration', 'ClusterLoadAssignment', 'Secret'] as const) put(cache, mesh.filter((r) => r.type === type), 'v0');
   const assembler = new SnapshotAssembler();
-  const references = referencesOf(cache, new Set());
+  const references = referencesOf(cache, NO_LOCAL_SECRETS);
   const before = assembler.assemble(cache, references, 'v0');
   const { message } = assignments[0]!;
   const change = put(cache, [{ type: 'ClusterLoadAssignment', message: { ...message, endpoints: [] } }], 'v1');

@@ -16,11 +16,10 @@ import { err, ok, type Result } from '../../domain/result.js';
 import type { Disposable, SourceError } from '../../ports/config-source.js';
 import type { SecretSource, SecretWatcher } from '../../ports/secret-source.js';
 import { keyMatchesCertificate, parseCertificates, parsePrivateKey } from './pem.js';
+import { ROOT_CA_SECRET, WORKLOAD_CERTIFICATE_SECRET } from './sds-names.js';
 
 export const OUTPUT_CERT_FILES = { certificateChain: 'cert-chain.pem', privateKey: 'key.pem', rootCert: 'root-cert.pem' } as const;
-/** Istio's SDS resource names (pkg/model/authentication.go). */
-export const WORKLOAD_CERTIFICATE_SECRET = 'default';
-export const ROOT_CA_SECRET = 'ROOTCA';
+export { ROOT_CA_SECRET, WORKLOAD_CERTIFICATE_SECRET } from './sds-names.js';
 
 export interface OutputCertsSourceOptions {
   /** pilot-agent's OUTPUT_CERTS directory (Istio's proxyless template uses /var/lib/istio/data). */

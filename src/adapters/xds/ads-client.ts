@@ -17,7 +17,7 @@ import { Backoff, type BackoffOptions } from '../../domain/backoff.js';
 /** Reconnects to the control plane; reset only when the server actually sent data, so a server that accepts
  * streams and kills them at once cannot cause a hot loop (grpc-node's rule). */
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
-import { isWarm, missingOf, ReferenceTracker, SnapshotAssembler, type KindChange, type References } from './dependency-tracker.js';
+import { isWarm, missingOf, NO_LOCAL_SECRETS, ReferenceTracker, SnapshotAssembler, type KindChange, type LocalSecretRule, type References } from './dependency-tracker.js';
 import { GrpcAdsTransport, type AdsStream, type AdsTransportOptions } from './grpc-transport.js';
 import { ResourceCache, type StagedChange } from './resource-cache.js';
 import { SubscriptionState, type ResponseMeta } from './subscription-state.js';
@@ -41,8 +41,12 @@ export interface AdsClientOptions extends AdsTransportOptions {
   readonly backoff?: BackoffOptions;
   /** How long a subscribed name may stay unanswered before it is taken as absent (xDS: 15 s). */
   readonly doesNotExistTimeoutMs?: number;
-  /** Names of secrets delivered outside ADS (Istio's workload certificates): not subscribed over SDS. */
-  readonly localSecretNames?: ReadonlySet<string>;
+  /**
+   * Which referenced secrets are delivered outside this stream (for istiod: every name but credentials,
+   * see adapters/istio/sds-names.ts): never subscribed, never waited for, left out of the snapshot for
+   * whoever delivers them to add. Default: none, every referenced secret is asked of the server.
+   */
+  readonly isLocalSecret?: LocalSecretRule;
   readonly events?: AdsEvents;
 }
 
@@ -103,6 +107,9 @@ export class AdsClient implements ConfigSource {
   private warmWith: References | undefined;
   /** The references the cache was last garbage-collected against. */
   private collectedWith: References | undefined;
+  /** Local secrets already logged as not asked for (once per name: they come with every change of references). */
+  private readonly announcedLocal = new Set<string>();
+  private announcedWith: References | undefined;
   /** Per named type, the wanted set last reconciled with the subscription (same object: nothing to do). */
   private readonly reconciled = new Map<XdsType, ReadonlySet<string>>();
   /** The work waiting for a watcher's verdict; while set, new work goes to `backlog`, run in order after it. */
@@ -113,7 +120,7 @@ export class AdsClient implements ConfigSource {
     this.subscriptions = new SubscriptionState(options.mode);
     this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
     this.transport = new GrpcAdsTransport(options);
-    this.references = new ReferenceTracker(options.localSecretNames ?? new Set());
+    this.references = new ReferenceTracker(options.isLocalSecret ?? NO_LOCAL_SECRETS);
   }
 
   watch(watcher: ConfigWatcher): Disposable {
@@ -339,6 +346,7 @@ export class AdsClient implements ConfigSource {
 
   /** Subscribes named types to what LDS/CDS now reference, in separate requests (istiod's rule for delta). */
   private updateSubscriptions(stream: AdsStream): void {
+    this.announceLocalSecrets();
     for (const type of XDS_TYPES) {
       if (type.wildcard) continue;
       const wanted = this.wantedNames(type);
@@ -348,6 +356,17 @@ export class AdsClient implements ConfigSource {
       if (!request) continue;
       for (const name of wanted) if (!this.cache.of(type.kind).has(name)) this.armDoesNotExist(type, name);
       stream.send(request);
+    }
+  }
+
+  private announceLocalSecrets(): void {
+    const references = this.references.of(this.cache);
+    if (references === this.announcedWith) return;
+    this.announcedWith = references;
+    for (const name of references.localSecrets) {
+      if (this.announcedLocal.has(name)) continue;
+      this.announcedLocal.add(name);
+      this.options.logger.info({ secret: name }, 'secret not requested from the control plane: it is delivered locally, or absent');
     }
   }
 

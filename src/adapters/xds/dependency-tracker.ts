@@ -10,13 +10,22 @@ import type { ResourceCache } from './resource-cache.js';
 export interface References {
   readonly routeConfigs: ReadonlySet<string>;
   readonly endpoints: ReadonlySet<string>;
+  /** Secrets to get over this stream. */
   readonly secrets: ReadonlySet<string>;
+  /** Referenced secrets delivered elsewhere: neither subscribed nor waited for. */
+  readonly localSecrets: ReadonlySet<string>;
 }
 
-export function referencesOf(cache: ResourceCache, localSecrets: ReadonlySet<string>): References {
+/** Whether a referenced secret is delivered outside the ADS stream (e.g. by Istio's pilot-agent). */
+export type LocalSecretRule = (name: string) => boolean;
+
+export const NO_LOCAL_SECRETS: LocalSecretRule = () => false;
+
+export function referencesOf(cache: ResourceCache, isLocal: LocalSecretRule): References {
   const routeConfigs = new Set<string>();
   const endpoints = new Set<string>();
   const secrets = new Set<string>();
+  const localSecrets = new Set<string>();
   for (const { domain } of cache.of('Listener').values()) {
     if (domain?.type !== 'Listener') continue;
     for (const chain of domain.value.chains) {
@@ -32,21 +41,25 @@ export function referencesOf(cache: ResourceCache, localSecrets: ReadonlySet<str
     if (cluster.tls?.certificateSecret) secrets.add(cluster.tls.certificateSecret);
     if (cluster.tls?.validationSecret) secrets.add(cluster.tls.validationSecret);
   }
-  for (const name of localSecrets) secrets.delete(name);
-  return { routeConfigs, endpoints, secrets };
+  for (const name of secrets) {
+    if (!isLocal(name)) continue;
+    secrets.delete(name);
+    localSecrets.add(name);
+  }
+  return { routeConfigs, endpoints, secrets, localSecrets };
 }
 
 /** referencesOf, computed again only when listeners or clusters changed: the same object otherwise. */
 export class ReferenceTracker {
   private memo: { listeners: number; clusters: number; references: References } | undefined;
 
-  constructor(private readonly localSecrets: ReadonlySet<string>) {}
+  constructor(private readonly isLocal: LocalSecretRule) {}
 
   of(cache: ResourceCache): References {
     const listeners = cache.generation('Listener');
     const clusters = cache.generation('Cluster');
     if (this.memo?.listeners !== listeners || this.memo.clusters !== clusters) {
-      this.memo = { listeners, clusters, references: referencesOf(cache, this.localSecrets) };
+      this.memo = { listeners, clusters, references: referencesOf(cache, this.isLocal) };
     }
     return this.memo.references;
   }

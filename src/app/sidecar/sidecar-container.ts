@@ -3,6 +3,7 @@
 // parsing, nor a sink it does not write to): resident memory is a goal of the sidecar.
 import 'reflect-metadata';
 import { Container } from 'inversify';
+import { isAgentSecret } from '../../adapters/istio/sds-names.js';
 import { PinoLogger } from '../../adapters/logging/pino-logger.js';
 import { PrometheusMetrics } from '../../adapters/metrics/prometheus-metrics.js';
 import type { AdsEvents } from '../../adapters/xds/ads-client.js';
@@ -12,7 +13,7 @@ import { ConfigSink } from '../../ports/config-sink.js';
 import { ConfigSource } from '../../ports/config-source.js';
 import { Logger } from '../../ports/logger.js';
 import { Metrics } from '../../ports/metrics.js';
-import { SecretSource } from '../../ports/secret-source.js';
+import { SecretFiles, SecretSource } from '../../ports/secret-source.js';
 import { readAdminKey } from './admin-key.js';
 import { OpsServer } from './ops-server.js';
 import { SidecarApp } from './sidecar-app.js';
@@ -22,9 +23,6 @@ import { PluginConfigSource } from '../../ports/plugin-config-source.js';
 
 export const SidecarAppToken = Symbol.for('amesh.SidecarApp');
 
-/** Istio's workload certificates, delivered by pilot-agent rather than over ADS. */
-export const ISTIO_WORKLOAD_SECRETS: ReadonlySet<string> = new Set(['default', 'ROOTCA']);
-
 export interface SidecarOverrides {
   readonly source?: ConfigSource;
   readonly sinks?: readonly ConfigSink[];
@@ -32,6 +30,7 @@ export interface SidecarOverrides {
   readonly metrics?: Metrics;
   readonly cache?: ConfigCache;
   readonly secrets?: SecretSource;
+  readonly secretFiles?: SecretFiles;
   readonly onSourceError?: (message: string) => void;
   readonly plugins?: PluginConfigSource;
 }
@@ -86,16 +85,17 @@ async function sinkFactoryOf(spec: SinkConfig): Promise<SinkFactory> {
 /** The adapter classes this configuration uses, imported (see the header). */
 async function adaptersFor(config: SidecarConfig, overrides: SidecarOverrides) {
   const wanted = <T>(needed: boolean, load: () => Promise<T>): Promise<T | undefined> => (needed ? load() : Promise.resolve(undefined));
-  const [xds, file, cache, outputCerts, sds, plugins, sinks] = await Promise.all([
+  const [xds, file, cache, outputCerts, sds, fileSecrets, plugins, sinks] = await Promise.all([
     wanted(!overrides.source && config.source.kind === 'xds', () => import('../../adapters/xds/ads-client.js')),
     wanted(!overrides.source && config.source.kind === 'file', () => import('../../adapters/file-source/file-config-source.js')),
     wanted(!overrides.cache && config.cachePath !== undefined, () => import('../../adapters/file-cache/file-config-cache.js')),
     wanted(!overrides.secrets && config.outputCertsDir !== undefined, () => import('../../adapters/istio/output-certs-source.js')),
     wanted(!overrides.secrets && config.sdsTarget !== undefined, () => import('../../adapters/xds/sds-secret-source.js')),
+    wanted(!overrides.secretFiles && config.source.kind === 'xds', () => import('../../adapters/istio/file-secrets.js')),
     wanted(!overrides.plugins && config.plugins !== undefined, () => import('../../adapters/plugin-grpc/grpc-plugin-config-source.js')),
     overrides.sinks ? [] : Promise.all(config.sinks.map(sinkFactoryOf)),
   ]);
-  return { AdsClient: xds?.AdsClient, FileConfigSource: file?.FileConfigSource, FileConfigCache: cache?.FileConfigCache, OutputCertsSource: outputCerts?.OutputCertsSource, SdsSecretSource: sds?.SdsSecretSource, GrpcPluginConfigSource: plugins?.GrpcPluginConfigSource, sinks };
+  return { AdsClient: xds?.AdsClient, FileConfigSource: file?.FileConfigSource, FileConfigCache: cache?.FileConfigCache, OutputCertsSource: outputCerts?.OutputCertsSource, SdsSecretSource: sds?.SdsSecretSource, IstioFileSecrets: fileSecrets?.IstioFileSecrets, GrpcPluginConfigSource: plugins?.GrpcPluginConfigSource, sinks };
 }
 
 export async function buildSidecarContainer(config: SidecarConfig, node: Node, overrides: SidecarOverrides = {}): Promise<Container> {
@@ -116,9 +116,11 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
       ...(source.tls ? { tls: source.tls } : {}),
       ...(source.tokenFile ? { tokenFile: source.tokenFile } : {}),
       logger: ctx.get<Logger>(Logger),
-      // istiod never serves these to a sidecar (istio-agent does): asking would only hold the first
-      // apply for the 15 s does-not-exist timer. Without --output-certs, mTLS goes without a client cert (reported).
-      localSecretNames: ISTIO_WORKLOAD_SECRETS,
+      // istiod serves a sidecar credentialName secrets only; `default`, `ROOTCA`, `file-cert:…`,
+      // `file-root:…` are pilot-agent's: asking istiod would only hold the first apply for the 15 s
+      // does-not-exist timer. They come from the secret source and SecretFiles; what neither has
+      // is absent (the translation reports it).
+      isLocalSecret: isAgentSecret,
       events: adsMetricsEvents(metrics),
     });
   });
@@ -136,6 +138,9 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
       if (config.sdsTarget) return new adapters.SdsSecretSource!({ target: config.sdsTarget, node, logger: ctx.get<Logger>(Logger) });
       return undefined;
     });
+  // istiod names files in the pod for DestinationRule TLS (file-cert:, file-root:); read as pilot-agent would.
+  // A file source (a config dump) is translated as dumped: its secrets are in it, or redacted.
+  container.bind<SecretFiles | undefined>(SecretFiles).toDynamicValue(() => overrides.secretFiles ?? (adapters.IstioFileSecrets ? new adapters.IstioFileSecrets() : undefined));
   container.bind<PluginConfigSource | undefined>(PluginConfigSource).toDynamicValue((ctx) => {
     if (overrides.plugins) return overrides.plugins;
     const plugins = config.plugins;
@@ -154,6 +159,7 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
         metrics: ctx.get<Metrics>(Metrics),
         cache: ctx.get<ConfigCache | undefined>(ConfigCache),
         secrets: ctx.get<SecretSource | undefined>(SecretSource),
+        secretFiles: ctx.get<SecretFiles | undefined>(SecretFiles),
         onSourceError: overrides.onSourceError,
         plugins: ctx.get<PluginConfigSource | undefined>(PluginConfigSource),
         verdictWaitMs: config.verdictWaitMs,

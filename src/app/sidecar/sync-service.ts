@@ -17,14 +17,14 @@ import { Backoff } from '../../domain/backoff.js';
 import { applyChangeSet, diffConfigs, type ChangeSet } from '../../domain/diff.js';
 import { GatewayConfig, GATEWAY_KINDS } from '../../domain/gateway-config.js';
 import type { Secret } from '../../domain/mesh/secret.js';
-import { snapshotOfMaps } from '../../domain/snapshot.js';
+import { referencedSecrets, snapshotOfMaps, type MeshSnapshot } from '../../domain/snapshot.js';
 import { Translator } from '../../adapters/apisix/translate.js';
 import type { ConfigCache } from '../../ports/config-cache.js';
 import { ACCEPTED, type ConfigSource, type Disposable, type SourceUpdate, type UpdateVerdict } from '../../ports/config-source.js';
 import type { ApplyFailure, ApplyResult, ConfigSink } from '../../ports/config-sink.js';
 import type { Logger } from '../../ports/logger.js';
 import type { Metrics } from '../../ports/metrics.js';
-import type { SecretSource } from '../../ports/secret-source.js';
+import type { SecretFiles, SecretSource } from '../../ports/secret-source.js';
 import type { PluginConfigSource, PodPluginSet } from '../../ports/plugin-config-source.js';
 import { applyPodPlugins, versionWithPlugins } from '../../domain/plugins/route-plugins.js';
 import { translateUpdate, type PipelineOptions } from '../pipeline.js';
@@ -37,6 +37,8 @@ export interface SyncDeps {
   readonly cache?: ConfigCache | undefined;
   /** Workload certificates (Istio's `default` and `ROOTCA`) merged into every snapshot. */
   readonly secrets?: SecretSource | undefined;
+  /** Secrets the configuration names by file (Istio's `file-cert:`/`file-root:`), added when neither source has them. */
+  readonly secretFiles?: SecretFiles | undefined;
   /** Told about source errors (the run-once mode gives up on them). */
   readonly onSourceError?: ((message: string) => void) | undefined;
   /** AmeshPluginConfig plugins for this pod (from `amesh controller`), merged into every route. */
@@ -103,6 +105,12 @@ export class SyncService {
   private subscription: Disposable | undefined;
   private secretSubscription: Disposable | undefined;
   private secrets: readonly Secret[] = [];
+  /** The secret names the last listeners and clusters referenced (recomputed only when those maps change). */
+  private secretNames: { readonly listeners: MeshSnapshot['listeners']; readonly clusters: MeshSnapshot['clusters']; readonly names: ReadonlySet<string> } | undefined;
+  /** The last merged secrets map and what it was made of: the same inputs give the same map (see withLocalSecrets). */
+  private mergedSecrets: { readonly base: MeshSnapshot['secrets']; readonly local: readonly Secret[]; readonly files: readonly Secret[]; readonly map: MeshSnapshot['secrets'] } | undefined;
+  /** Per file-named secret, the problem last logged (each is logged once, not on every update). */
+  private readonly fileProblems = new Map<string, string>();
   private lastUpdate: SourceUpdate | undefined;
   private desired: GatewayConfig | undefined;
   private translation: Translation | undefined;
@@ -203,18 +211,57 @@ export class SyncService {
   }
 
   private withLocalSecrets(update: SourceUpdate): SourceUpdate {
-    if (this.secrets.length === 0) return update;
     const { snapshot } = update;
-    const secrets = new Map(snapshot.secrets);
-    for (const secret of this.secrets) secrets.set(secret.name, secret);
+    const files = this.fileSecrets(snapshot);
+    if (this.secrets.length === 0 && files.length === 0) return update;
+    // The same inputs give the same map: the translation reuses its work only for maps it has seen
+    // (an endpoints-only update is patched, not translated again, only if the secrets map is the same).
+    const memo = this.mergedSecrets;
+    let map: MeshSnapshot['secrets'];
+    if (memo && memo.base === snapshot.secrets && memo.local === this.secrets && memo.files.length === files.length && memo.files.every((f, i) => f === files[i])) {
+      map = memo.map;
+    } else {
+      const merged = new Map(snapshot.secrets);
+      for (const secret of this.secrets) merged.set(secret.name, secret);
+      for (const secret of files) merged.set(secret.name, secret);
+      map = merged;
+      this.mergedSecrets = { base: snapshot.secrets, local: this.secrets, files, map };
+    }
     // Only the secrets map is new: the others keep their identity, so the translation reuses its work.
     return {
-      snapshot: snapshotOfMaps(snapshot.version, { ...snapshot, secrets }),
+      snapshot: snapshotOfMaps(snapshot.version, { ...snapshot, secrets: map }),
       get fidelity() {
         return update.fidelity;
       },
       fidelityGroups: update.fidelityGroups,
     };
+  }
+
+  /** The referenced secrets neither the control plane nor the secret source has, read from the files they name. */
+  private fileSecrets(snapshot: MeshSnapshot): Secret[] {
+    const reader = this.deps.secretFiles;
+    if (!reader) return [];
+    let memo = this.secretNames;
+    if (memo?.listeners !== snapshot.listeners || memo.clusters !== snapshot.clusters) {
+      memo = { listeners: snapshot.listeners, clusters: snapshot.clusters, names: referencedSecrets(snapshot) };
+      this.secretNames = memo;
+    }
+    const found: Secret[] = [];
+    for (const name of memo.names) {
+      if (snapshot.secrets.has(name) || this.secrets.some((s) => s.name === name)) continue;
+      const read = reader.read(name);
+      if (!read) continue;
+      if (read.ok) {
+        found.push(read.value);
+        this.fileProblems.delete(name);
+        continue;
+      }
+      const problem = `${read.error.location}: ${read.error.message}`;
+      if (this.fileProblems.get(name) === problem) continue;
+      this.fileProblems.set(name, problem);
+      this.deps.logger.warn({ secret: name, location: read.error.location, error: read.error.message }, 'a secret the configuration names by its files cannot be read; it is left out');
+    }
+    return found;
   }
 
   /** `judged`: the source waits for a verdict (else: the same update again, e.g. with new certificates). */
