@@ -141,27 +141,51 @@ export function toNgxSubstitution(substitution: string): string {
  */
 export function redirect(action: RedirectAction, matchedPrefix: string | undefined, ctx: PluginContext): Result<JsonObject, string> {
   const config: JsonObject = { ret_code: action.responseCode };
-  const authority = action.host !== undefined || action.port !== undefined || action.scheme !== undefined;
-  // Envoy's Location is always absolute, and keeps the request's authority (with its port) unless the
-  // redirect changes it; APISIX sends a relative uri as it is.
-  const origin = authority
-    ? `${action.scheme ?? '$scheme'}://${action.host ?? '$host'}${action.port !== undefined ? `:${action.port}` : ''}`
-    : '$scheme://$http_host';
   const path = action.path;
-  if (path?.kind === 'prefix') {
-    if (matchedPrefix === undefined) return err(`${ctx.field}.redirect.prefix_rewrite: only valid on a prefix or path match`);
-    config.regex_uri = [`^${escapePcre(matchedPrefix)}(.*)`, `${origin}${toNgxSubstitution(path.value)}$1`];
-  } else if (path?.kind === 'regex') {
-    const rewrite = re2ToPcre(path.regex);
-    if (!rewrite.ok) return err(`${ctx.field}.redirect.regex_rewrite.pattern.regex: ${rewrite.error}`);
-    config.regex_uri = [rewrite.value.body, `${origin}${toNgxSubstitution(path.substitution)}`];
+  if (path?.kind === 'prefix' || path?.kind === 'regex') {
+    let rewrite: [string, string];
+    if (path.kind === 'prefix') {
+      if (matchedPrefix === undefined) return err(`${ctx.field}.redirect.prefix_rewrite: only valid on a prefix or path match`);
+      rewrite = [`^${escapePcre(matchedPrefix)}(.*)`, `${toNgxSubstitution(path.value)}$1`];
+    } else {
+      const pcre = re2ToPcre(path.regex);
+      if (!pcre.ok) return err(`${ctx.field}.redirect.regex_rewrite.pattern.regex: ${pcre.error}`);
+      rewrite = [pcre.value.body, toNgxSubstitution(path.substitution)];
+    }
+    config.regex_uri = [rewrite[0], `${literalOrigin(action, ctx)}${rewrite[1]}`];
   } else {
+    // Envoy's Location is absolute and keeps the request's authority (port included) unless the
+    // redirect changes it; APISIX would send a relative uri as it is. `uri` may hold nginx variables.
+    const origin = `${action.scheme ?? '$scheme'}://${action.host ?? (action.port !== undefined || action.scheme !== undefined ? '$host' : '$http_host')}${action.port !== undefined ? `:${action.port}` : ''}`;
     config.uri = `${origin}${path?.kind === 'path' ? path.value : '$uri'}`;
   }
   // Envoy keeps the query unless strip_query; a path_redirect that has its own query replaces it.
   const hasOwnQuery = path?.kind === 'path' && path.value.includes('?');
   if (!action.stripQuery && !hasOwnQuery) config.append_query_string = true;
   return ok(config);
+}
+
+/**
+ * The scheme and authority in front of a regex_uri replacement. APISIX substitutes regex_uri with
+ * ngx.re.sub, whose template knows capture groups but no nginx variables, so what the request must
+ * supply is left to the client: a scheme-relative `//host` keeps the request's scheme, a path alone
+ * its scheme and authority (browsers and HTTP clients resolve both against the request's URL).
+ */
+function literalOrigin(action: RedirectAction, ctx: PluginContext): string {
+  const port = action.port !== undefined ? `:${action.port}` : '';
+  if (action.host !== undefined && action.scheme !== undefined) return `${action.scheme}://${action.host}${port}`;
+  const approximate = (reason: string): void =>
+    ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.redirect`, severity: 'approximated', reason });
+  if (action.host !== undefined) {
+    approximate('Location is scheme-relative (//host/…): APISIX cannot put the request scheme into a rewritten redirect; clients resolve it to the same URL');
+    return `//${action.host}${port}`;
+  }
+  if (action.scheme !== undefined || action.port !== undefined) {
+    approximate(`the redirect's ${action.scheme !== undefined ? 'scheme' : 'port'} change is dropped: APISIX cannot combine it with the request's host in a rewritten redirect`);
+  } else {
+    approximate("Location is relative: APISIX cannot put the request's scheme and host into a rewritten redirect; clients resolve it to the same URL");
+  }
+  return '';
 }
 
 export function proxyMirror(host: string, fraction: number): JsonObject {

@@ -86,7 +86,7 @@ render('fault injection, direct response and redirect', () => {
   assert.equal(plugin(health, 'fault-injection'), { abort: { http_status: 200, percentage: 100, body: 'ok' } });
   assert.is(health.upstream_id, undefined);
   const legacy = route('9080/details.default.svc.cluster.local:9080/details-legacy');
-  assert.equal(plugin(legacy, 'redirect'), { ret_code: 301, regex_uri: ['^/details/v0/(.*)', '$scheme://$http_host/details/$1'], append_query_string: true });
+  assert.equal(plugin(legacy, 'redirect'), { ret_code: 301, regex_uri: ['^/details/v0/(.*)', '/details/$1'], append_query_string: true });
 });
 
 render('response headers', () => {
