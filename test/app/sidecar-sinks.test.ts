@@ -29,7 +29,13 @@ s('admin:, standalone: and etcd: specs with their key and prefix options', () =>
   assert.equal(parsed.value.sinks, [
     { kind: 'admin', url: 'http://127.0.0.1:9180', apiKey: { from: 'file', path: '/run/secrets/admin-key' } },
     { kind: 'standalone', url: 'https://apisix.local:9180', apiKey: { from: 'file', path: '/run/secrets/admin-key' } },
-    { kind: 'etcd', endpoints: ['http://127.0.0.1:2379', 'http://10.0.0.2:2379'], prefix: '/mesh' },
+    { kind: 'etcd', endpoints: ['http://127.0.0.1:2379', 'http://10.0.0.2:2379'], prefix: '/mesh', streamMode: 'on' },
+  ]);
+  const streamOff = parseSidecarConfig({ file: 'x', sink: ['etcd:127.0.0.1:2379,10.0.0.2:2379?stream=off', 'etcd:h:2379?stream=on'] });
+  assert.ok(streamOff.ok, JSON.stringify(streamOff));
+  assert.equal(streamOff.value.sinks, [
+    { kind: 'etcd', endpoints: ['http://127.0.0.1:2379', 'http://10.0.0.2:2379'], prefix: '/apisix', streamMode: 'off' },
+    { kind: 'etcd', endpoints: ['http://h:2379'], prefix: '/apisix', streamMode: 'on' },
   ]);
   const fromEnv = parseSidecarConfig({ file: 'x', sink: ['admin:http://h:9180', 'etcd:h:2379'], adminKey: new SecretText(KEY) });
   assert.ok(fromEnv.ok);
@@ -44,6 +50,7 @@ s('bad specs fail naming the flag, and credentials are not echoed', () => {
     [{ file: 'x', sink: ['standalone:http://h:9180/apisix/admin'] }, /origin only/],
     [{ file: 'x', sink: ['etcd:foo'] }, /--sink etcd: "foo"/],
     [{ file: 'x', sink: ['etcd:h:2379'], etcdPrefix: 'apisix/' }, /--etcd-prefix/],
+    [{ file: 'x', sink: ['etcd:h:2379?stream=maybe'] }, /--sink etcd: .*stream=on or stream=off/],
     [{ file: 'x', sink: ['admin:http://h:9180'], adminKey: new SecretText(KEY), adminKeyFile: 'k' }, /either in AMESH_ADMIN_KEY or with --admin-key-file/],
   ];
   for (const [flags, message] of bad) {

@@ -78,7 +78,7 @@ async function sinkFactoryOf(spec: SinkConfig): Promise<SinkFactory> {
     }
     case 'etcd': {
       const { EtcdSink } = await import('../../adapters/etcd-sink/etcd-sink.js');
-      return ({ logger }) => new EtcdSink({ endpoints: spec.endpoints, prefix: spec.prefix, logger });
+      return ({ logger }) => new EtcdSink({ endpoints: spec.endpoints, prefix: spec.prefix, streamMode: spec.streamMode, logger });
     }
   }
 }
