@@ -41,6 +41,8 @@ export interface SidecarConfig {
   readonly portVariable: string | undefined;
   /** How long the verdict on an xDS update waits for its first apply; undefined = the SyncService's default. */
   readonly verdictWaitMs?: number | undefined;
+  /** How often a sink that held objects back as unserved is applied again; undefined = the SyncService's default (no flag: tests shorten it). */
+  readonly unservedProbeMs?: number | undefined;
   readonly once: boolean;
   readonly logLevel: LogLevel;
   /** AmeshPluginConfig plugins from `amesh controller`; undefined = none. */

@@ -157,6 +157,7 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
         onSourceError: overrides.onSourceError,
         plugins: ctx.get<PluginConfigSource | undefined>(PluginConfigSource),
         verdictWaitMs: config.verdictWaitMs,
+        unservedProbeMs: config.unservedProbeMs,
       },
       { partial: config.source.kind === 'xds', portVariable: config.portVariable },
     );
