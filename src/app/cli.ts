@@ -49,7 +49,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--xds <target>', 'xDS server: host:port (istiod 15010/15012) or unix:<path> (pilot-agent ./etc/istio/proxy/XDS) [AMESH_XDS]')
     .option('--xds-mode <mode>', 'delta (Istio default) or sotw [AMESH_XDS_MODE]')
     .option('--file <path>', 'instead of xDS: a config dump, bootstrap or resource file/directory, re-read on change [AMESH_FILE]')
-    .option('--sink <spec...>', 'where to write: file:<apisix.yaml|json>[?group=<APISIX workers group>], shdict:<shm file>[?group=<nginx group>], admin:<url>, standalone:<url>, etcd:<endpoints>, memory [AMESH_SINKS, comma-separated]')
+    .option('--sink <spec...>', 'where to write: file:<apisix.yaml|json>[?group=<APISIX workers group>], shdict:<shm file>[?group=<nginx group>], admin:<url>, standalone:<url>, etcd:<endpoints>[?stream=off], memory [AMESH_SINKS, comma-separated]')
     .option('--admin-key-file <file>', 'file holding the APISIX Admin API key for admin:/standalone: sinks (or the key itself in AMESH_ADMIN_KEY) [AMESH_ADMIN_KEY_FILE]')
     .option('--etcd-prefix <prefix>', "APISIX's etcd prefix for etcd: sinks, default /apisix [AMESH_ETCD_PREFIX]")
     .option('--ca-file <file>', 'TLS to the xDS server: CA bundle [AMESH_XDS_CA_FILE]')

@@ -25,9 +25,28 @@ export interface ApplyFailure {
   readonly rejected?: true;
 }
 
+/**
+ * An object of the desired configuration that the target, as it is set up, does not serve: APISIX's
+ * stream routes while its `apisix.proxy_mode` is `http` (its default). Not a failure: the rest of the
+ * configuration is in force, the configuration is not at fault (no NACK), and applying again does not
+ * help until the target is reconfigured, which the sink notices on a later apply or resync.
+ */
+export interface ApplyUnserved {
+  /** `kind/id` of the object. */
+  readonly key: string;
+  readonly reason: string;
+  /**
+   * The object was written anyway (served once the target is reconfigured), or held back because the
+   * target refuses it (the Admin API answers 400 for every stream_routes request then).
+   */
+  readonly written: boolean;
+}
+
 export interface ApplyResult {
   readonly applied: number;
   readonly failed: readonly ApplyFailure[];
+  /** Absent (or empty) when the target serves every object. */
+  readonly unserved?: readonly ApplyUnserved[];
 }
 
 export interface ConfigSink {

@@ -15,4 +15,6 @@ export interface Metrics {
   gatewayObjects(kind: string, count: number): void;
   /** Fields the configuration in force could not carry over. */
   fidelity(dropped: number, approximated: number): void;
+  /** Objects of the configuration in force that a sink's target does not serve as it is set up (ApplyResult.unserved). */
+  unserved(sink: string, count: number): void;
 }

@@ -12,6 +12,7 @@ import { SecretText } from '../../src/domain/secret-text.js';
 import { configSinkContract } from '../contract/config-sink.contract.js';
 import { ApisixAdminServer } from '../support/apisix-admin-server.js';
 import { ApisixSchemas } from '../support/apisix-schemas.js';
+import { RecordingLogger } from '../support/mesh-sidecar.js';
 import { requireShared } from '../support/shared-fixtures.js';
 import {
   applyChange,
@@ -65,6 +66,55 @@ async function withServer(run: (server: ApisixAdminServer, sink: AdminApiSink) =
 
 const owned = { [OWNER_LABEL]: OWNER_VALUE };
 const foreignRoute = (id: string): GatewayObject => ({ kind: 'routes', id, value: { id, uri: '/foreign/*', upstream: { type: 'roundrobin', nodes: { '10.9.9.9:80': 1 } }, labels: { team: 'edge' } } });
+
+s('APISIX with proxy_mode http (its default): the HTTP objects are applied, the stream routes reported as unserved, not failed; stream mode turned on, the next apply or resync delivers them', async () => {
+  const server = await ApisixAdminServer.start({ schemas, proxyMode: 'http' });
+  const logger = new RecordingLogger();
+  const sink = new AdminApiSink({ url: server.url, retry: FAST_RETRY, resyncMs: 0, logger });
+  try {
+    const streamKeys = bookinfo.ofKind('stream_routes').map((o) => `stream_routes/${o.id}`).sort();
+    assert.ok(streamKeys.length > 0, 'bookinfo has stream routes');
+    const httpOnly = withoutKeys(bookinfo, 'http-only', streamKeys);
+
+    const result = await applyChange(sink, GatewayConfig.empty(), bookinfo);
+    assert.equal(result.failed, [], 'nothing failed: the rest of the configuration is in force');
+    assert.is(result.applied, bookinfo.objects.size - streamKeys.length, 'the stream routes are not counted as applied');
+    assert.equal(result.unserved?.map((u) => u.key).sort(), streamKeys);
+    for (const unserved of result.unserved ?? []) {
+      assert.match(unserved.reason, /GET \/apisix\/admin\/stream_routes: 400 stream mode is disabled, can not add stream routes/);
+      assert.is(unserved.written, false);
+    }
+    assert.equal(sortedEntries(server.stored()), sortedEntries(valuesOf(httpOnly)), 'every HTTP object, no stream route');
+    assert.is(server.countRequests('PUT', '/apisix/admin/stream_routes'), 0, 'no write that is bound to be refused');
+
+    // Nothing changed: still reported, not failed, and the warning is not repeated.
+    const again = await applyChange(sink, bookinfo, GatewayConfig.of(bookinfo.version, [...bookinfo.objects.values()]));
+    assert.equal({ applied: again.applied, failed: again.failed }, { applied: 0, failed: [] });
+    assert.equal(again.unserved?.map((u) => u.key).sort(), streamKeys);
+    const warnings = logger.entries.filter((e) => e.fields['kind'] === 'stream_routes');
+    assert.is(warnings.length, 1, JSON.stringify(logger.entries));
+    assert.equal({ ...warnings[0]!.fields, reason: undefined }, { sink: sink.target, kind: 'stream_routes', objects: streamKeys.length, written: false, reason: undefined });
+
+    // APISIX reloaded with stream mode: the next apply (nothing changed) probes again and delivers.
+    server.proxyMode = 'http&stream';
+    const delivered = await applyChange(sink, bookinfo, bookinfo);
+    assert.equal(delivered, { applied: 0, failed: [] });
+    assert.equal(sortedEntries(server.stored()), sortedEntries(valuesOf(bookinfo)));
+
+    // Turned off again (its stream routes stay in etcd, out of the Admin API's reach): the resync notices.
+    server.proxyMode = 'http';
+    const report = await sink.reconcile();
+    assert.equal(report.failed, []);
+    assert.equal(report.unserved?.map((u) => u.key).sort(), streamKeys);
+    server.proxyMode = 'stream';
+    const repaired = await sink.reconcile();
+    assert.equal({ failed: repaired.failed, unserved: repaired.unserved }, { failed: [], unserved: undefined });
+    assert.equal(sortedEntries(server.stored()), sortedEntries(valuesOf(bookinfo)));
+  } finally {
+    sink.close();
+    await server.close();
+  }
+});
 
 if (shared) {
   s('full sync of bookinfo: every object accepted by the schemas and references, then nothing to send', async () => {

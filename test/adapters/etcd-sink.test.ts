@@ -11,6 +11,7 @@ import type { JsonObject, JsonValue } from '../../src/domain/json.js';
 import { configSinkContract, type ReadBack } from '../contract/config-sink.contract.js';
 import { ApisixAdminServer } from '../support/apisix-admin-server.js';
 import { EtcdProcess, EtcdWatcher, findEtcd } from '../support/etcd-process.js';
+import { RecordingLogger } from '../support/mesh-sidecar.js';
 import { applyChange, applyUntilConverged, bookinfoConfig, meshConfig, movedEndpoint, sortedEntries, valuesOf, withoutKeys } from '../support/sink-configs.js';
 
 const FAST_RETRY = { initialMs: 10, maxMs: 200, budgetMs: 3_000 };
@@ -159,6 +160,32 @@ if (etcdBinary.ok) {
       const report = await sink.reconcile();
       assert.equal({ drift: report.drift, applied: report.applied, failed: report.failed }, { drift: 1, applied: 1, failed: [] });
       assert.equal(sortedEntries(await readBackOf(etcd.url, prefix)), sortedEntries(expected));
+    } finally {
+      sink.close();
+    }
+  });
+
+  s('a data plane without stream mode (etcd:…?stream=off): every object written, the stream routes reported as written but not served, logged once', async () => {
+    const etcd = await sharedEtcd();
+    const prefix = freshPrefix();
+    const logger = new RecordingLogger();
+    const sink = new EtcdSink({ endpoints: [etcd.url], prefix, retry: FAST_RETRY, resyncMs: 0, streamMode: 'off', logger });
+    try {
+      const streamKeys = bookinfo.ofKind('stream_routes').map((o) => `stream_routes/${o.id}`).sort();
+      const result = await applyChange(sink, GatewayConfig.empty(), bookinfo);
+      assert.equal({ applied: result.applied, failed: result.failed }, { applied: bookinfo.objects.size, failed: [] });
+      assert.equal(result.unserved?.map((u) => u.key).sort(), streamKeys);
+      for (const unserved of result.unserved ?? []) {
+        assert.is(unserved.written, true);
+        assert.match(unserved.reason, /stream mode is off.*proxy_mode/);
+      }
+      assert.equal(sortedEntries(await readBackOf(etcd.url, prefix)), sortedEntries(valuesOf(bookinfo)), 'written all the same: served as soon as stream mode is on');
+      const again = await applyChange(sink, bookinfo, GatewayConfig.of(bookinfo.version, [...bookinfo.objects.values()]));
+      assert.equal(again.unserved?.length, streamKeys.length, 'reported on every apply');
+      assert.is(logger.entries.filter((e) => e.fields['kind'] === 'stream_routes').length, 1, 'logged once');
+      const httpOnly = withoutKeys(bookinfo, 'http-only', streamKeys);
+      const removed = await applyChange(sink, bookinfo, httpOnly);
+      assert.equal({ failed: removed.failed, unserved: removed.unserved }, { failed: [], unserved: undefined }, 'no stream route, nothing to report');
     } finally {
       sink.close();
     }

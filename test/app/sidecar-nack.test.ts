@@ -14,9 +14,9 @@ import { withEnvironment } from '../../src/app/sidecar/sidecar-command.js';
 import { parseSidecarConfig } from '../../src/app/sidecar/sidecar-config.js';
 import { buildSidecarContainer, SidecarAppToken } from '../../src/app/sidecar/sidecar-container.js';
 import type { JsonObject } from '../../src/domain/json.js';
-import { ApisixAdminServer } from '../support/apisix-admin-server.js';
+import { ApisixAdminServer, type ProxyMode } from '../support/apisix-admin-server.js';
 import { ApisixSchemas } from '../support/apisix-schemas.js';
-import { plainNode, RecordingLogger, REVIEWS_V3, until } from '../support/mesh-sidecar.js';
+import { plainNode, RecordingLogger, REVIEWS_V3, until, withTimeout } from '../support/mesh-sidecar.js';
 import { requireShared } from '../support/shared-fixtures.js';
 import { bookinfoFixture, EDS, loadAssignment, serve, withResource, type XdsFixture } from '../support/xds-fixtures.js';
 
@@ -30,6 +30,7 @@ interface Rig {
   readonly app: SidecarApp;
   readonly fixture: XdsFixture;
   readonly responses: ResponseEvent[];
+  readonly metrics: MemoryMetrics;
   stop(): Promise<void>;
 }
 
@@ -37,7 +38,15 @@ const shared = requireShared('the sidecar NACKing what the Admin API test server
 const schemas = shared ? new ApisixSchemas(path.join(shared, 'apisix-schemas')) : undefined;
 const s = suite('amesh sidecar: apply results become ACKs and NACKs');
 
-async function startRig(): Promise<Rig> {
+interface RigOptions {
+  readonly proxyMode?: ProxyMode;
+  /** How often the sidecar applies again to a sink that reported unserved objects. */
+  readonly unservedProbeMs?: number;
+  /** Where the operations endpoints listen (the config dump); default off. */
+  readonly readyAddress?: string;
+}
+
+async function startRig(options: RigOptions = {}): Promise<Rig> {
   const responses: ResponseEvent[] = [];
   const xds = new XdsServer({
     istiodStrict: true,
@@ -49,16 +58,18 @@ async function startRig(): Promise<Rig> {
   const address = await xds.start('127.0.0.1:0');
   const fixture = bookinfoFixture();
   serve(xds, fixture);
-  const admin = await ApisixAdminServer.start({ schemas });
+  const admin = await ApisixAdminServer.start({ schemas, ...(options.proxyMode ? { proxyMode: options.proxyMode } : {}) });
   const logger = new RecordingLogger();
   // The real Admin API sink, with a short retry budget so that a 5xx ends the first attempt quickly.
   const sink = new AdminApiSink({ url: admin.url, retry: { initialMs: 5, maxMs: 50, budgetMs: 200 }, resyncMs: 0, logger });
-  const config = parseSidecarConfig({ xds: address, xdsMode: 'sotw', sink: [`admin:${admin.url}`], readyAddress: 'off', metricsAddress: 'off' });
+  const config = parseSidecarConfig({ xds: address, xdsMode: 'sotw', sink: [`admin:${admin.url}`], readyAddress: options.readyAddress ?? 'off', metricsAddress: 'off' });
   if (!config.ok) throw new Error(config.error);
-  const container = await buildSidecarContainer(config.value, plainNode('sidecar~10.244.0.7~productpage-v1.default~default.svc.cluster.local'), {
+  const metrics = new MemoryMetrics();
+  const probe = options.unservedProbeMs !== undefined ? { unservedProbeMs: options.unservedProbeMs } : {};
+  const container = await buildSidecarContainer({ ...config.value, ...probe }, plainNode('sidecar~10.244.0.7~productpage-v1.default~default.svc.cluster.local'), {
     sinks: [sink],
     logger,
-    metrics: new MemoryMetrics(),
+    metrics,
   });
   const app = container.get<SidecarApp>(SidecarAppToken);
   await app.start();
@@ -68,6 +79,7 @@ async function startRig(): Promise<Rig> {
     app,
     fixture,
     responses,
+    metrics,
     stop: async () => {
       await app.stop();
       sink.close();
@@ -166,5 +178,33 @@ if (shared) {
     }
   });
 }
+
+s('APISIX without stream mode (proxy_mode http): every response is ACKed, the HTTP objects applied, the stream routes shown as unserved (config dump, metric) and delivered once stream mode is on', async () => {
+  const rig = await startRig({ proxyMode: 'http', unservedProbeMs: 20, readyAddress: '127.0.0.1:0' });
+  try {
+    await withTimeout(warm(rig), 10_000, () => `the first apply; sink status ${JSON.stringify(rig.app.sync.state.lastError)}`);
+    assert.equal(rig.responses.filter((r) => findAnswer(rig, r)?.nack).map((r) => r.typeUrl), [], 'nothing NACKed');
+    const config = rig.app.sync.state.translation!.config;
+    const streamKeys = config.ofKind('stream_routes').map((o) => `stream_routes/${o.id}`).sort();
+    assert.ok(streamKeys.length > 0, 'bookinfo has stream routes');
+    assert.is(rig.admin.objects.size, config.objects.size - streamKeys.length, 'every HTTP object is at the Admin API');
+    assert.not.ok([...rig.admin.objects.keys()].some((k) => k.startsWith('stream_routes/')));
+
+    const target = `admin:${rig.admin.url}`;
+    const dump = (await (await fetch(`http://${rig.app.ops[0]!}/debug/config_dump`)).json()) as { ready: boolean; lastError: string | null; unserved: { sink: string; key: string; reason: string; written: boolean }[] };
+    assert.equal({ ready: dump.ready, lastError: dump.lastError }, { ready: true, lastError: null });
+    assert.equal(dump.unserved.map((u) => u.key).sort(), streamKeys);
+    assert.ok(dump.unserved.every((u) => u.sink === target && !u.written && /stream mode is disabled/.test(u.reason)), JSON.stringify(dump.unserved[0]));
+    assert.is(rig.metrics.gauges.get(`unserved:${target}`), streamKeys.length);
+
+    rig.admin.proxyMode = 'http&stream';
+    await until(() => streamKeys.every((k) => rig.admin.objects.has(k)), 'the stream routes at the Admin API once stream mode is on');
+    await until(() => rig.app.sync.state.unserved.length === 0, 'the sidecar to stop reporting them');
+    assert.is(rig.metrics.gauges.get(`unserved:${target}`), 0);
+    assert.equal(rig.responses.filter((r) => findAnswer(rig, r)?.nack).map((r) => r.typeUrl), [], 'still nothing NACKed');
+  } finally {
+    await rig.stop();
+  }
+});
 
 s.run();

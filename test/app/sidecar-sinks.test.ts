@@ -11,7 +11,9 @@ import { runCli } from '../../src/app/cli.js';
 import { parseSidecarConfig } from '../../src/app/sidecar/sidecar-config.js';
 import { SecretText } from '../../src/domain/secret-text.js';
 import type { Logger } from '../../src/ports/logger.js';
+import { MemoryMetrics } from '../../src/adapters/memory/memory-metrics.js';
 import { ApisixAdminServer } from '../support/apisix-admin-server.js';
+import { withTimeout } from '../support/mesh-sidecar.js';
 import { repoRoot } from '../support/shared-fixtures.js';
 
 const s = suite('sidecar --sink admin:/standalone:/etcd:');
@@ -29,7 +31,13 @@ s('admin:, standalone: and etcd: specs with their key and prefix options', () =>
   assert.equal(parsed.value.sinks, [
     { kind: 'admin', url: 'http://127.0.0.1:9180', apiKey: { from: 'file', path: '/run/secrets/admin-key' } },
     { kind: 'standalone', url: 'https://apisix.local:9180', apiKey: { from: 'file', path: '/run/secrets/admin-key' } },
-    { kind: 'etcd', endpoints: ['http://127.0.0.1:2379', 'http://10.0.0.2:2379'], prefix: '/mesh' },
+    { kind: 'etcd', endpoints: ['http://127.0.0.1:2379', 'http://10.0.0.2:2379'], prefix: '/mesh', streamMode: 'on' },
+  ]);
+  const streamOff = parseSidecarConfig({ file: 'x', sink: ['etcd:127.0.0.1:2379,10.0.0.2:2379?stream=off', 'etcd:h:2379?stream=on'] });
+  assert.ok(streamOff.ok, JSON.stringify(streamOff));
+  assert.equal(streamOff.value.sinks, [
+    { kind: 'etcd', endpoints: ['http://127.0.0.1:2379', 'http://10.0.0.2:2379'], prefix: '/apisix', streamMode: 'off' },
+    { kind: 'etcd', endpoints: ['http://h:2379'], prefix: '/apisix', streamMode: 'on' },
   ]);
   const fromEnv = parseSidecarConfig({ file: 'x', sink: ['admin:http://h:9180', 'etcd:h:2379'], adminKey: new SecretText(KEY) });
   assert.ok(fromEnv.ok);
@@ -44,6 +52,7 @@ s('bad specs fail naming the flag, and credentials are not echoed', () => {
     [{ file: 'x', sink: ['standalone:http://h:9180/apisix/admin'] }, /origin only/],
     [{ file: 'x', sink: ['etcd:foo'] }, /--sink etcd: "foo"/],
     [{ file: 'x', sink: ['etcd:h:2379'], etcdPrefix: 'apisix/' }, /--etcd-prefix/],
+    [{ file: 'x', sink: ['etcd:h:2379?stream=maybe'] }, /--sink etcd: .*stream=on or stream=off/],
     [{ file: 'x', sink: ['admin:http://h:9180'], adminKey: new SecretText(KEY), adminKeyFile: 'k' }, /either in AMESH_ADMIN_KEY or with --admin-key-file/],
   ];
   for (const [flags, message] of bad) {
@@ -53,12 +62,12 @@ s('bad specs fail naming the flag, and credentials are not echoed', () => {
   }
 });
 
-async function runOnce(args: readonly string[], env: Record<string, string>): Promise<{ code: number; err: string }> {
+async function runOnce(args: readonly string[], env: Record<string, string>, metrics?: MemoryMetrics): Promise<{ code: number; err: string }> {
   let err = '';
   const code = await runCli(
     ['sidecar', '--file', join(repoRoot, 'examples/bookinfo/istiod-capture.json'), '--once', '--ready-address', 'off', '--metrics-address', 'off', ...args],
     { out: () => {}, err: (t) => void (err += t), env },
-    { sidecar: { logger: quiet } },
+    { sidecar: { logger: quiet, ...(metrics ? { metrics } : {}) } },
   );
   return { code, err };
 }
@@ -82,6 +91,22 @@ s('amesh sidecar --once --sink admin:<url> writes bookinfo with the key from AME
     assert.match(missing.err, /--admin-key-file .*nope: ENOENT/);
   } finally {
     await rm(dir, { recursive: true, force: true });
+    await server.close();
+  }
+});
+
+s('amesh sidecar --once --sink admin:<url> against APISIX without stream mode (proxy_mode http) writes the HTTP objects, counts the stream routes as unserved and exits', async () => {
+  const server = await ApisixAdminServer.start({ proxyMode: 'http' });
+  const metrics = new MemoryMetrics();
+  try {
+    // Before the fix the first listing failed on stream_routes and --once waited for ever.
+    const run = await withTimeout(runOnce(['--sink', `admin:${server.url}`], {}, metrics), 20_000, () => 'amesh sidecar --once to exit');
+    assert.is(run.code, 0, run.err);
+    const kinds = new Set([...server.objects.keys()].map((key) => key.slice(0, key.indexOf('/'))));
+    assert.equal([...kinds].sort(), ['routes', 'ssls', 'upstreams']);
+    assert.is(metrics.gauges.get(`unserved:admin:${server.url}`), 3, 'bookinfo\'s three stream routes');
+    assert.is(metrics.counters.get(`apply:admin:${server.url}:error`), undefined, 'not a failed apply');
+  } finally {
     await server.close();
   }
 });

@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { MemoryMetrics } from '../../src/adapters/memory/memory-metrics.js';
 import { SyncService } from '../../src/app/sidecar/sync-service.js';
 import type { ConfigSource, ConfigWatcher, Disposable, SourceUpdate, UpdateVerdict } from '../../src/ports/config-source.js';
-import type { ApplyFailure, ApplyResult, ConfigSink, SinkUpdate } from '../../src/ports/config-sink.js';
+import type { ApplyFailure, ApplyResult, ApplyUnserved, ConfigSink, SinkUpdate } from '../../src/ports/config-sink.js';
 import type { GatewayConfig } from '../../src/domain/gateway-config.js';
 import { RecordingLogger } from '../support/mesh-sidecar.js';
 import { loadFile } from '../support/translate-file.js';
@@ -98,11 +98,11 @@ s.before(async () => {
   }
 });
 
-async function rig(verdictWaitMs?: number): Promise<Rig> {
+async function rig(verdictWaitMs?: number, unservedProbeMs?: number): Promise<Rig> {
   const source = new OfferingSource();
   const sink = new GatedSink();
   const logger = new RecordingLogger();
-  const sync = new SyncService({ source, sinks: [sink], logger, metrics: new MemoryMetrics(), verdictWaitMs }, {});
+  const sync = new SyncService({ source, sinks: [sink], logger, metrics: new MemoryMetrics(), verdictWaitMs, unservedProbeMs }, {});
   await sync.start();
   return { source, sink, logger, sync };
 }
@@ -121,6 +121,21 @@ s('accepted once the first apply reached every sink, not before', async (ctx) =>
   assert.not.ok(await isSettled(verdict), 'settled before the sink answered');
   sink.answer(OK);
   assert.equal(await verdict, { accepted: true });
+});
+
+s('objects the target does not serve are neither a failure nor a refusal: accepted, applied, shown; the sink is applied again until its target takes them', async (ctx) => {
+  ctx.rig = await rig(undefined, 10);
+  const { source, sink, sync } = ctx.rig;
+  const unserved: ApplyUnserved = { key: 'stream_routes/s1', reason: 'GET /apisix/admin/stream_routes: 400 stream mode is disabled, can not add stream routes', written: false };
+  sink.auto = { applied: 1, failed: [], unserved: [unserved] };
+  assert.equal(await source.offer(variants[0]!), { accepted: true });
+  await sync.applied;
+  assert.equal({ ready: sync.state.ready, lastError: sync.state.lastError, unserved: sync.state.unserved }, { ready: true, lastError: undefined, unserved: [{ sink: 'gated:test', ...unserved }] });
+  const first = sink.received[0]!;
+  await until(() => sink.received.length >= 3, 'the sink applied again');
+  assert.ok(sink.received.every((config) => config === first), 'the configuration in force, again');
+  sink.auto = OK;
+  await until(() => sync.state.unserved.length === 0, 'the sink no longer reporting them');
 });
 
 s('a refused object rejects the update, naming the sink, the object and the message; the last accepted one is applied again', async (ctx) => {

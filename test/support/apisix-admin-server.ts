@@ -2,7 +2,8 @@
 // (traditional role) or, in standalone mode, only /apisix/admin/configs, with APISIX's status codes and
 // bodies (apisix/admin/resource.lua, standalone.lua, config_validate.lua at 3.18; see
 // ../shared/notes/apisix-contract.md §2.2–3). Objects are checked against ../shared/apisix-schemas
-// when given, references between objects are enforced, and faults can be injected: error statuses,
+// when given, references between objects are enforced, `proxyMode: 'http'` refuses stream_routes as
+// APISIX's default does (../shared/notes/real-apisix.md), and faults can be injected: error statuses,
 // delays, and connections dropped before or after the write took effect.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,7 +36,20 @@ export interface AdminServerOptions {
   readonly apiKey?: string | undefined;
   /** traditional: /apisix/admin/<kind>/<id>; standalone: only /apisix/admin/configs (APISIX ≥ 3.13). */
   readonly mode?: 'traditional' | 'standalone';
+  /**
+   * APISIX's `apisix.proxy_mode`; default `http&stream` (everything served). With `http` — APISIX's
+   * own default — every /apisix/admin/stream_routes request is refused (see STREAM_MODE_DISABLED).
+   */
+  readonly proxyMode?: ProxyMode;
 }
+
+export type ProxyMode = 'http' | 'stream' | 'http&stream';
+
+/**
+ * APISIX 3.18's answer (admin/init.lua, after the key check) to any request for stream_routes, GET and
+ * list included, while `apisix.proxy_mode` is `http`.
+ */
+export const STREAM_MODE_DISABLED: JsonObject = { error_msg: 'stream mode is disabled, can not add stream routes' };
 
 interface Stored {
   value: JsonObject;
@@ -104,11 +118,15 @@ export class ApisixAdminServer {
   private chaos: { rate: number; faults: readonly Fault[]; random: () => number; match: (r: RequestInfo) => boolean } | undefined;
   private standalone: JsonObject | undefined;
   private clock = 1_700_000_000;
+  /** APISIX's proxy_mode; a test changes it to play an APISIX reloaded with another config.yaml. */
+  proxyMode: ProxyMode;
 
   private constructor(
     private readonly server: http.Server,
     private readonly options: AdminServerOptions,
-  ) {}
+  ) {
+    this.proxyMode = options.proxyMode ?? 'http&stream';
+  }
 
   static async start(options: AdminServerOptions = {}): Promise<ApisixAdminServer> {
     const server = http.createServer();
@@ -260,6 +278,7 @@ export class ApisixAdminServer {
     const [, kindText, rawId] = match;
     if (!isKind(kindText!)) return { status: 404, body: { error_msg: `Unsupported resource type: ${kindText}` } };
     const kind = kindText;
+    if (kind === 'stream_routes' && this.proxyMode === 'http') return { status: 400, body: STREAM_MODE_DISABLED };
     const id = rawId === undefined ? undefined : decodeURIComponent(rawId);
     if (method === 'GET' && id === undefined) return this.list(kind);
     if (id === undefined) return { status: 405, body: { error_msg: `not supported \`${method}\` method for ${SINGULAR[kind]}` } };

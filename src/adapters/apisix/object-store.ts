@@ -23,12 +23,23 @@ export type StoreFailure = {
   readonly rejected?: true;
 };
 export type OpOutcome = { readonly ok: true; readonly createTime?: number } | StoreFailure;
-export type ListOutcome = { readonly ok: true; readonly objects: readonly StoredObject[] } | StoreFailure;
+export type ListOutcome =
+  | {
+      readonly ok: true;
+      readonly objects: readonly StoredObject[];
+      /**
+       * Kinds the target refuses altogether as it is set up, with its message (APISIX's Admin API answers
+       * every stream_routes request with a 400 while stream mode is off). Nothing of them is listed.
+       */
+      readonly closed?: ReadonlyMap<GatewayKind, string>;
+    }
+  | StoreFailure;
 
 export interface ObjectStore {
   /** For logs and ApplyResult; never holds credentials. */
   readonly target: string;
-  list(): Promise<ListOutcome>;
+  /** Lists `kinds` (default: every kind). */
+  list(kinds?: readonly GatewayKind[]): Promise<ListOutcome>;
   /** One phase: objects of one kind, none referencing another. Outcomes in the order of `ops`. */
   write(ops: readonly StoreOp[]): Promise<OpOutcome[]>;
   /** The part of a stored value that is compared with the desired one (server-side fields dropped). */

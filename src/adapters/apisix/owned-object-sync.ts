@@ -10,12 +10,17 @@
 //   jitter within a budget; a refusal (4xx) is reported with the target's message and not sent again
 //   until the object or the target changes.
 // - A periodic resync lists again and repairs objects changed behind the agent's back.
+// - A kind the target refuses altogether (APISIX's Admin API and stream_routes while stream mode is
+//   off) does not stop the others: its objects are reported as unserved, not failed, and the kind is
+//   asked for again on every apply and resync, so they are delivered once the target takes them. Kinds
+//   the caller knows the data plane does not serve (etcd with stream mode off) are written and reported
+//   the same way. Either is logged once per change, not on every apply.
 import { diffConfigs } from '../../domain/diff.js';
-import { GatewayConfig, objectKey, type GatewayKind, type GatewayObject } from '../../domain/gateway-config.js';
+import { GATEWAY_KINDS, GatewayConfig, objectKey, type GatewayKind, type GatewayObject } from '../../domain/gateway-config.js';
 import { canonicalJson, type JsonObject } from '../../domain/json.js';
-import type { ApplyFailure, ApplyResult, ConfigSink, SinkUpdate } from '../../ports/config-sink.js';
+import type { ApplyFailure, ApplyResult, ApplyUnserved, ConfigSink, SinkUpdate } from '../../ports/config-sink.js';
 import type { Logger } from '../../ports/logger.js';
-import type { ObjectStore, OpOutcome, StoreOp, StoredObject } from './object-store.js';
+import type { ListOutcome, ObjectStore, OpOutcome, StoreOp, StoredObject } from './object-store.js';
 import { referencesOf } from './object-references.js';
 import { backoffDelay } from '../../domain/backoff.js';
 import { DEFAULT_RETRY, sleep, type RetryPolicy } from './retry.js';
@@ -26,6 +31,11 @@ export interface OwnedObjectSyncOptions {
   /** List the target again this often and repair drift; 0 turns it off. */
   readonly resyncMs?: number | undefined;
   readonly logger?: Logger | undefined;
+  /**
+   * Kinds that are written but that the data plane does not serve, with why (the etcd sink told that
+   * APISIX's stream mode is off): reported in every result as unserved, written: true.
+   */
+  readonly unservedKinds?: ReadonlyMap<GatewayKind, string> | undefined;
 }
 
 interface KnownObject {
@@ -65,6 +75,10 @@ export class OwnedObjectSync {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly retry: RetryPolicy;
+  /** Kinds the target refused to list, with its message: their objects are held back and reported. */
+  private refusedKinds = new Map<GatewayKind, string>();
+  /** The unserved kinds last logged (kind, reason, written), so that each change is logged once. */
+  private loggedUnserved = new Map<GatewayKind, string>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -76,9 +90,12 @@ export class OwnedObjectSync {
   apply(update: SinkUpdate): Promise<ApplyResult> {
     return this.serialised(async () => {
       const report = await this.sync(update.desired);
-      const failedKeys = new Set(report.failed.map((f) => f.key));
-      const applied = failedKeys.has('*') ? 0 : update.changes.changes.filter((c) => !failedKeys.has(c.key)).length;
-      return { applied, failed: report.failed };
+      const notApplied = new Set(report.failed.map((f) => f.key));
+      for (const unserved of report.unserved ?? []) if (!unserved.written) notApplied.add(unserved.key);
+      const applied = notApplied.has('*')
+        ? 0
+        : update.changes.changes.filter((c) => !notApplied.has(c.key) && !this.refusedKinds.has(c.op === 'delete' ? c.previous.kind : c.object.kind)).length;
+      return { applied, failed: report.failed, ...(report.unserved ? { unserved: report.unserved } : {}) };
     });
   }
 
@@ -130,17 +147,87 @@ export class OwnedObjectSync {
     if (!this.known || this.relistWanted) {
       const listed = await this.listWithRetry();
       if (!listed.ok) return { applied: 0, failed: [{ key: '*', reason: listed.reason }], drift: 0 };
-      drift = this.absorb(listed.objects);
+      const refused = listed.closed ?? new Map<GatewayKind, string>();
+      drift = this.absorb(listed.objects, new Set(GATEWAY_KINDS.filter((kind) => !refused.has(kind))));
+      this.refusedKinds = new Map(refused);
       this.relistWanted = false;
       // The target moved: what it refused before may pass now (a missing reference appeared).
       if (drift > 0) this.rejected.clear();
+    } else if (this.refusedKinds.size > 0) {
+      await this.probeRefusedKinds();
     }
     const report = await this.converge(desired);
+    const unserved = this.unservedOf(desired, report.failed);
+    this.logUnserved(unserved);
     this.scheduleResync();
-    return { ...report, drift };
+    return { ...report, ...(unserved.length > 0 ? { unserved } : {}), drift };
   }
 
-  private async listWithRetry(): Promise<{ ok: true; objects: readonly StoredObject[] } | { ok: false; reason: string }> {
+  /**
+   * Asks again for the kinds the target refused (one request each): it may have been reconfigured
+   * (stream mode turned on). A failure keeps them refused until the next apply or resync.
+   */
+  private async probeRefusedKinds(): Promise<void> {
+    const probed = await this.store.list([...this.refusedKinds.keys()]);
+    if (!probed.ok) return;
+    const refused = probed.closed ?? new Map<GatewayKind, string>();
+    const reopened = new Set([...this.refusedKinds.keys()].filter((kind) => !refused.has(kind)));
+    // Objects of a kind the agent could not see are not drift: not counted, nothing else re-checked.
+    if (reopened.size > 0) this.absorb(probed.objects, reopened);
+    this.refusedKinds = new Map(refused);
+  }
+
+  /** The desired objects of refused kinds (not written) and of kinds the data plane does not serve (written unless failed). */
+  private unservedOf(desired: GatewayConfig, failed: readonly ApplyFailure[]): ApplyUnserved[] {
+    const notServed = this.options.unservedKinds;
+    if (this.refusedKinds.size === 0 && !notServed?.size) return [];
+    const counts = desired.counts();
+    const failedKeys = new Set(failed.map((f) => f.key));
+    if (failedKeys.has('*')) return [];
+    const unserved: ApplyUnserved[] = [];
+    for (const kind of GATEWAY_KINDS) {
+      if (counts[kind] === 0) continue;
+      const refusal = this.refusedKinds.get(kind);
+      const reason = refusal ?? notServed?.get(kind);
+      if (reason === undefined) continue;
+      for (const object of desired.ofKind(kind)) {
+        const key = objectKey(kind, object.id);
+        if (refusal !== undefined) unserved.push({ key, reason, written: false });
+        else if (!failedKeys.has(key)) unserved.push({ key, reason, written: true });
+      }
+    }
+    return unserved;
+  }
+
+  /** Logs a kind when it becomes unserved (or its reason changes) and when it no longer is: once, not per apply. */
+  private logUnserved(unserved: readonly ApplyUnserved[]): void {
+    const now = new Map<GatewayKind, { reason: string; written: boolean; objects: number }>();
+    for (const { key, reason, written } of unserved) {
+      const kind = key.slice(0, key.indexOf('/')) as GatewayKind;
+      const entry = now.get(kind);
+      if (entry) entry.objects += 1;
+      else now.set(kind, { reason, written, objects: 1 });
+    }
+    const logger = this.options.logger;
+    for (const [kind, { reason, written, objects }] of now) {
+      const signature = `${written}\u0000${reason}`;
+      if (this.loggedUnserved.get(kind) === signature) continue;
+      this.loggedUnserved.set(kind, signature);
+      logger?.warn(
+        { sink: this.store.target, kind, objects, written, reason },
+        written
+          ? 'objects written that the data plane does not serve as it is set up; the rest of the configuration is in force'
+          : 'the target does not take these objects as it is set up; the rest of the configuration is applied, and they are asked for again on every apply and resync',
+      );
+    }
+    for (const kind of this.loggedUnserved.keys()) {
+      if (now.has(kind)) continue;
+      this.loggedUnserved.delete(kind);
+      logger?.info({ sink: this.store.target, kind }, 'no unserved objects of this kind any more');
+    }
+  }
+
+  private async listWithRetry(): Promise<Extract<ListOutcome, { ok: true }> | { ok: false; reason: string }> {
     const deadline = Date.now() + this.retry.budgetMs;
     for (let attempt = 0; ; attempt++) {
       const listed = await this.store.list();
@@ -153,12 +240,17 @@ export class OwnedObjectSync {
     }
   }
 
-  /** Replaces what the agent knows by what was listed; returns how many objects differ. */
-  private absorb(objects: readonly StoredObject[]): number {
+  /**
+   * Replaces what the agent knows of the `listed` kinds by what was listed (what it knows of other
+   * kinds stays); returns how many objects of those kinds differ.
+   */
+  private absorb(objects: readonly StoredObject[], listed: ReadonlySet<GatewayKind>): number {
     const before = this.known;
     const known = new Map<string, KnownObject>();
+    if (before) for (const [key, entry] of before) if (!listed.has(entry.kind)) known.set(key, entry);
     let drift = 0;
     for (const { kind, id, value } of objects) {
+      if (!listed.has(kind)) continue;
       const key = objectKey(kind, id);
       const shown = this.store.comparable(kind, value);
       const prior = before?.get(key);
@@ -173,7 +265,7 @@ export class OwnedObjectSync {
         createTime: createTimeOf(value),
       });
     }
-    if (before) for (const key of before.keys()) if (!known.has(key)) drift += 1;
+    if (before) for (const [key, entry] of before) if (listed.has(entry.kind) && !known.has(key)) drift += 1;
     this.known = known;
     this.owned = new Map();
     for (const [key, entry] of known) if (entry.owned) this.owned.set(key, { kind: entry.kind, id: entry.id, value: entry.value });
@@ -191,6 +283,8 @@ export class OwnedObjectSync {
     const phases: StoreOp[][] = [];
     let phaseOf = '';
     for (const change of diffConfigs(this.ownedConfig(), desired).changes) {
+      // The target refuses the whole kind: reported as unserved (unservedOf); a stale one is deleted once it takes the kind again.
+      if (this.refusedKinds.has(change.op === 'delete' ? change.previous.kind : change.object.kind)) continue;
       let op: StoreOp;
       if (change.op === 'delete') {
         op = { op: 'delete', key: change.key, kind: change.previous.kind, id: change.previous.id };

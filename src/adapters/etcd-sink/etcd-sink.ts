@@ -23,7 +23,17 @@ export interface EtcdSinkOptions {
   readonly logger?: Logger;
   /** Seconds since the epoch for create_time/update_time (tests pin it). */
   readonly now?: () => number;
+  /**
+   * Whether the data planes run with APISIX's stream mode (`apisix.proxy_mode` `stream` or
+   * `http&stream`); default on. etcd cannot tell: with `off` the stream routes are still written (served
+   * as soon as stream mode is turned on) and reported as unserved.
+   */
+  readonly streamMode?: 'on' | 'off';
 }
+
+/** Why stream routes in etcd are not served when the operator says stream mode is off. */
+export const STREAM_MODE_OFF_REASON =
+  "written to etcd, but the data plane's stream mode is off (etcd:…?stream=off): APISIX serves stream routes only with apisix.proxy_mode stream or http&stream";
 
 export class EtcdSink extends OwnedObjectSink {
   constructor(options: EtcdSinkOptions) {
@@ -35,7 +45,12 @@ export class EtcdSink extends OwnedObjectSink {
         timeoutMs: options.timeoutMs ?? 10_000,
         ...(options.now ? { now: options.now } : {}),
       }),
-      { retry: options.retry, resyncMs: options.resyncMs, logger: options.logger },
+      {
+        retry: options.retry,
+        resyncMs: options.resyncMs,
+        logger: options.logger,
+        ...(options.streamMode === 'off' ? { unservedKinds: new Map([['stream_routes', STREAM_MODE_OFF_REASON] as const]) } : {}),
+      },
     );
   }
 }

@@ -83,9 +83,9 @@ export class EtcdStore implements ObjectStore {
     return { ok: false, transient: true, reason: `etcd ${path}: the answer is not JSON` };
   }
 
-  async list(): Promise<ListOutcome> {
+  async list(kinds: readonly GatewayKind[] = GATEWAY_KINDS): Promise<ListOutcome> {
     const objects: StoredObject[] = [];
-    for (const kind of GATEWAY_KINDS) {
+    for (const kind of kinds) {
       const dir = `${this.prefix}/${kind}/`;
       const rangeEnd = prefixEnd(dir);
       let from = b64(dir);

@@ -35,4 +35,7 @@ export class MemoryMetrics implements Metrics {
     this.gauges.set('fidelity:dropped', dropped);
     this.gauges.set('fidelity:approximated', approximated);
   }
+  unserved(sink: string, count: number): void {
+    this.gauges.set(`unserved:${sink}`, count);
+  }
 }

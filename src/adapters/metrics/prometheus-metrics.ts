@@ -15,6 +15,12 @@ export class PrometheusMetrics implements Metrics {
   private readonly applies = new Histogram({ name: 'amesh_apply_seconds', help: 'time to apply a configuration to a sink', labelNames: ['sink', 'outcome'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   private readonly objects = new Gauge({ name: 'amesh_gateway_objects', help: 'APISIX objects in the configuration in force', labelNames: ['kind'], registers: [this.registry] });
   private readonly fields = new Gauge({ name: 'amesh_fidelity_fields', help: 'Envoy fields not carried over, in the configuration in force', labelNames: ['severity'], registers: [this.registry] });
+  private readonly unservedObjects = new Gauge({
+    name: 'amesh_sink_unserved_objects',
+    help: "objects of the configuration in force that a sink's target does not serve as it is set up (e.g. stream routes while APISIX's stream mode is off)",
+    labelNames: ['sink'],
+    registers: [this.registry],
+  });
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'amesh_' });
@@ -45,5 +51,8 @@ export class PrometheusMetrics implements Metrics {
   fidelity(dropped: number, approximated: number): void {
     this.fields.set({ severity: 'dropped' }, dropped);
     this.fields.set({ severity: 'approximated' }, approximated);
+  }
+  unserved(sink: string, count: number): void {
+    this.unservedObjects.set({ sink }, count);
   }
 }

@@ -1,6 +1,7 @@
 // The sidecar's operations endpoints, where Istio's pod spec expects them: readiness on 15021
 // (`/healthz/ready`, probed by the kubelet) and Prometheus metrics on 15090 (`/stats/prometheus`,
-// also `/metrics`), plus a config dump with the fidelity report (`/debug/config_dump`).
+// also `/metrics`), plus a config dump with the fidelity report and what the sinks' targets do not
+// serve (`/debug/config_dump`).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -49,6 +50,8 @@ export class OpsServer {
           fromCache: status.fromCache,
           xdsConnected: this.deps.xdsConnected() ?? null,
           lastError: status.lastError ?? null,
+          // Objects a sink's target does not serve as it is set up (stream routes without stream mode).
+          unserved: status.unserved,
           fidelity: translation ? { summary: translation.report.summary(), records: translation.report.records } : null,
           config: translation ? standaloneDocument(translation.config) : null,
         };

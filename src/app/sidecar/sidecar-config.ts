@@ -20,7 +20,8 @@ export type AdminKeySource = { readonly from: 'none' } | { readonly from: 'env';
 export type SinkConfig =
   | { readonly kind: 'memory' }
   | { readonly kind: 'admin' | 'standalone'; readonly url: string; readonly apiKey: AdminKeySource }
-  | { readonly kind: 'etcd'; readonly endpoints: readonly string[]; readonly prefix: string }
+  /** `streamMode`: whether the data planes serve stream routes (`?stream=off` says they do not; etcd cannot tell). */
+  | { readonly kind: 'etcd'; readonly endpoints: readonly string[]; readonly prefix: string; readonly streamMode: 'on' | 'off' }
   /** `group`: nginx workers' group (name or gid) given to the file or the shared-memory file. */
   | { readonly kind: 'file' | 'shdict'; readonly path: string; readonly group: string | undefined };
 
@@ -39,6 +40,8 @@ export interface SidecarConfig {
   readonly portVariable: string | undefined;
   /** How long the verdict on an xDS update waits for its first apply; undefined = the SyncService's default. */
   readonly verdictWaitMs?: number | undefined;
+  /** How often a sink that held objects back as unserved is applied again; undefined = the SyncService's default (no flag: tests shorten it). */
+  readonly unservedProbeMs?: number | undefined;
   readonly once: boolean;
   readonly logLevel: LogLevel;
   /** AmeshPluginConfig plugins from `amesh controller`; undefined = none. */
@@ -135,14 +138,17 @@ function sink(spec: string, flags: SidecarFlags): Result<SinkConfig, string> {
     return ok({ kind, url: url.value, apiKey });
   }
   if (kind === 'etcd' && value) {
-    const endpoints = value.split(',').map((e) => e.trim());
+    const [list = '', query] = value.split('?');
+    const streamMode = query === undefined ? 'on' : query === 'stream=on' ? 'on' : query === 'stream=off' ? 'off' : undefined;
+    if (streamMode === undefined) return err(`--sink etcd: "${spec}": the only option is stream=on or stream=off (whether the data planes run APISIX's stream mode)`);
+    const endpoints = list.split(',').map((e) => e.trim());
     const bad = endpoints.find((e) => !ENDPOINT.test(e));
     if (bad !== undefined) return err(`--sink etcd: "${bad}" is not an etcd client URL (http://host:port or host:port, comma-separated)`);
     const prefix = flags.etcdPrefix ?? '/apisix';
     if (!/^\/[^\s]*[^/\s]$/.test(prefix)) return err(`--etcd-prefix: "${prefix}" must start with / and not end with one`);
-    return ok({ kind: 'etcd', endpoints: endpoints.map((e) => (e.startsWith('http') ? e : `http://${e}`)), prefix });
+    return ok({ kind: 'etcd', endpoints: endpoints.map((e) => (e.startsWith('http') ? e : `http://${e}`)), prefix, streamMode });
   }
-  return err(`--sink: "${spec}" is not a sink (supported: file:<path>[?group=<name|gid>], shdict:<path>[?group=<name|gid>], admin:<url>, standalone:<url>, etcd:<endpoints>, memory)`);
+  return err(`--sink: "${spec}" is not a sink (supported: file:<path>[?group=<name|gid>], shdict:<path>[?group=<name|gid>], admin:<url>, standalone:<url>, etcd:<endpoints>[?stream=off], memory)`);
 }
 
 function address(flag: string, value: string | undefined): Result<string | undefined, string> {

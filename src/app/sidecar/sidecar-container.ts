@@ -77,7 +77,7 @@ async function sinkFactoryOf(spec: SinkConfig): Promise<SinkFactory> {
     }
     case 'etcd': {
       const { EtcdSink } = await import('../../adapters/etcd-sink/etcd-sink.js');
-      return ({ logger }) => new EtcdSink({ endpoints: spec.endpoints, prefix: spec.prefix, logger });
+      return ({ logger }) => new EtcdSink({ endpoints: spec.endpoints, prefix: spec.prefix, streamMode: spec.streamMode, logger });
     }
   }
 }
@@ -163,6 +163,7 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
         onSourceError: overrides.onSourceError,
         plugins: ctx.get<PluginConfigSource | undefined>(PluginConfigSource),
         verdictWaitMs: config.verdictWaitMs,
+        unservedProbeMs: config.unservedProbeMs,
       },
       { partial: config.source.kind === 'xds', portVariable: config.portVariable },
     );

@@ -12,6 +12,12 @@
 // accepted (it never met one). After a rejection the last accepted update is translated and applied
 // again, so that sinks that took the rest of the rejected configuration converge back to it: the
 // source (xDS) has undone it too, and its next update builds on that.
+//
+// Objects a sink's target does not serve as it is set up (ApplyResult.unserved: APISIX's stream routes
+// while its stream mode is off) are neither failures nor refusals: the update is accepted, the apply
+// settles (so `--once` finishes), and they are shown in the status (config dump) and counted per sink.
+// A sink that held some back is applied again every `unservedProbeMs`, so that they are delivered, and
+// no longer reported, once the target takes them.
 import type { Translation } from '../../adapters/apisix/translate.js';
 import { Backoff } from '../../domain/backoff.js';
 import { applyChangeSet, diffConfigs, type ChangeSet } from '../../domain/diff.js';
@@ -21,7 +27,7 @@ import { referencedSecrets, snapshotOfMaps, type MeshSnapshot } from '../../doma
 import { Translator } from '../../adapters/apisix/translate.js';
 import type { ConfigCache } from '../../ports/config-cache.js';
 import { ACCEPTED, type ConfigSource, type Disposable, type SourceUpdate, type UpdateVerdict } from '../../ports/config-source.js';
-import type { ApplyFailure, ApplyResult, ConfigSink } from '../../ports/config-sink.js';
+import type { ApplyFailure, ApplyResult, ApplyUnserved, ConfigSink } from '../../ports/config-sink.js';
 import type { Logger } from '../../ports/logger.js';
 import type { Metrics } from '../../ports/metrics.js';
 import type { SecretFiles, SecretSource } from '../../ports/secret-source.js';
@@ -48,7 +54,12 @@ export interface SyncDeps {
    * then it is accepted with a warning. Default DEFAULT_VERDICT_WAIT_MS.
    */
   readonly verdictWaitMs?: number | undefined;
+  /** How often a sink that held objects back as unserved is applied again. Default DEFAULT_UNSERVED_PROBE_MS. */
+  readonly unservedProbeMs?: number | undefined;
 }
+
+/** Half the remote sinks' own resync: an operator who turns stream mode on sees it taken within that. */
+export const DEFAULT_UNSERVED_PROBE_MS = 30_000;
 
 /** A few seconds: longer than a healthy apply, short enough not to stall the xDS stream behind a hung sink. */
 export const DEFAULT_VERDICT_WAIT_MS = 3_000;
@@ -91,6 +102,12 @@ export interface SyncStatus {
   readonly translation: Translation | undefined;
   readonly lastError: string | undefined;
   readonly fromCache: boolean;
+  /** What the sinks reported as not served by their targets, for the configuration they last applied. */
+  readonly unserved: readonly SinkUnserved[];
+}
+
+export interface SinkUnserved extends ApplyUnserved {
+  readonly sink: string;
 }
 
 interface SinkState {
@@ -98,6 +115,10 @@ interface SinkState {
   applied: GatewayConfig;
   /** The last apply failed: the sink may hold part of it, so "no changes from `applied`" does not mean nothing to do. */
   unsettled: boolean;
+  /** What the sink's last apply reported as unserved. */
+  unserved: readonly ApplyUnserved[];
+  /** Apply even without changes: it held objects back that its target may take now. */
+  probe: boolean;
 }
 
 export class SyncService {
@@ -121,7 +142,7 @@ export class SyncService {
   private applying: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
-  private status: SyncStatus = { ready: false, version: undefined, translation: undefined, lastError: undefined, fromCache: false };
+  private status: SyncStatus = { ready: false, version: undefined, translation: undefined, lastError: undefined, fromCache: false, unserved: [] };
   private firstLiveApply: { resolve: () => void; promise: Promise<void> };
   /** The configuration read from the cache, told apart from live ones by identity. */
   private cached: GatewayConfig | undefined;
@@ -134,12 +155,15 @@ export class SyncService {
   private waiting: VerdictWaiter | undefined;
   /** The last update whose verdict was acceptance: where a rejection goes back to. */
   private lastAccepted: SourceUpdate | undefined;
+  /** The configuration last applied to every sink. */
+  private inForce: GatewayConfig | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: SyncDeps,
     private readonly options: PipelineOptions,
   ) {
-    this.sinks = deps.sinks.map((sink) => ({ sink, applied: GatewayConfig.empty(), unsettled: false }));
+    this.sinks = deps.sinks.map((sink) => ({ sink, applied: GatewayConfig.empty(), unsettled: false, unserved: [], probe: false }));
     let resolve = (): void => undefined;
     const promise = new Promise<void>((r) => (resolve = r));
     this.firstLiveApply = { resolve, promise };
@@ -186,6 +210,7 @@ export class SyncService {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.probeTimer);
     this.waiting?.settle(ACCEPTED);
     this.waiting = undefined;
     this.subscription?.dispose();
@@ -380,6 +405,7 @@ export class SyncService {
           const waiter = this.waiting;
           this.waiting = undefined;
           const { failed, refusals } = await this.applyToSinks(desired);
+          this.scheduleProbe();
           if (waiter && refusals.length > 0) {
             if (waiter.settle({ accepted: false, reason: refusalReason(refusals) })) this.restoreAfterRejection(waiter.update);
           } else waiter?.settle(ACCEPTED);
@@ -407,13 +433,15 @@ export class SyncService {
     const delta = this.delta?.to === desired ? this.delta : undefined;
     for (const state of this.sinks) {
       const changes = delta && delta.from === state.applied ? delta.changes : diffConfigs(state.applied, desired);
-      if (changes.changes.length === 0 && state.applied.version !== '' && !state.unsettled) {
+      if (changes.changes.length === 0 && state.applied.version !== '' && !state.unsettled && !state.probe) {
         state.applied = desired;
         continue;
       }
       const started = performance.now();
       const result = await state.sink.apply({ desired, changes }).catch((error: unknown): ApplyResult => ({ applied: 0, failed: [{ key: '*', reason: String(error) }] }));
       const seconds = (performance.now() - started) / 1000;
+      state.probe = false;
+      this.noteUnserved(state, result.unserved ?? []);
       if (result.failed.length > 0) {
         failed = true;
         state.unsettled = true;
@@ -433,16 +461,48 @@ export class SyncService {
     return { failed, refusals };
   }
 
+  /** Keeps what `state`'s sink reported as unserved, for the status and its gauge. */
+  private noteUnserved(state: SinkState, unserved: readonly ApplyUnserved[]): void {
+    if (unserved.length === 0 && state.unserved.length === 0) return;
+    state.unserved = unserved;
+    this.deps.metrics.unserved(state.sink.target, unserved.length);
+    this.status = { ...this.status, unserved: this.allUnserved() };
+  }
+
+  private allUnserved(): SinkUnserved[] {
+    return this.sinks.flatMap((state) => state.unserved.map((u) => ({ sink: state.sink.target, ...u })));
+  }
+
+  /** Applies again, after a while, to the sinks that held objects back: their targets may take them now (stream mode turned on). */
+  private scheduleProbe(): void {
+    if (this.stopped || this.probeTimer) return;
+    if (!this.sinks.some((state) => state.unserved.some((u) => !u.written))) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      if (this.stopped || !this.inForce) return;
+      for (const state of this.sinks) if (state.unserved.some((u) => !u.written)) state.probe = true;
+      // Nothing newer waiting: the configuration in force goes to the probed sinks again.
+      this.desired ??= this.inForce;
+      void this.runApply();
+    }, this.deps.unservedProbeMs ?? DEFAULT_UNSERVED_PROBE_MS);
+    this.probeTimer.unref();
+  }
+
   private onApplied(desired: GatewayConfig, translation: Translation | undefined): void {
     const live = desired !== this.cached;
-    this.status = { ready: true, version: desired.version, translation: live ? translation : undefined, lastError: undefined, fromCache: !live };
+    // Applied once more (a probe): nothing new is in force, only what the sinks report may have changed.
+    const again = desired === this.inForce;
+    this.inForce = desired;
+    this.status = { ready: true, version: desired.version, translation: live ? translation : undefined, lastError: undefined, fromCache: !live, unserved: this.allUnserved() };
+    if (again) return;
     const counts = desired.counts();
     for (const kind of GATEWAY_KINDS) this.deps.metrics.gatewayObjects(kind, counts[kind]);
     if (translation) {
       const { dropped, approximated } = translation.report.counts();
       this.deps.metrics.fidelity(dropped, approximated);
     }
-    this.deps.logger.info({ version: desired.version, ...counts, fromCache: !live }, 'configuration applied');
+    const unserved = this.status.unserved.length;
+    this.deps.logger.info({ version: desired.version, ...counts, fromCache: !live, ...(unserved > 0 ? { unserved } : {}) }, 'configuration applied');
     if (!live) return;
     this.firstLiveApply.resolve();
     const cache = this.deps.cache;
