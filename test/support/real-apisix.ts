@@ -275,6 +275,13 @@ export class ApisixInstance {
       }
     };
     const admin = this.options.mode.kind === 'admin' || this.options.mode.kind === 'standalone';
+    // With the xds provider APISIX's workers wait in init_worker for a first configuration: they
+    // answer only once the sink has published one (its apply waits for libxds.so to take it).
+    if (this.options.mode.kind === 'xds') {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      if (this.exited) throw new Error(`nginx exited at start: ${stderr()}\n${await this.errorLog()}`);
+      return;
+    }
     while (Date.now() < deadline) {
       if (this.exited) throw new Error(`nginx exited at start: ${stderr()}\n${await this.errorLog()}`);
       const data = await probe(`http://${this.ip}:${this.options.httpPorts[0]}/__amesh_not_a_route`);
