@@ -31,7 +31,7 @@ import type { BoundTable } from '../support/envoy-matcher.js';
 /** A regular expression over "<build> <mode>" to run only some (while working on one). */
 const ONLY = process.env.REAL_APISIX_ONLY ? new RegExp(process.env.REAL_APISIX_ONLY) : undefined;
 const SEED = Number(process.env.REAL_APISIX_SEED ?? 20261205);
-const GENERATED_CASES = Number(process.env.REAL_APISIX_CASES ?? 8);
+const GENERATED_CASES = Number(process.env.REAL_APISIX_CASES ?? 16);
 /** The generated tables' listener ports (route-generators' LISTENER_PORTS). */
 const GENERATED_PORTS = [80, 8080, 9080, 15006];
 /** Fixture tables are bound one to a port from here, so that one configuration holds many of them. */
@@ -56,7 +56,7 @@ async function fixtureCases(): Promise<RealCase[]> {
   const cases: RealCase[] = [];
   for (let start = 0; start < tables.length; start += FIXTURE_PORTS.length) {
     const bindings = tables.slice(start, start + FIXTURE_PORTS.length).map((b, i) => ({ ...b, ports: [FIXTURE_PORTS[i]!] }));
-    const requests = fc.sample(requestsFor(bindings, 40), { numRuns: 10, seed: SEED + start }).flat();
+    const requests = fc.sample(requestsFor(bindings, 40), { numRuns: 30, seed: SEED + start }).flat();
     cases.push({ snapshot: snapshotOf(bindings, clusters.values()), requests });
   }
   return cases;

@@ -9,7 +9,7 @@ import { diffConfigs } from '../../src/domain/diff.js';
 import { GatewayConfig, type GatewayObject } from '../../src/domain/gateway-config.js';
 import type { JsonObject } from '../../src/domain/json.js';
 import type { MeshSnapshot } from '../../src/domain/snapshot.js';
-import type { ConfigSink } from '../../src/ports/config-sink.js';
+import type { ApplyResult, ConfigSink } from '../../src/ports/config-sink.js';
 import { ApisixRouter } from './apisix-matcher.js';
 import { envoyMatch, isNotFound, type BoundTable, type EnvoyChoice, type TestRequest } from './envoy-matcher.js';
 import { bindingsOf, checkFirstMatch } from './first-match.js';
@@ -56,7 +56,11 @@ export function rawRequest(ip: string, request: TestRequest, timeoutMs = 5000): 
       const headers = new Map<string, string>();
       for (const line of headerLines) {
         const colon = line.indexOf(':');
-        if (colon > 0) headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
+        if (colon <= 0) continue;
+        const name = line.slice(0, colon).toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        // Repeated fields are one list (RFC 9110 5.3), as clients see them.
+        headers.set(name, headers.has(name) ? `${headers.get(name)}, ${value}` : value);
       }
       const raw = split < 0 ? '' : text.slice(split + 4);
       resolve({ status: Number(statusLine.split(' ')[1]), headers, body: headers.get('transfer-encoding') === 'chunked' ? dechunk(raw) : raw });
@@ -83,16 +87,21 @@ export function deliverable(config: GatewayConfig, backend: { host: string; port
       objects.push({ ...object, value: { ...rest, scheme: 'http', nodes: [{ host: backend.host, port: backend.port, weight: 1 }] } });
     } else objects.push(object);
   }
-  objects.push({
+  return withProbe(GatewayConfig.of(config.version, objects));
+}
+
+/** `config` plus a route that answers its version (Host probe.amesh.invalid), for `deliver` to wait on. */
+export function withProbe(config: GatewayConfig): GatewayConfig {
+  const probe: GatewayObject = {
     kind: 'routes',
     id: 'amesh-probe',
     value: { id: 'amesh-probe', uri: '/__amesh_probe', hosts: [PROBE_HOST], priority: 1_000_000, labels: { 'managed-by': 'amesh-ts' }, status: 1, plugins: { 'fault-injection': { abort: { http_status: 200, body: config.version } } } },
-  });
-  return GatewayConfig.of(config.version, objects);
+  };
+  return GatewayConfig.of(config.version, [...config.objects.values(), probe]);
 }
 
-/** Applies `next` after `previous` through `sink` until it reports no failure, then waits until APISIX serves it. */
-export async function deliver(sink: ConfigSink, previous: GatewayConfig, next: GatewayConfig, ip: string, port: number): Promise<void> {
+/** Applies `next` (made with withProbe) after `previous` through `sink`, then waits until APISIX serves it. */
+export async function deliver(sink: ConfigSink, previous: GatewayConfig, next: GatewayConfig, ip: string, port: number): Promise<ApplyResult> {
   const result = await sink.apply({ desired: next, changes: diffConfigs(previous, next) });
   if (result.failed.length > 0) throw new Error(`${sink.target} refused ${next.version}: ${JSON.stringify(result.failed.slice(0, 3))}`);
   const deadline = Date.now() + 15_000;
@@ -100,7 +109,7 @@ export async function deliver(sink: ConfigSink, previous: GatewayConfig, next: G
   while (Date.now() < deadline) {
     try {
       const response = await rawRequest(ip, { port, host: PROBE_HOST, path: '/__amesh_probe', method: 'GET', headers: {} }, 2000);
-      if (response.status === 200 && response.body === next.version) return;
+      if (response.status === 200 && response.body === next.version) return result;
       last = `${response.status} ${response.body.slice(0, 80)}`;
     } catch (error) {
       last = (error as Error).message;
