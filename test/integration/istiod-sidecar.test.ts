@@ -155,6 +155,20 @@ for (const mode of ['delta', 'sotw'] as const) {
       const applied = ctx.sidecar!.sink.applied;
       assert.equal(upstreamNodes(applied, REVIEWS_V1), ['10.244.0.9:9080']);
       assert.equal(upstreamNodes(applied, REVIEWS_ALL), ['10.244.0.10:9080', '10.244.0.11:9080', '10.244.0.9:9080']);
+      // istiod gives these clusters Istio's auto-mTLS socket matches: TLS only to endpoints labelled
+      // tlsMode=istio (a workload with a sidecar). Envoy speaks plaintext to the others, and so must APISIX.
+      const plaintext: string[] = [];
+      for (const cluster of [...snapshot.clusters.values()].filter((c) => c.tls?.onlyIstioEndpoints)) {
+        const endpoints = snapshot.endpoints.get(cluster.edsName)?.localities.flatMap((l) => l.endpoints) ?? [];
+        if (endpoints.length === 0) continue;
+        const mtls = endpoints.every((e) => e.tlsMode === 'istio');
+        if (!mtls) plaintext.push(cluster.name);
+        for (const upstream of applied.ofKind('upstreams').filter((u) => u.value['name'] === cluster.name)) {
+          const scheme = String(upstream.value['scheme']);
+          assert.is(['https', 'grpcs', 'tls'].includes(scheme), mtls, `${cluster.name}: scheme ${scheme} for endpoints ${JSON.stringify(endpoints)}`);
+        }
+      }
+      assert.ok(plaintext.includes('outbound|9080||ratings.default.svc.cluster.local'), `plaintext clusters checked: ${plaintext.join(', ')}`);
       // The inbound side: virtualInbound's HTTP chain for 9080 (to inbound|9080||) became a route.
       const names = applied.ofKind('routes').map((r) => String(r.value['name']));
       assert.ok(names.some((n) => n.startsWith('inbound|9080||')), `an inbound|9080|| route; got ${names.join(', ')}`);

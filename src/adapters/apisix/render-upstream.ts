@@ -161,7 +161,8 @@ function lbType(cluster: Cluster, settings: UpstreamSettings, ref: ResourceRef, 
 function chooseTransport(cluster: Cluster, nodes: readonly NodeOf[], ref: ResourceRef, fidelity: FidelitySink): { tls: boolean; nodes: ApisixNode[] } {
   const all = nodes.map((n) => n.node);
   if (!cluster.tls) return { tls: false, nodes: all };
-  if (nodes.length === 0) return { tls: true, nodes: all };
+  // No endpoint yet: TLS only where it applies to every endpoint (an update with endpoints re-renders).
+  if (nodes.length === 0) return { tls: !cluster.tls.onlyIstioEndpoints, nodes: all };
   const tlsWeight = nodes.reduce((sum, n) => sum + (n.tls ? n.node.weight : 0), 0);
   const plainWeight = nodes.reduce((sum, n) => sum + (n.tls ? 0 : n.node.weight), 0);
   if (plainWeight === 0 || tlsWeight === 0) return { tls: plainWeight === 0, nodes: all };
