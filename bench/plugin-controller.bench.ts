@@ -31,7 +31,7 @@ async function inProcess(pods: number, namespaces: number): Promise<string> {
     cluster.putConfig(`ns-${n}`, 'all', { plugins: [{ name: 'prometheus', phase: 'route', config: { prefer_name: true } }] });
     cluster.putConfig(`ns-${n}`, 'front', { priority: 5, selector: { matchLabels: { tier: 'front' } }, plugins: [{ name: 'limit-count', phase: 'route', config: { count: 100, time_window: 60 } }] });
   }
-  const clock = new VersionClock();
+  const clock = new VersionClock(Date.now);
   const delivery = new MemoryPluginDelivery(() => clock.next());
   let published = 0;
   const publish = delivery.publish.bind(delivery);

@@ -99,7 +99,7 @@ s('mode 0600 while an ssl holds a private key, 0644 otherwise', async () => {
     assert.is((await modeOf(path)).toString(8), '644', 'no ssl');
     config = await write(sink, config, GatewayConfig.of('v2', [upstream, sslWith({ key: 'PRIVATE KEY' })]));
     assert.is((await modeOf(path)).toString(8), '600', 'ssl with key');
-    config = await write(sink, config, GatewayConfig.of('v3', [upstream, sslWith({})]));
+    await write(sink, config, GatewayConfig.of('v3', [upstream, sslWith({})]));
     assert.is((await modeOf(path)).toString(8), '644', 'ssl with a certificate only');
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -191,10 +191,10 @@ s('file:?group= gives the file that group, and a file with private keys is 0640 
     const warnings: string[] = [];
     const logger = { debug() {}, info() {}, error() {}, warn: (_: object, message: string) => void warnings.push(message) };
     const sink = new FileConfigSink({ path, group: String(gid), logger });
-    let config = await write(sink, GatewayConfig.empty(), GatewayConfig.of('v1', [upstream, sslWith({ key: 'PRIVATE KEY' })]));
+    const config = await write(sink, GatewayConfig.empty(), GatewayConfig.of('v1', [upstream, sslWith({ key: 'PRIVATE KEY' })]));
     assert.is((await modeOf(path)).toString(8), '640');
     assert.is((await stat(path)).gid, gid);
-    config = await write(sink, config, GatewayConfig.of('v2', [upstream]));
+    await write(sink, config, GatewayConfig.of('v2', [upstream]));
     assert.is((await modeOf(path)).toString(8), '644');
     assert.is((await stat(path)).gid, gid);
     assert.equal(warnings, [], 'no warning with a group');
@@ -210,8 +210,8 @@ s('without a group, a private file is 0600 and a warning says APISIX workers can
     const warnings: string[] = [];
     const logger = { debug() {}, info() {}, error() {}, warn: (_: object, message: string) => void warnings.push(message) };
     const sink = new FileConfigSink({ path, logger });
-    let config = await write(sink, GatewayConfig.empty(), GatewayConfig.of('v1', [upstream, sslWith({ key: 'PRIVATE KEY' })]));
-    config = await write(sink, config, GatewayConfig.of('v2', [upstream, sslWith({ key: 'OTHER KEY' })]));
+    const config = await write(sink, GatewayConfig.empty(), GatewayConfig.of('v1', [upstream, sslWith({ key: 'PRIVATE KEY' })]));
+    await write(sink, config, GatewayConfig.of('v2', [upstream, sslWith({ key: 'OTHER KEY' })]));
     assert.is((await modeOf(path)).toString(8), '600');
     assert.is(warnings.length, 1);
     assert.match(warnings[0]!, /\?group=/);

@@ -12,7 +12,7 @@ import { pluginDeliveryContract } from '../contract/plugin-delivery.contract.js'
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 pluginDeliveryContract('gRPC (plaintext)', async () => {
-  const clock = new VersionClock();
+  const clock = new VersionClock(Date.now);
   const delivery = new GrpcPluginDelivery({ address: '127.0.0.1:0', nextVersion: () => clock.next(), logger: quiet });
   const address = await delivery.listen();
   return {
@@ -46,7 +46,7 @@ function makeMtls(dir: string): { server: GrpcPluginDeliveryTls; ca: string; cli
 pluginDeliveryContract('gRPC (mTLS)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'amesh-plugin-tls-'));
   const pki = makeMtls(dir);
-  const clock = new VersionClock();
+  const clock = new VersionClock(Date.now);
   const delivery = new GrpcPluginDelivery({ address: '127.0.0.1:0', tls: pki.server, nextVersion: () => clock.next(), logger: quiet });
   const address = await delivery.listen();
   return {

@@ -3,7 +3,7 @@ import { VersionClock } from '../../src/domain/plugins/version-clock.js';
 import { pluginDeliveryContract } from '../contract/plugin-delivery.contract.js';
 
 pluginDeliveryContract('memory', async () => {
-  const clock = new VersionClock();
+  const clock = new VersionClock(Date.now);
   const delivery = new MemoryPluginDelivery(() => clock.next());
   return { delivery, source: (pod) => delivery.source(pod), cleanup: () => delivery.close() };
 });

@@ -67,7 +67,7 @@ const s = suite<Ctx>('amesh sidecar: AmeshPluginConfig plugins merged into the r
 s.before.each(async (ctx) => {
   const config = parseSidecarConfig({ file: bookinfo, sink: ['memory'], readyAddress: 'off', metricsAddress: 'off' });
   if (!config.ok) throw new Error(config.error);
-  const clock = new VersionClock();
+  const clock = new VersionClock(Date.now);
   ctx.delivery = new MemoryPluginDelivery(() => clock.next());
   ctx.reports = [];
   ctx.delivery.onReport((r) => ctx.reports.push(r));

@@ -344,6 +344,6 @@ export function pcreToJs(pattern: string, caseless: boolean): RegExp {
 
 /** ngx.re.find semantics (unanchored search) on an ASCII subject. */
 export function pcreSearch(pattern: string, caseless: boolean, subject: string): boolean {
-  if (/[^\x00-\x7f]/.test(subject)) throw new UnsupportedPcre(`non-ASCII subject ${JSON.stringify(subject)}`);
+  if (/[\u0080-\uffff]/.test(subject)) throw new UnsupportedPcre(`non-ASCII subject ${JSON.stringify(subject)}`);
   return pcreToJs(pattern, caseless).test(subject);
 }

@@ -80,7 +80,7 @@ export function re2ToPcre(regex: string): Result<PcrePattern, string> {
     // RE2's $ (without m) is end of text; PCRE's also matches before a final newline.
     body += ch === '$' && !multiline ? '\\z' : ch;
   }
-  if (/[^\x00-\x7f]/.test(regex)) caveat = 'non-ASCII characters are matched per byte by APISIX (PCRE without UTF mode)';
+  if (/[\u0080-\uffff]/.test(regex)) caveat = 'non-ASCII characters are matched per byte by APISIX (PCRE without UTF mode)';
   return ok({ anchored: `^(?:${body})\\z`, body, caveat });
 }
 

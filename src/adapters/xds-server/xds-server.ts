@@ -98,7 +98,7 @@ export class XdsServer {
       );
     } catch (e) {
       server.forceShutdown();
-      throw new Error(`xds-server: cannot listen on ${address}: ${messageOf(e)}`);
+      throw new Error(`xds-server: cannot listen on ${address}: ${messageOf(e)}`, { cause: e });
     }
     this.server = server;
     // A unix socket has no port to report; for TCP the bound port replaces a requested 0.

@@ -29,7 +29,7 @@ function loadKubeConfig(path: string | undefined): KubeConfig {
 
 export function buildControllerContainer(config: ControllerConfig, overrides: ControllerOverrides = {}): Container {
   const container = new Container({ defaultScope: 'Singleton' });
-  const clock = new VersionClock();
+  const clock = new VersionClock(Date.now);
   container.bind<Logger>(Logger).toDynamicValue(() => overrides.logger ?? new PinoLogger({ level: config.logLevel }));
   container.bind<PluginConfigCluster>(PluginConfigCluster).toDynamicValue(
     (ctx) => new KubePluginConfigCluster({ kubeConfig: overrides.kubeConfig ?? loadKubeConfig(config.kubeconfig), logger: ctx.get<Logger>(Logger) }),

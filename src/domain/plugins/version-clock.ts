@@ -4,7 +4,8 @@
 export class VersionClock {
   private last = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /** `now`: wall-clock milliseconds (the app passes Date.now; tests a counter). */
+  constructor(private readonly now: () => number) {}
 
   next(): number {
     this.last = Math.max(this.last + 1, this.now());

@@ -10,7 +10,7 @@ const entries = <K, V>(map: ReadonlyMap<K, V>): [K, V][] => [...map];
 test('a chain of patches reads as the equivalent plain Map (get, has, size, order of iteration)', () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 300 }), fc.array(fc.array(fc.tuple(fc.nat(), fc.integer()), { maxLength: 40 }), { maxLength: 12 }), (size, rounds) => {
-      let expected = new Map(Array.from({ length: size }, (_, i) => [i, -i]));
+      const expected = new Map(Array.from({ length: size }, (_, i) => [i, -i]));
       let actual: ReadonlyMap<number, number> = new Map(expected);
       for (const round of rounds) {
         const replaced = new Map(round.map(([k, v]) => [k % size, v]));

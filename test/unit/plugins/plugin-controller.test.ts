@@ -39,7 +39,7 @@ function subscribe(ctx: Ctx, pod: string): void {
   ctx.delivery.source(pod).subscribe((set) => list.push(set));
 }
 
-async function start(ctx: Ctx, clock = new VersionClock()): Promise<void> {
+async function start(ctx: Ctx, clock = new VersionClock(Date.now)): Promise<void> {
   ctx.delivery = new MemoryPluginDelivery(() => clock.next());
   ctx.controller = new PluginController({ cluster: ctx.cluster, delivery: ctx.delivery, clock, logger: quiet }, { resyncMs: 60_000, retryMs: 50 });
   await ctx.controller.start();
