@@ -31,7 +31,7 @@ test('npm run boundaries names each forbidden import, and allows the shared prot
       assert.unreachable('the check passed a tree with violations');
     } catch (error) {
       // uvu's environment asks for colours; the rule lines are read without them.
-      output = String((error as { stdout?: string }).stdout ?? '').replace(/\u001b\[[0-9;]*m/g, '');
+      output = String((error as { stdout?: string }).stdout ?? '').replace(new RegExp(String.fromCharCode(27) + '\\[[0-9;]*m', 'g'), '');
     }
     assert.match(output, /domain-is-pure: src\/domain\/model\.ts → src\/adapters\/file-sink\/sink\.ts/);
     assert.match(output, /domain-is-pure: src\/domain\/model\.ts → fs/);
