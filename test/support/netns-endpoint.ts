@@ -3,6 +3,12 @@
 //                            JSON line {label, localPort, original} (original: SO_ORIGINAL_DST or null),
 //                            prints "ready" once listening.
 //   connect <host> <port>    prints the answer (or {"error": …}) and exits.
+//   probe <json>             one process for many connections (each a tsx start-up less): the argument
+//                            is [{host, port, http}], one after the other; prints a JSON array of the
+//                            answers, each parsed from the JSON line the server sent ({"error": …}
+//                            when none came). http: a GET / and the response body, else what the
+//                            server writes unasked.
+import http from 'node:http';
 import net from 'node:net';
 import { originalDestination } from '../../src/adapters/original-dst/original-destination.js';
 
@@ -39,7 +45,42 @@ if (mode === 'serve') {
     process.exit(0);
   });
   socket.on('error', (e) => process.stdout.write(`${JSON.stringify({ error: e.message })}\n`));
+} else if (mode === 'probe') {
+  const targets = JSON.parse(rest[0] ?? '[]') as { host: string; port: number; http?: boolean }[];
+  const once = (target: { host: string; port: number; http?: boolean }): Promise<string> =>
+    new Promise((resolve) => {
+      const fail = (e: Error): void => resolve(JSON.stringify({ error: e.message }));
+      if (target.http) {
+        const request = http.get({ host: target.host, port: target.port, path: '/', agent: false, timeout: 5000 }, (response) => {
+          let body = '';
+          response.on('data', (d: Buffer) => (body += d.toString()));
+          response.on('end', () => resolve(body));
+          response.on('error', fail);
+        });
+        request.on('timeout', () => request.destroy(new Error('timeout')));
+        request.on('error', fail);
+        return;
+      }
+      const socket = net.connect({ host: target.host, port: target.port, timeout: 5000 });
+      let answer = '';
+      socket.on('data', (d: Buffer) => (answer += d.toString()));
+      socket.on('end', () => resolve(answer));
+      socket.on('timeout', () => socket.destroy(new Error('timeout')));
+      socket.on('error', fail);
+    });
+  void (async () => {
+    const answers: unknown[] = [];
+    for (const target of targets) {
+      const text = (await once(target)).trim();
+      try {
+        answers.push(JSON.parse(text) as unknown);
+      } catch {
+        answers.push({ error: `not JSON: ${text.slice(0, 200)}` });
+      }
+    }
+    process.stdout.write(`${JSON.stringify(answers)}\n`);
+  })();
 } else {
-  process.stderr.write('usage: netns-endpoint serve <label> <port>... | connect <host> <port>\n');
+  process.stderr.write('usage: netns-endpoint serve <label> <port>... | connect <host> <port> | probe <json>\n');
   process.exit(2);
 }
