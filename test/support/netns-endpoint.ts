@@ -2,6 +2,7 @@
 //   serve <label> <port>...  listens on 0.0.0.0 and :: at each port; answers every connection with one
 //                            JSON line {label, localPort, original} (original: SO_ORIGINAL_DST or null),
 //                            prints "ready" once listening.
+//   serve-http <label> <port>... the same over HTTP: every request is answered 200 with that JSON.
 //   connect <host> <port>    prints the answer (or {"error": …}) and exits.
 //   probe <json>             one process for many connections (each a tsx start-up less): the argument
 //                            is [{host, port, http}], one after the other; prints a JSON array of the
@@ -14,20 +15,28 @@ import { originalDestination } from '../../src/adapters/original-dst/original-de
 
 const [mode, ...rest] = process.argv.slice(2);
 
-async function listen(label: string, port: number, host: string): Promise<void> {
-  const server = net.createServer((socket) => {
-    const original = originalDestination(socket);
-    socket.end(`${JSON.stringify({ label, localPort: socket.localPort, original: original.ok ? original.value : null })}\n`);
-  });
+function answer(label: string, socket: net.Socket): string {
+  const original = originalDestination(socket);
+  return `${JSON.stringify({ label, localPort: socket.localPort, original: original.ok ? original.value : null })}\n`;
+}
+
+async function listen(label: string, port: number, host: string, overHttp = false): Promise<void> {
+  const server = overHttp
+    ? http.createServer((request, response) => {
+        response.setHeader('content-type', 'application/json');
+        response.end(answer(label, request.socket));
+      })
+    : net.createServer((socket) => socket.end(answer(label, socket)));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port, host, ipv6Only: host === '::' }, resolve);
   });
 }
 
-if (mode === 'serve') {
+if (mode === 'serve' || mode === 'serve-http') {
   const [label = 'server', ...ports] = rest;
-  void Promise.all(ports.flatMap((p) => [listen(label, Number(p), '0.0.0.0'), listen(label, Number(p), '::')])).then(
+  const overHttp = mode === 'serve-http';
+  void Promise.all(ports.flatMap((p) => [listen(label, Number(p), '0.0.0.0', overHttp), listen(label, Number(p), '::', overHttp)])).then(
     () => process.stdout.write('ready\n'),
     (error: unknown) => {
       process.stderr.write(`${String(error)}\n`);
@@ -81,6 +90,6 @@ if (mode === 'serve') {
     process.stdout.write(`${JSON.stringify(answers)}\n`);
   })();
 } else {
-  process.stderr.write('usage: netns-endpoint serve <label> <port>... | connect <host> <port> | probe <json>\n');
+  process.stderr.write('usage: netns-endpoint serve|serve-http <label> <port>... | connect <host> <port> | probe <json>\n');
   process.exit(2);
 }
