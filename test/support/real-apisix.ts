@@ -111,6 +111,18 @@ export interface InstanceOptions {
    * stream Lua module: APISIX's CLI renders nginx.conf for `http`, the Admin API then reads the mode.
    */
   readonly adminStreamMode?: boolean;
+  /**
+   * Run inside this network namespace, as a pod's sidecar behind `amesh intercept`: every listener on
+   * 0.0.0.0 and [::] (REDIRECT sends to 127.0.0.1 and ::1), and ready once nginx has bound them (no
+   * probe can reach in from here). The test talks to it from inside the namespace.
+   */
+  readonly netns?: string;
+  /**
+   * The project's original-destination Lua (docs/original-destination.md): `amesh.hook` as the
+   * lua_module_hook (stream router on the original destination; it includes the xds worker hook)
+   * and the http server snippet that sets $amesh_original_dst_addr/_port.
+   */
+  readonly originalDestination?: { readonly httpServerSnippet: string };
 }
 
 export const ADMIN_KEY = 'amesh-test-admin-key-0123456789';
@@ -133,10 +145,12 @@ function configYaml(options: InstanceOptions, ip: string, dir: string): string {
   const stream = (options.streamPorts?.length ?? 0) > 0;
   const dicts: Record<string, string> = build.declaresApisixDicts ? {} : { 'prometheus-cache': '10m', 'standalone-config': '10m' };
   if (mode.kind === 'xds') Object.assign(dicts, { 'xds-config': '10m', 'xds-config-version': '1m' });
+  const inNetns = options.netns !== undefined;
   const apisix: Record<string, unknown> = {
-    node_listen: options.httpPorts.map((port) => ({ ip, port })),
+    // Without an ip, APISIX listens on 0.0.0.0 and, with enable_ipv6, on [::] too.
+    node_listen: options.httpPorts.map((port) => (inNetns ? { port } : { ip, port })),
     enable_admin: mode.kind === 'admin' || mode.kind === 'standalone',
-    enable_ipv6: false,
+    enable_ipv6: inNetns,
     enable_http2: false, // 3.18 renders `http2 on;`, which nginx 1.22 does not know
     enable_control: false,
     ssl: { enable: false },
@@ -144,14 +158,16 @@ function configYaml(options: InstanceOptions, ip: string, dir: string): string {
   };
   if (stream) {
     apisix.proxy_mode = 'http&stream';
-    apisix.stream_proxy = { tcp: options.streamPorts!.map((port) => ({ addr: `${ip}:${port}` })) };
+    const addrs = (port: number): string[] => (inNetns ? [`0.0.0.0:${port}`, `[::]:${port}`] : [`${ip}:${port}`]);
+    apisix.stream_proxy = { tcp: options.streamPorts!.flatMap(addrs).map((addr) => ({ addr })) };
   }
-  const luaPath = [...build.luaTrees.map((_, i) => `${dir}/lua-${i}/?.lua;${dir}/lua-${i}/?/init.lua;`), mode.kind === 'xds' ? `${dir}/amesh-lua/?.lua;` : ''].join('');
+  const luaPath = [...build.luaTrees.map((_, i) => `${dir}/lua-${i}/?.lua;${dir}/lua-${i}/?/init.lua;`), withAmeshLua(options) ? `${dir}/amesh-lua/?.lua;` : ''].join('');
   if (luaPath) apisix.extra_lua_path = luaPath;
   if (mode.kind === 'xds') {
     apisix.extra_lua_cpath = `${dir}/xds/?.so;`;
     if (!build.privilegedAgent) apisix.lua_module_hook = 'amesh.xds_worker_hook';
   }
+  if (options.originalDestination) apisix.lua_module_hook = 'amesh.hook';
   const deployment: Record<string, unknown> = {};
   const etcd = (m: { etcd: string; prefix: string }) => ({ host: [m.etcd], prefix: m.prefix, timeout: 30 });
   const admin = {
@@ -186,8 +202,12 @@ function configYaml(options: InstanceOptions, ip: string, dir: string): string {
   // Only APISIX-Runtime sets $apisix_request_id, which the default access log format uses.
   if (!build.privilegedAgent) nginxConfig.http_configuration_snippet = 'map $request_id $apisix_request_id { default $request_id; }\n';
   if (mode.kind === 'xds') nginxConfig.envs = ['AMESH_XDS_SHM'];
+  if (options.originalDestination) nginxConfig.http_server_configuration_snippet = options.originalDestination.httpServerSnippet;
   return stringify({ apisix, nginx_config: nginxConfig, plugins: PLUGINS, stream_plugins: stream ? ['ip-restriction'] : [], deployment });
 }
+
+/** The project's Lua (native/lua) is copied in for the xds worker hook and the original destination. */
+const withAmeshLua = (options: InstanceOptions): boolean => options.mode.kind === 'xds' || options.originalDestination !== undefined;
 
 function run(command: string, args: string[], cwd: string, build: ApisixBuild): void {
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${build.binDir}:${process.env.PATH ?? ''}` };
@@ -236,8 +256,8 @@ export class ApisixInstance {
         // The project's own parts, as a pod has them: libxds.so and the worker hook.
         await mkdir(join(dir, 'xds'), { mode: 0o755 });
         await cp(defaultLibraryPath(), join(dir, 'xds', 'libxds.so'));
-        await cp(join(repoRoot, 'native', 'lua'), join(dir, 'amesh-lua'), { recursive: true });
       }
+      if (withAmeshLua(options)) await cp(join(repoRoot, 'native', 'lua'), join(dir, 'amesh-lua'), { recursive: true });
       await writeFile(join(dir, 'conf', 'config.yaml'), configYaml(options, ip, dir), { mode: 0o644 });
       run('luajit', ['./apisix/cli/apisix.lua', 'init'], dir, build);
       if (mode.kind === 'admin') run('luajit', ['./apisix/cli/apisix.lua', 'init_etcd'], dir, build);
@@ -251,7 +271,10 @@ export class ApisixInstance {
       }
       const env: NodeJS.ProcessEnv = { ...process.env };
       if (mode.kind === 'xds') env.AMESH_XDS_SHM = mode.shmPath;
-      const child = spawn(build.nginx, ['-p', `${dir}/`, '-c', 'conf/nginx.conf', '-g', 'daemon off;'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const nginxArgs = [build.nginx, '-p', `${dir}/`, '-c', 'conf/nginx.conf', '-g', 'daemon off;'];
+      // `ip netns exec` execs nginx itself: signals to the child reach the master.
+      const [file = '', ...args] = options.netns ? ['ip', 'netns', 'exec', options.netns, ...nginxArgs] : nginxArgs;
+      const child = spawn(file, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const instance = new ApisixInstance(dir, ip, options, child);
@@ -275,6 +298,16 @@ export class ApisixInstance {
       }
     };
     const admin = this.options.mode.kind === 'admin' || this.options.mode.kind === 'standalone';
+    if (this.options.netns) {
+      // nginx writes its pid file after binding every listener; connections then wait in the backlog
+      // until a worker, whose init_worker has loaded the configuration, accepts them.
+      while (!existsSync(join(this.dir, 'logs', 'nginx.pid'))) {
+        if (this.exited) throw new Error(`nginx exited at start: ${stderr()}\n${await this.errorLog()}`);
+        if (Date.now() > deadline) throw new Error(`APISIX in ${this.dir} did not start within 30 s: ${stderr()}\n${await this.errorLog()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return;
+    }
     // With the xds provider APISIX's workers wait in init_worker for a first configuration: they
     // answer only once the sink has published one (its apply waits for libxds.so to take it).
     if (this.options.mode.kind === 'xds') {
