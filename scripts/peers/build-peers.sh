@@ -4,6 +4,8 @@
 #
 #   bin/istiod-kubeless          Istio's discovery server (istio.io/istio, pinned below) run with an
 #                                in-memory fake Kubernetes; wrapper module scripts/peers/istiod/
+#   bin/pilot-agent              Istio's own pilot-agent (istio.io/istio/pilot/cmd/pilot-agent, unchanged)
+#                                from the same wrapper module and pin (a `tool` line in its go.mod)
 #   bin/go-control-plane-test    github.com/envoyproxy/go-control-plane/pkg/test/main (v0.14.0);
 #                                wrapper module scripts/peers/go-control-plane/
 #
@@ -33,13 +35,14 @@ source "$here/find-go.sh"
 find_go build-peers "istio.io/istio (the xDS peer tests)"
 
 # Everything that decides the binaries' content goes into the stamp, including our wrapper sources.
-wrapper_sum="$(cat "$here/build-peers.sh" "$here/istiod/go.mod" "$here/istiod/go.sum" "$here/istiod/main.go" \
+wrapper_sum="$(cat "$here/build-peers.sh" "$here/istiod/go.mod" "$here/istiod/go.sum" "$here"/istiod/*.go \
   "$here/go-control-plane/go.mod" "$here/go-control-plane/go.sum" | sha256sum | cut -d' ' -f1)"
 want="istio.io/istio=$istio_version go-control-plane=$gcp_version go-control-plane/envoy=$gcp_envoy_version go=$go_version wrappers=$wrapper_sum"
 
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$bin/istiod-kubeless" ] && [ -x "$bin/go-control-plane-test" ]; then
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$bin/istiod-kubeless" ] && [ -x "$bin/pilot-agent" ] && [ -x "$bin/go-control-plane-test" ]; then
   echo "build-peers: up to date ($stamp)"
   echo "  istiod:           $bin/istiod-kubeless"
+  echo "  pilot-agent:      $bin/pilot-agent"
   echo "  go-control-plane: $bin/go-control-plane-test"
   exit 0
 fi
@@ -66,6 +69,14 @@ short="${istio_version##*-}"
 mv "$bin/istiod-kubeless.tmp" "$bin/istiod-kubeless"
 echo "build-peers: istiod-kubeless built ($((SECONDS - start)) s)"
 
+# pilot-agent as Istio ships it (same version stamp as istiod), for the pod tests: DISABLE_ENVOY=true,
+# OUTPUT_CERTS, its XDS proxy socket (test/integration/pilot-agent-sidecar.test.ts).
+(cd "$here/istiod" && "$go_bin" build -trimpath \
+  -ldflags "-s -w -X $v.buildVersion=$istio_reports -X $v.buildGitRevision=$short -X $v.buildTag=$short -X $v.buildStatus=Clean" \
+  -o "$bin/pilot-agent.tmp" istio.io/istio/pilot/cmd/pilot-agent)
+mv "$bin/pilot-agent.tmp" "$bin/pilot-agent"
+echo "build-peers: pilot-agent built ($((SECONDS - start)) s)"
+
 (cd "$here/go-control-plane" && "$go_bin" build -trimpath -ldflags "-s -w" \
   -o "$bin/go-control-plane-test.tmp" github.com/envoyproxy/go-control-plane/pkg/test/main)
 mv "$bin/go-control-plane-test.tmp" "$bin/go-control-plane-test"
@@ -73,4 +84,5 @@ mv "$bin/go-control-plane-test.tmp" "$bin/go-control-plane-test"
 echo "$want" >"$stamp"
 echo "build-peers: done in $((SECONDS - start)) s"
 echo "  istiod:           $bin/istiod-kubeless"
+echo "  pilot-agent:      $bin/pilot-agent"
 echo "  go-control-plane: $bin/go-control-plane-test"

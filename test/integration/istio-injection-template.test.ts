@@ -1,30 +1,20 @@
 // deploy/istio/amesh-injection-values.yaml rendered by Istio's own injection code (pkg/kube/inject
 // at the pinned Istio version, built as bin/istio-inject), then created on a real kube-apiserver:
-// the template parses and executes with istiod's values, produces pilot-agent without Envoy, the
+// the template parses and executes with istiod's values, produces pilot-agent without Envoy writing
+// the workload certificate to OUTPUT_CERTS on a volume the amesh proxy reads (--output-certs), the
 // amesh proxy with its probes and the capture init container, the result is a pod the API server
 // accepts, and an opted-out pod is left alone. Skipped, saying why, without the built binaries.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { istioInjectAvailable, kubeAvailable, startKube, type KubeControlPlane } from '../support/kube.js';
 import { createNamespace } from '../support/kube-objects.js';
-import { initContainer, proxyContainer, DEFAULT_TEMPLATE_OPTIONS, PROXY_RUNTIME_ENV, SHDICT_PATH } from '../../src/domain/injection/sidecar-template.js';
-
-const VALUES_FILE = fileURLToPath(new URL('../../deploy/istio/amesh-injection-values.yaml', import.meta.url));
-// istiod's chart values the template reads (a subset; what `helm install istiod` renders by default).
-const ISTIOD_VALUES = {
-  global: { hub: 'docker.io/istio', tag: '1.29.6', istioNamespace: 'istio-system', pilotCertProvider: 'istiod', proxy: { image: 'proxyv2', clusterDomain: 'cluster.local' }, sds: { token: { aud: 'istio-ca' } }, multiCluster: { clusterName: '' } },
-  revision: '',
-};
+import { renderWithIstio } from '../support/istio-inject.js';
+import { certificateWiringProblems, renderedPodOf } from '../support/injected-pod.js';
+import { initContainer, proxyContainer, DEFAULT_TEMPLATE_OPTIONS, OUTPUT_CERTS_DIR, PROXY_RUNTIME_ENV, SHDICT_PATH, XDS_SOCKET } from '../../src/domain/injection/sidecar-template.js';
 
 interface Ctx {
-  dir?: string;
   kube?: KubeControlPlane;
 }
 
@@ -37,15 +27,8 @@ function podYaml(name: string, extra: { labels?: Record<string, string>; annotat
   });
 }
 
-function render(ctx: Ctx, input: string): { pod: V1Pod } {
-  const binary = istioInjectAvailable().binary!;
-  const config = join(ctx.dir!, 'config.yaml');
-  const values = join(ctx.dir!, 'values.yaml');
-  const templates = (parse(readFileSync(VALUES_FILE, 'utf8')) as { sidecarInjectorWebhook: { templates: Record<string, string> } }).sidecarInjectorWebhook.templates;
-  writeFileSync(config, stringify({ templates }));
-  writeFileSync(values, stringify(ISTIOD_VALUES));
-  const out = execFileSync(binary, ['-config', config, '-values', values], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
-  return { pod: parse(out.split(/^---$/m)[0]!) as V1Pod };
+function render(_ctx: Ctx, input: string): { pod: V1Pod } {
+  return { pod: renderWithIstio(input) };
 }
 
 const names = (list: { name: string }[] | undefined): string[] => (list ?? []).map((c) => c.name);
@@ -58,13 +41,11 @@ if (!inject.binary || !kube.apiserver || !kube.etcd) {
   console.log(`istio-injection-template: skipped: ${inject.reason ?? kube.reason ?? ''}`);
 } else {
   s.before(async (ctx) => {
-    ctx.dir = mkdtempSync(join(tmpdir(), 'amesh-istio-inject-'));
     ctx.kube = await startKube();
     await createNamespace(ctx.kube.kubeConfig(), 'shop', { 'istio-injection': 'enabled' });
   });
   s.after(async (ctx) => {
     await ctx.kube?.stop();
-    if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true });
   });
 
   s('a pod asking for the amesh template gets amesh-init, pilot-agent without Envoy and amesh-proxy with probes; the API server accepts it', async (ctx) => {
@@ -87,6 +68,15 @@ if (!inject.binary || !kube.apiserver || !kube.etcd) {
     assert.ok(proxy.args?.includes(`--sink=shdict:${SHDICT_PATH}`));
     for (const env of PROXY_RUNTIME_ENV) assert.equal(proxy.env?.find((e) => e.name === env['name']), env);
     assert.equal((ours['args'] as string[]).filter((a) => a.startsWith('--sink')), [`--sink=shdict:${SHDICT_PATH}`]);
+    // The certificate and xDS paths: OUTPUT_CERTS on a shared emptyDir read with --output-certs, no SDS
+    // socket (none exists with DISABLE_ENVOY=true), the same paths as `amesh injector` uses.
+    assert.equal(certificateWiringProblems(renderedPodOf(pod)), []);
+    assert.is(agent.env?.find((e) => e.name === 'OUTPUT_CERTS')?.value, OUTPUT_CERTS_DIR);
+    assert.equal(proxy.args?.filter((a) => /^--(xds|output-certs|sds)=/.test(a)), [`--xds=unix:${XDS_SOCKET}`, `--output-certs=${OUTPUT_CERTS_DIR}`]);
+    assert.equal(
+      proxy.volumeMounts?.find((m) => m.mountPath === OUTPUT_CERTS_DIR),
+      { name: 'istio-data', mountPath: OUTPUT_CERTS_DIR, readOnly: true },
+    );
     assert.is(proxy.readinessProbe?.httpGet?.port, 15021);
     assert.is(proxy.readinessProbe?.httpGet?.path, '/healthz/ready');
     // Istio's bookkeeping saw our containers as the injected ones.

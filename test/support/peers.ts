@@ -4,7 +4,7 @@
 // group, which stop() (or, failing that, this process's exit) kills, so no peer outlives the tests.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,7 +17,9 @@ export function peersCacheDir(): string {
 export interface PeerBinaries {
   istiod?: string;
   goControlPlane?: string;
-  /** Why one or both are missing. */
+  /** Istio's pilot-agent, same pin as istiod. */
+  pilotAgent?: string;
+  /** Why some are missing. */
   reason?: string;
 }
 
@@ -26,12 +28,15 @@ export function peersAvailable(): PeerBinaries {
   const dir = peersCacheDir();
   const istiod = join(dir, 'bin/istiod-kubeless');
   const goControlPlane = join(dir, 'bin/go-control-plane-test');
+  const pilotAgent = join(dir, 'bin/pilot-agent');
   const found: PeerBinaries = {};
   const missing: string[] = [];
   if (existsSync(istiod)) found.istiod = istiod;
   else missing.push(istiod);
   if (existsSync(goControlPlane)) found.goControlPlane = goControlPlane;
   else missing.push(goControlPlane);
+  if (existsSync(pilotAgent)) found.pilotAgent = pilotAgent;
+  else missing.push(pilotAgent);
   if (missing.length > 0) found.reason = `missing ${missing.join(', ')}`;
   return found;
 }
@@ -153,8 +158,9 @@ export async function waitUntil(peer: RunningPeer, what: string, timeoutMs: numb
     if (await check().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  await peer.stop();
+  // Decided before stop(), whose own exit would otherwise read as the process exiting by itself.
   const why = exitCode !== undefined ? `exited with ${exitCode}` : `not ready within ${timeoutMs} ms`;
+  await peer.stop();
   throw new Error(`${what} ${why}; last output:\n${peer.logs().slice(-4000)}`);
 }
 
@@ -177,11 +183,39 @@ export function tcpAccepts(port: number): Promise<boolean> {
 
 // --- istiod ------------------------------------------------------------------------------------
 
+/** A CA for istiod to run (Istio's "plugged-in" CA files, PEM): it signs workload certificates with caKey. */
+export interface PluggedCa {
+  /** The intermediate that signs (ca-cert.pem) and its key (ca-key.pem). */
+  readonly caCert: string;
+  readonly caKey: string;
+  /** The mesh's root (root-cert.pem): what pods trust (istio-ca-root-cert). */
+  readonly rootCert: string;
+  /** caCert up to the root (cert-chain.pem). */
+  readonly certChain: string;
+}
+
 export interface IstiodOptions {
   /** Directory of Istio config YAML (ServiceEntry, WorkloadEntry, VirtualService, ...); watched live. */
   configDir: string;
-  /** Ports default to free ones. */
+  /**
+   * Run inside this network namespace (`ip netns exec`), where Istio's own ports are free: 15010,
+   * 15012, 8080, 15014 unless given. The test process cannot reach it there; readiness is taken
+   * from istiod-kubeless's "ready to serve" line (logged after bootstrap.Server.Start, which
+   * opens the listeners and waits for the config caches).
+   */
+  netns?: string;
+  /**
+   * Run istiod's CA with these files in its ./etc/cacerts (ENABLE_CA_SERVER=true,
+   * PILOT_CERT_PROVIDER=istiod) and serve the secure xDS port (TLS with a certificate from that CA
+   * for istiod.istio-system.svc; CSRs and xDS authenticated).
+   */
+  ca?: PluggedCa;
+  /** PEM public key: istiod-kubeless --tokenReviewKeyFile, so pods' JWTs signed by its key authenticate. */
+  tokenReviewKey?: string;
+  /** Ports default to free ones (to Istio's in a netns). */
   grpcPort?: number;
+  /** The TLS xDS/CA port, served only with `ca`. */
+  secureGrpcPort?: number;
   httpPort?: number;
   monitoringPort?: number;
   /** Extra environment (e.g. PILOT_* feature flags); overrides the defaults below. */
@@ -195,9 +229,11 @@ export interface IstiodOptions {
 
 export interface IstiodPeer extends RunningPeer {
   readonly grpcPort: number;
+  /** Only with `ca`. */
+  readonly secureGrpcPort: number | undefined;
   readonly httpPort: number;
   readonly monitoringPort: number;
-  /** `http://127.0.0.1:<httpPort>`: /ready, /debug/syncz, /debug/configz, /debug/adsz, ... */
+  /** `http://127.0.0.1:<httpPort>`: /ready, /debug/syncz, /debug/configz, /debug/adsz, ... (not from outside its netns). */
   readonly httpBase: string;
 }
 
@@ -216,10 +252,27 @@ export const ISTIOD_DEFAULT_ENV: Readonly<Record<string, string>> = {
 export async function startIstiod(options: IstiodOptions): Promise<IstiodPeer> {
   const binary = peersAvailable().istiod;
   if (!binary) throw new Error(`istiod not built (run scripts/peers/build-peers.sh): ${peersAvailable().reason ?? ''}`);
-  const grpcPort = options.grpcPort ?? (await freePort());
-  const httpPort = options.httpPort ?? (await freePort());
-  const monitoringPort = options.monitoringPort ?? (await freePort());
+  const inNetns = options.netns !== undefined;
+  const port = async (given: number | undefined, istios: number): Promise<number> => given ?? (inNetns ? istios : await freePort());
+  const grpcPort = await port(options.grpcPort, 15010);
+  const secureGrpcPort = options.ca ? await port(options.secureGrpcPort, 15012) : undefined;
+  const httpPort = await port(options.httpPort, 8080);
+  const monitoringPort = await port(options.monitoringPort, 15014);
   const tempDir = await mkdtemp(join(tmpdir(), 'amesh-istiod-'));
+  if (options.ca) {
+    // Where istiod looks for a plugged-in CA (pilot/pkg/bootstrap: LocalCertDir, ./etc/cacerts).
+    const cacerts = join(tempDir, 'etc/cacerts');
+    await mkdir(cacerts, { recursive: true });
+    await writeFile(join(cacerts, 'ca-cert.pem'), options.ca.caCert);
+    await writeFile(join(cacerts, 'ca-key.pem'), options.ca.caKey, { mode: 0o600 });
+    await writeFile(join(cacerts, 'root-cert.pem'), options.ca.rootCert);
+    await writeFile(join(cacerts, 'cert-chain.pem'), options.ca.certChain);
+  }
+  const tokenReviewArgs: string[] = [];
+  if (options.tokenReviewKey) {
+    await writeFile(join(tempDir, 'token-review-key.pem'), options.tokenReviewKey);
+    tokenReviewArgs.push(`--tokenReviewKeyFile=${join(tempDir, 'token-review-key.pem')}`);
+  }
   const meshFile = join(tempDir, 'mesh.yaml');
   await writeFile(
     meshFile,
@@ -233,20 +286,25 @@ export async function startIstiod(options: IstiodOptions): Promise<IstiodPeer> {
     `--meshConfig=${meshFile}`,
     `--networksConfig=${join(tempDir, 'mesh-networks.yaml')}`, // absent: default networks
     `--grpcAddr=127.0.0.1:${grpcPort}`,
-    '--secureGRPCAddr=',
+    `--secureGRPCAddr=${secureGrpcPort === undefined ? '' : `127.0.0.1:${secureGrpcPort}`}`,
     `--httpAddr=127.0.0.1:${httpPort}`,
     '--httpsAddr=',
     `--monitoringAddr=127.0.0.1:${monitoringPort}`,
+    ...tokenReviewArgs,
     ...(options.args ?? []),
   ];
-  const env = { ...process.env, ...ISTIOD_DEFAULT_ENV, ...options.env };
-  const peer = launch(binary, args, env, tempDir, tempDir, `127.0.0.1:${grpcPort}`);
+  const caEnv = options.ca ? { ENABLE_CA_SERVER: 'true', PILOT_CERT_PROVIDER: 'istiod' } : {};
+  const env = { ...process.env, ...ISTIOD_DEFAULT_ENV, ...caEnv, ...options.env };
+  const [file, argv] = inNetns ? ['ip', ['netns', 'exec', options.netns!, binary, ...args]] : [binary, args];
+  // `ip netns exec` execs the binary: the process (and group) launch() kills is istiod's.
+  const peer = launch(file, argv, env, tempDir, tempDir, `127.0.0.1:${grpcPort}`);
   const httpBase = `http://127.0.0.1:${httpPort}`;
   await waitUntil(peer, 'istiod', options.readyTimeoutMs ?? 30_000, async () => {
+    if (inNetns) return peer.logs().includes(' ready to serve (config dir ');
     const res = await fetch(`${httpBase}/ready`, { signal: AbortSignal.timeout(1000) });
-    return res.status === 200 && (await tcpAccepts(grpcPort));
+    return res.status === 200 && (await tcpAccepts(grpcPort)) && (secureGrpcPort === undefined || (await tcpAccepts(secureGrpcPort)));
   });
-  return { ...peer, grpcPort, httpPort, monitoringPort, httpBase };
+  return { ...peer, grpcPort, secureGrpcPort, httpPort, monitoringPort, httpBase };
 }
 
 // --- go-control-plane test server --------------------------------------------------------------

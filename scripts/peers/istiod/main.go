@@ -8,7 +8,8 @@
 // hands it Istio's own in-memory fake Kubernetes client (pkg/kube.NewFakeClient, the one Istio's
 // bootstrap tests use), so every kube-only code path gets an empty cluster instead of nil.
 // Config still comes from --configDir (ServiceEntry, WorkloadEntry, VirtualService, ...), live
-// reloaded. Nothing else is changed.
+// reloaded. Nothing else is changed, except that with --tokenReviewKeyFile the fake client answers
+// TokenReviews (tokenreview.go), so that pods' JWTs can authenticate to the CA and the secure xDS port.
 package main
 
 import (
@@ -37,6 +38,7 @@ func main() {
 	logOpts := log.DefaultOptions()
 	var registries []string
 	var fakeNamespaces []string
+	var tokenReviewKeyFile string
 	args := bootstrap.NewPilotArgs(func(p *bootstrap.PilotArgs) {
 		p.CtrlZOptions = nil // no ControlZ listener on :9876 (tests run several servers at once)
 		p.InjectionOptions = bootstrap.InjectionOptions{InjectionDirectory: "./var/lib/istio/inject"}
@@ -65,6 +67,15 @@ func main() {
 				objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 			}
 			client := kube.NewFakeClient(objs...)
+			if tokenReviewKeyFile != "" {
+				key, err := loadPublicKey(tokenReviewKeyFile)
+				if err != nil {
+					return fmt.Errorf("--tokenReviewKeyFile: %v", err)
+				}
+				if err := installTokenReview(client, key); err != nil {
+					return err
+				}
+			}
 			stop := make(chan struct{})
 			s, err := bootstrap.NewServer(args, func(s *bootstrap.Server) {
 				// bootstrap.Server keeps its client in an unexported field; Istio's own tests set it from
@@ -87,6 +98,7 @@ func main() {
 	fl := discovery.PersistentFlags()
 	fl.StringSliceVar(&registries, "registries", nil, "must be empty: no service registry besides ServiceEntry/WorkloadEntry from --configDir")
 	fl.StringSliceVar(&fakeNamespaces, "fakeNamespaces", []string{constants.IstioSystemNamespace, "default"}, "Namespace objects to create in the fake Kubernetes")
+	fl.StringVar(&tokenReviewKeyFile, "tokenReviewKeyFile", "", "Answer TokenReviews for service-account JWTs signed by this public key (PEM); empty: TokenReviews fail as on the bare fake client")
 	fl.StringVar(&args.RegistryOptions.FileDir, "configDir", "", "Directory of Istio config YAML files (watched, recursive)")
 	fl.StringVar(&args.MeshConfigFile, "meshConfig", "./etc/istio/config/mesh", "Mesh config file; default mesh if missing")
 	fl.StringVar(&args.NetworksConfigFile, "networksConfig", "./etc/istio/config/meshNetworks", "Mesh networks file")

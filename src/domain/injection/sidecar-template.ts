@@ -1,5 +1,11 @@
 // What injection adds to a pod: the containers and volumes of an amesh sidecar next to Istio's
 // pilot-agent (certificates, the XDS proxy socket; Envoy itself disabled), as plain data.
+//
+// With DISABLE_ENVOY=true pilot-agent serves no SDS socket at all (pkg/istio-agent/agent.go: only file
+// output in that mode): the workload certificate reaches the amesh agent only as OUTPUT_CERTS files,
+// on a volume both containers mount, as Istio's own proxyless template (grpc-agent) does it.
+// test/integration/pilot-agent-sidecar.test.ts runs Istio's pilot-agent with this container's
+// environment and the amesh agent with the proxy container's arguments.
 import type { JsonObject } from '../json.js';
 import { PROXY_CONTAINER } from './injection-decision.js';
 import type { ContainerShape } from './pod-shape.js';
@@ -49,6 +55,15 @@ export const PROXY_RUNTIME_ENV: readonly JsonObject[] = [
   { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --v8-pool-size=1' },
 ];
 export const READY_PATH = '/healthz/ready';
+/**
+ * pilot-agent's OUTPUT_CERTS (key.pem, cert-chain.pem, root-cert.pem, rewritten on every rotation) and
+ * the amesh agent's --output-certs: the istio-data emptyDir, where Istio's grpc-agent template puts
+ * them too. It must exist before pilot-agent starts (with Envoy disabled a failed write is not retried
+ * until the next rotation); a volume's mount point always does.
+ */
+export const OUTPUT_CERTS_DIR = '/var/lib/istio/data';
+/** pilot-agent's XDS proxy socket (./etc/istio/proxy/XDS from its working directory, /). */
+export const XDS_SOCKET = '/etc/istio/proxy/XDS';
 
 const fieldRef = (name: string, path: string): JsonObject => ({ name, valueFrom: { fieldRef: { fieldPath: path } } });
 
@@ -93,9 +108,11 @@ export function pilotAgentContainer(o: SidecarTemplateOptions): ContainerShape {
     args: ['proxy', 'sidecar', '--domain', `$(POD_NAMESPACE).svc.${o.clusterDomain}`],
     env: [
       ...POD_ENV,
-      // pilot-agent without Envoy: it still fetches workload certificates (SDS socket) and proxies
-      // xDS to istiod on ./etc/istio/proxy/XDS, which is all the amesh agent needs from it.
+      // pilot-agent without Envoy: it proxies xDS to istiod on ./etc/istio/proxy/XDS and gets the
+      // workload certificate from istiod's CA (the pod's JWT), which it writes to OUTPUT_CERTS and
+      // renews there; no SDS socket exists in this mode. That is all the amesh agent needs from it.
       { name: 'DISABLE_ENVOY', value: 'true' },
+      { name: 'OUTPUT_CERTS', value: OUTPUT_CERTS_DIR },
       { name: 'CA_ADDR', value: o.caAddress },
       { name: 'PILOT_CERT_PROVIDER', value: 'istiod' },
       { name: 'JWT_POLICY', value: 'third-party-jwt' },
@@ -105,7 +122,7 @@ export function pilotAgentContainer(o: SidecarTemplateOptions): ContainerShape {
     securityContext: { runAsUser: o.proxyUid, runAsGroup: o.proxyUid, runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
     volumeMounts: [
       { name: 'istio-envoy', mountPath: '/etc/istio/proxy' },
-      { name: 'istio-data', mountPath: '/var/lib/istio/data' },
+      { name: 'istio-data', mountPath: OUTPUT_CERTS_DIR },
       { name: 'istio-token', mountPath: '/var/run/secrets/tokens' },
       { name: 'istiod-ca-cert', mountPath: '/var/run/secrets/istio' },
       { name: 'istio-podinfo', mountPath: '/etc/istio/pod' },
@@ -121,8 +138,8 @@ export function proxyContainer(o: SidecarTemplateOptions): ContainerShape {
     image: o.image,
     args: [
       'sidecar',
-      '--xds=unix:/etc/istio/proxy/XDS',
-      '--sds=unix:/etc/istio/proxy/SDS',
+      `--xds=unix:${XDS_SOCKET}`,
+      `--output-certs=${OUTPUT_CERTS_DIR}`,
       '--pod-info-dir=/etc/istio/pod',
       `--ready-address=0.0.0.0:${READY_PORT}`,
       '--metrics-address=0.0.0.0:15090',
@@ -139,6 +156,7 @@ export function proxyContainer(o: SidecarTemplateOptions): ContainerShape {
     securityContext: { runAsUser: o.proxyUid, runAsGroup: o.proxyUid, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
     volumeMounts: [
       { name: 'istio-envoy', mountPath: '/etc/istio/proxy' },
+      { name: 'istio-data', mountPath: OUTPUT_CERTS_DIR, readOnly: true },
       { name: 'istio-podinfo', mountPath: '/etc/istio/pod' },
     ],
     resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '2', memory: '1Gi' } },

@@ -7,7 +7,9 @@ import { parseInjectorConfig } from '../../../src/app/injector/injector-config.j
 import { decideInjection } from '../../../src/domain/injection/injection-decision.js';
 import { injectionPatch, type PatchOperation } from '../../../src/domain/injection/injection-patch.js';
 import type { PodShape } from '../../../src/domain/injection/pod-shape.js';
-import { DEFAULT_TEMPLATE_OPTIONS } from '../../../src/domain/injection/sidecar-template.js';
+import { DEFAULT_TEMPLATE_OPTIONS, OUTPUT_CERTS_DIR, XDS_SOCKET } from '../../../src/domain/injection/sidecar-template.js';
+import type { JsonObject } from '../../../src/domain/json.js';
+import { certificateWiringProblems } from '../../support/injected-pod.js';
 
 const options = { ...DEFAULT_TEMPLATE_OPTIONS, image: 'amesh:1', pilotAgentImage: 'proxyv2:1' };
 
@@ -51,6 +53,24 @@ s('a bare pod: every list and the annotations are created', () => {
   assert.equal(out.metadata.annotations, { 'amesh.apisix.apache.org/injected': 'amesh-proxy,istio-proxy,amesh-init', 'kubectl.kubernetes.io/default-container': 'app' });
   const proxy = (out.spec['containers'] as Record<string, unknown>[])[1]!;
   assert.ok((proxy['args'] as string[]).includes('--plugins-from=amesh-controller.amesh-system.svc:15810'));
+});
+
+s('pilot-agent without Envoy hands over the certificate as OUTPUT_CERTS files on a shared emptyDir; the proxy reads them, never an SDS socket', () => {
+  const pod = { metadata: { name: 'p' }, spec: { containers: [{ name: 'app', image: 'app:1' }] } };
+  const out = applyAdds(pod, injectionPatch(pod, options)) as { spec: { containers: JsonObject[]; volumes: JsonObject[] } };
+  assert.equal(certificateWiringProblems(out.spec), []);
+  const [agent, proxy] = out.spec.containers as [JsonObject, JsonObject];
+  assert.equal((agent['env'] as JsonObject[]).find((e) => e['name'] === 'OUTPUT_CERTS'), { name: 'OUTPUT_CERTS', value: OUTPUT_CERTS_DIR });
+  assert.equal((proxy['args'] as string[]).filter((a) => /^--(xds|output-certs|sds)=/.test(a)), [`--xds=unix:${XDS_SOCKET}`, `--output-certs=${OUTPUT_CERTS_DIR}`]);
+  // The checker catches what the template used to render: no OUTPUT_CERTS, --sds on a socket no mode serves.
+  const before = structuredClone(out.spec);
+  const [oldAgent, oldProxy] = before.containers as [JsonObject, JsonObject];
+  oldAgent['env'] = (oldAgent['env'] as JsonObject[]).filter((e) => e['name'] !== 'OUTPUT_CERTS');
+  oldProxy['args'] = (oldProxy['args'] as string[]).map((a) => (a.startsWith('--output-certs=') ? '--sds=unix:/etc/istio/proxy/SDS' : a));
+  const problems = certificateWiringProblems(before);
+  assert.ok(problems.some((p) => p.startsWith('istio-proxy: no OUTPUT_CERTS')), problems.join('\n'));
+  assert.ok(problems.some((p) => p.startsWith('amesh-proxy: --sds given')), problems.join('\n'));
+  assert.ok(problems.some((p) => p.startsWith('amesh-proxy: no --output-certs')), problems.join('\n'));
 });
 
 s("a pod with its own lists: they are extended, the user's default-container kept, keys with '/' escaped", () => {
