@@ -87,6 +87,10 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--client-ca-file <file>', 'require sidecar client certificates signed by this CA [AMESH_CONTROLLER_CLIENT_CA_FILE]')
     .option('--health-address <addr>', '/healthz and /readyz, host:port or off (default 0.0.0.0:18081)')
     .option('--resync <duration>', 'full reconcile period (default 60s)')
+    .option(
+      '--plugin-schemas <dir>',
+      "APISIX's plugin schemas, <plugin>.schema.json each: configs that do not match are marked Invalid and never delivered; without it only structural checks run [AMESH_PLUGIN_SCHEMAS]",
+    )
     .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
     .action(async (flags: ControllerFlags) => {
       // Loaded only for this command: @kubernetes/client-node stays out of the sidecar's memory.

@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { GrpcPluginDelivery } from '../../adapters/plugin-grpc/grpc-plugin-delivery.js';
 import type { Logger } from '../../ports/logger.js';
+import type { PluginSchemas } from '../../ports/plugin-schemas.js';
 import type { PluginController } from './plugin-controller.js';
 
 export interface ControllerAppDeps {
@@ -10,6 +11,8 @@ export interface ControllerAppDeps {
   readonly delivery: GrpcPluginDelivery;
   readonly logger: Logger;
   readonly healthAddress: string | undefined;
+  /** Only said at startup: whether plugin configs are checked against APISIX's schemas. */
+  readonly pluginSchemas: PluginSchemas | undefined;
 }
 
 export class ControllerApp {
@@ -28,6 +31,13 @@ export class ControllerApp {
   }
 
   async start(): Promise<void> {
+    const schemas = this.deps.pluginSchemas;
+    if (schemas) this.deps.logger.info({ source: schemas.source, plugins: schemas.names().length }, "plugin configs are checked against APISIX's plugin schemas before delivery");
+    else
+      this.deps.logger.warn(
+        { flag: '--plugin-schemas', env: 'AMESH_PLUGIN_SCHEMAS' },
+        "no APISIX plugin schemas: plugin configs get only structural checks, and one APISIX refuses reaches the sidecars (APISIX then drops the routes it is on)",
+      );
     this.deliveryAddress = await this.deps.delivery.listen();
     this.deps.logger.info({ address: this.deliveryAddress }, 'plugin delivery listening');
     if (this.deps.healthAddress) await this.listenHealth(this.deps.healthAddress);

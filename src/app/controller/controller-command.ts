@@ -1,6 +1,7 @@
 // `amesh controller` as the CLI runs it: flags with environment fallbacks, then the app until the
 // signal aborts. Imported only when the command runs (it loads @kubernetes/client-node).
 import { EXIT, flagOrEnv, whenAborted, type CliIo } from '../cli-io.js';
+import { JsonSchemaPluginSchemas } from '../../adapters/plugin-schemas/json-schema-plugin-schemas.js';
 import type { ControllerApp } from './controller-app.js';
 import { parseControllerConfig, type ControllerFlags } from './controller-config.js';
 import { buildControllerContainer, ControllerAppToken } from './controller-container.js';
@@ -15,12 +16,19 @@ export async function runController(flags: ControllerFlags, io: CliIo): Promise<
     tlsKeyFile: pick(flags.tlsKeyFile, 'AMESH_CONTROLLER_TLS_KEY_FILE'),
     clientCaFile: pick(flags.clientCaFile, 'AMESH_CONTROLLER_CLIENT_CA_FILE'),
     logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
+    pluginSchemas: pick(flags.pluginSchemas, 'AMESH_PLUGIN_SCHEMAS'),
   });
   if (!config.ok) {
     io.err(`error: ${config.error}\n`);
     return EXIT.usage;
   }
-  const app = buildControllerContainer(config.value).get<ControllerApp>(ControllerAppToken);
+  // Read before anything connects: a wrong directory is a startup error, not a silent fallback.
+  const schemas = config.value.pluginSchemas === undefined ? undefined : JsonSchemaPluginSchemas.load(config.value.pluginSchemas);
+  if (schemas && !schemas.ok) {
+    io.err(`error: --plugin-schemas: ${schemas.error}\n`);
+    return EXIT.input;
+  }
+  const app = buildControllerContainer(config.value, schemas ? { pluginSchemas: schemas.value } : {}).get<ControllerApp>(ControllerAppToken);
   await app.start();
   await whenAborted(io.signal);
   await app.stop();

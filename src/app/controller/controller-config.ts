@@ -12,6 +12,8 @@ export interface ControllerConfig {
   readonly healthAddress: string | undefined;
   readonly resyncMs: number;
   readonly logLevel: LogLevel;
+  /** Directory of APISIX plugin schemas (`<plugin>.schema.json`); undefined: structural checks only. */
+  readonly pluginSchemas: string | undefined;
 }
 
 export interface ControllerFlags {
@@ -23,6 +25,7 @@ export interface ControllerFlags {
   readonly healthAddress?: string;
   readonly resync?: string;
   readonly logLevel?: string;
+  readonly pluginSchemas?: string;
 }
 
 const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/;
@@ -53,5 +56,6 @@ export function parseControllerConfig(flags: ControllerFlags): Result<Controller
     healthAddress: health === 'off' ? undefined : health,
     resyncMs: resync.value,
     logLevel,
+    pluginSchemas: flags.pluginSchemas || undefined,
   });
 }

@@ -9,6 +9,8 @@ import { VersionClock } from '../../domain/plugins/version-clock.js';
 import { Logger } from '../../ports/logger.js';
 import { PluginConfigCluster } from '../../ports/plugin-config-cluster.js';
 import { PluginDelivery } from '../../ports/plugin-delivery.js';
+import { PluginSchemas } from '../../ports/plugin-schemas.js';
+import { JsonSchemaPluginSchemas } from '../../adapters/plugin-schemas/json-schema-plugin-schemas.js';
 import { ControllerApp } from './controller-app.js';
 import type { ControllerConfig } from './controller-config.js';
 import { PluginController } from './plugin-controller.js';
@@ -18,6 +20,16 @@ export const ControllerAppToken = Symbol.for('amesh.ControllerApp');
 export interface ControllerOverrides {
   readonly kubeConfig?: KubeConfig;
   readonly logger?: Logger;
+  /** Already loaded (the CLI reads them before starting); else loaded from config.pluginSchemas. */
+  readonly pluginSchemas?: PluginSchemas;
+}
+
+function loadSchemas(config: ControllerConfig, overrides: ControllerOverrides): PluginSchemas | undefined {
+  if (overrides.pluginSchemas) return overrides.pluginSchemas;
+  if (config.pluginSchemas === undefined) return undefined;
+  const loaded = JsonSchemaPluginSchemas.load(config.pluginSchemas);
+  if (!loaded.ok) throw new Error(`--plugin-schemas: ${loaded.error}`);
+  return loaded.value;
 }
 
 function loadKubeConfig(path: string | undefined): KubeConfig {
@@ -37,11 +49,17 @@ export function buildControllerContainer(config: ControllerConfig, overrides: Co
   container.bind<GrpcPluginDelivery>(PluginDelivery).toDynamicValue(
     (ctx) => new GrpcPluginDelivery({ address: config.listen, ...(config.tls ? { tls: config.tls } : {}), nextVersion: () => clock.next(), logger: ctx.get<Logger>(Logger) }),
   );
+  const schemas = loadSchemas(config, overrides);
+  if (schemas) container.bind<PluginSchemas>(PluginSchemas).toConstantValue(schemas);
   container.bind<ControllerApp>(ControllerAppToken).toDynamicValue((ctx) => {
     const logger = ctx.get<Logger>(Logger);
     const delivery = ctx.get<GrpcPluginDelivery>(PluginDelivery);
-    const controller = new PluginController({ cluster: ctx.get<PluginConfigCluster>(PluginConfigCluster), delivery, clock, logger }, { resyncMs: config.resyncMs });
-    return new ControllerApp({ controller, delivery, logger, healthAddress: config.healthAddress });
+    const pluginSchemas = schemas ? ctx.get<PluginSchemas>(PluginSchemas) : undefined;
+    const controller = new PluginController(
+      { cluster: ctx.get<PluginConfigCluster>(PluginConfigCluster), delivery, clock, logger, ...(pluginSchemas ? { schemas: pluginSchemas } : {}) },
+      { resyncMs: config.resyncMs },
+    );
+    return new ControllerApp({ controller, delivery, logger, healthAddress: config.healthAddress, pluginSchemas });
   });
   return container;
 }

@@ -6,19 +6,32 @@
 // pass over all namespaces.
 import { planPodPlugins, podKey, type PodRef } from '../../domain/plugins/pod-plugin-plan.js';
 import { pluginSetFingerprint, type PluginSet } from '../../domain/plugins/merge.js';
-import { configKey, type PluginConfigSpec } from '../../domain/plugins/plugin-config.js';
+import { configKey, type FieldProblem, type PluginConfigSpec } from '../../domain/plugins/plugin-config.js';
+import { checkPluginSchemas } from '../../domain/plugins/plugin-schema-check.js';
+import { err, type Result } from '../../domain/result.js';
 import type { VersionClock } from '../../domain/plugins/version-clock.js';
 import type { Logger } from '../../ports/logger.js';
 import type { ClusterEvents, ConfigRef, ObservedConfig, PluginConfigCluster } from '../../ports/plugin-config-cluster.js';
 import type { PluginProblem } from '../../ports/plugin-config-source.js';
 import type { PluginDelivery, PodReport } from '../../ports/plugin-delivery.js';
-import { desiredConditions, eventFor, sameStatus, statusFor, type ConfigOutcome } from './config-status.js';
+import type { PluginSchemas } from '../../ports/plugin-schemas.js';
+import { desiredConditions, eventFor, sameStatus, statusFor, type ConfigOutcome, type SchemaOutcome } from './config-status.js';
 
 export interface PluginControllerDeps {
   readonly cluster: PluginConfigCluster;
   readonly delivery: PluginDelivery;
   readonly clock: VersionClock;
   readonly logger: Logger;
+  /** APISIX's plugin schemas; without them only the structural checks run. */
+  readonly schemas?: PluginSchemas;
+}
+
+/** A config as observed, with its plugins checked against the schemas (once per generation). */
+interface CheckedConfig {
+  readonly observed: ObservedConfig;
+  /** The observed spec, or its structural problems, or its plugins' schema problems. */
+  readonly spec: Result<PluginConfigSpec, readonly FieldProblem[]>;
+  readonly schema: SchemaOutcome;
 }
 
 export interface PluginControllerOptions {
@@ -39,7 +52,7 @@ export interface ControllerState {
 const EMPTY_SET: PluginSet = { plugins: [], shadowed: [] };
 
 export class PluginController {
-  private readonly configs = new Map<string, ObservedConfig>();
+  private readonly configs = new Map<string, CheckedConfig>();
   private readonly pods = new Map<string, PodRef>();
   private readonly podsByNamespace = new Map<string, Map<string, PodRef>>();
   private readonly delivered = new Map<string, { readonly fingerprint: string; readonly version: number }>();
@@ -73,7 +86,8 @@ export class PluginController {
     });
     const events: ClusterEvents = {
       configChanged: (config) => {
-        this.configs.set(configKey(config.ref), config);
+        const key = configKey(config.ref);
+        this.configs.set(key, this.check(config, this.configs.get(key)));
         this.schedule(config.ref.namespace);
       },
       configDeleted: (ref) => {
@@ -156,7 +170,7 @@ export class PluginController {
     this.reconciles++;
     const inScope = (namespace: string): boolean => scope === 'all' || scope.has(namespace);
     const valid: PluginConfigSpec[] = [];
-    for (const config of this.configs.values()) if (config.spec.ok && inScope(config.ref.namespace)) valid.push(config.spec.value);
+    for (const config of this.configs.values()) if (config.spec.ok && inScope(config.observed.ref.namespace)) valid.push(config.spec.value);
     const pods = scope === 'all' ? [...this.pods.values()] : [...scope].flatMap((ns) => [...(this.podsByNamespace.get(ns)?.values() ?? [])]);
     const plan = planPodPlugins(valid, pods);
 
@@ -179,12 +193,13 @@ export class PluginController {
     }
 
     let failures = 0;
-    for (const [key, config] of this.configs) {
+    for (const [key, { observed: config, spec, schema }] of this.configs) {
       if (!inScope(config.ref.namespace)) continue;
       const reach = plan.configs.get(key);
       const outcome: ConfigOutcome = {
         generation: config.generation,
-        problems: config.spec.ok ? [] : config.spec.error,
+        problems: spec.ok ? [] : spec.error,
+        schema,
         pods: reach?.pods ?? [],
         shadowed: reach?.shadowed ?? [],
         sidecarProblems: this.sidecarProblems(key, reach?.pods ?? []),
@@ -202,6 +217,24 @@ export class PluginController {
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => this.schedule('all'), this.options.retryMs ?? 1000);
     }
+  }
+
+  /**
+   * The config's plugins against APISIX's schemas. A status echo or a relist brings the same
+   * generation again: its earlier verdict is kept rather than checked anew.
+   */
+  private check(observed: ObservedConfig, before: CheckedConfig | undefined): CheckedConfig {
+    if (before && before.observed.ref.uid === observed.ref.uid && before.observed.generation === observed.generation) return { ...before, observed };
+    const schemas = this.deps.schemas;
+    if (!observed.spec.ok) return { observed, spec: observed.spec, schema: schemas ? { kind: 'not-checked' } : { kind: 'off' } };
+    if (!schemas) return { observed, spec: observed.spec, schema: { kind: 'off' } };
+    const report = checkPluginSchemas(observed.spec.value, (name, config) => schemas.check(name, config));
+    const key = configKey(observed.ref);
+    if (report.problems.length > 0)
+      this.deps.logger.warn({ config: key, generation: observed.generation, problems: report.problems.map((p) => `${p.field}: ${p.message}`) }, 'plugin config refused by the APISIX schemas; not delivered');
+    if (report.unknown.length > 0)
+      this.deps.logger.warn({ config: key, generation: observed.generation, plugins: report.unknown.map((u) => u.name), reason: report.unknown[0]!.reason }, 'plugins without an APISIX schema; delivered unchecked');
+    return { observed, spec: report.problems.length > 0 ? err(report.problems) : observed.spec, schema: { kind: 'checked', report } };
   }
 
   /** Problems reported against the version each pod currently has, for this config's plugins. */
