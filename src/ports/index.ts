@@ -9,3 +9,4 @@ export * from './plugin-config-source.js';
 export * from './plugin-delivery.js';
 export * from './plugin-config-cluster.js';
 export * from './plugin-schemas.js';
+export * from './leader-election.js';

@@ -19,7 +19,9 @@ export const DEMO_SCHEMA = {
 
 export function pluginSchemasContract(name: string, setup: () => Promise<{ schemas: PluginSchemas; cleanup(): Promise<void> }>): void {
   const s = suite<{ schemas: PluginSchemas; cleanup(): Promise<void> }>(`PluginSchemas contract: ${name}`);
-  s.before.each(async (ctx) => Object.assign(ctx, await setup()));
+  s.before.each(async (ctx) => {
+    Object.assign(ctx, await setup());
+  });
   s.after.each(async (ctx) => ctx.cleanup());
 
   s('a config that matches is valid', (ctx) => {
