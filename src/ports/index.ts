@@ -10,3 +10,4 @@ export * from './plugin-delivery.js';
 export * from './plugin-config-cluster.js';
 export * from './plugin-schemas.js';
 export * from './leader-election.js';
+export * from './controller-metrics.js';

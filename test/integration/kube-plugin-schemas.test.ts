@@ -48,7 +48,7 @@ if (!available.apiserver || !available.etcd) {
     await applyPluginConfigCrd(kc);
     await createNamespace(kc, NS);
     await createPod(kc, NS, 'web-1', { app: 'web' });
-    const config = parseControllerConfig({ listen: '127.0.0.1:0', healthAddress: 'off', logLevel: 'silent', pluginSchemas: join(shared, 'apisix-schemas/plugins') });
+    const config = parseControllerConfig({ listen: '127.0.0.1:0', metricsAddress: 'off', healthAddress: 'off', logLevel: 'silent', pluginSchemas: join(shared, 'apisix-schemas/plugins') });
     if (!config.ok) throw new Error(config.error);
     ctx.app = buildControllerContainer(config.value, { kubeConfig: kc, logger: quiet }).get<ControllerApp>(ControllerAppToken);
     await ctx.app.start();

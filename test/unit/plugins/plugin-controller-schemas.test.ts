@@ -33,6 +33,7 @@ async function setup(ctx: Ctx, schemas: PluginSchemas | undefined): Promise<void
   const delivery = new MemoryPluginDelivery(() => clock.next());
   ctx.controller = new PluginController({ cluster: ctx.cluster, delivery, clock, logger: quiet, ...(schemas ? { schemas } : {}) }, { resyncMs: 60_000, retryMs: 50 });
   await ctx.controller.start();
+  assert.ok(await ctx.controller.lead(), 'the first pass as leader did not publish');
   ctx.sets = [];
   delivery.source('ns/a').subscribe((set) => ctx.sets.push(set));
   await settle(ctx);
