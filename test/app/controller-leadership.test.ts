@@ -82,7 +82,10 @@ s('a follower delivers nothing and writes no status; elected, it delivers, with 
 
   ctx.lease.expire();
   await waitFor('the set', () => ctx.sets.length === 1);
-  assert.equal(ctx.sets[0]!.plugins.map((p) => p.name), ['cors']);
+  assert.equal(
+    ctx.sets[0]!.plugins.map((p) => p.name),
+    ['cors'],
+  );
   assert.ok(ctx.sets[0]!.version > FAR_FUTURE, `version ${ctx.sets[0]!.version} not above the previous leader's ${FAR_FUTURE}`);
   await waitFor('status', () => ctx.cluster.status('ns', 'web'));
   assert.equal([ctx.app.state.leading, ctx.app.state.leader, ctx.app.state.delivering], [true, 'me', true]);
@@ -111,7 +114,10 @@ s('deposed, it pauses at once: the sidecar is cut off, changes are neither deliv
   assert.equal(ctx.sets[1]!.plugins[0]!.config, { allow_origins: '*' });
   assert.ok(ctx.sets[1]!.version > ctx.sets[0]!.version);
   await waitFor('status of the new generation', () => ctx.cluster.status('ns', 'web')!.observedGeneration > generationBefore);
-  assert.equal(ctx.warnings.filter((w) => w.includes('older')), []);
+  assert.equal(
+    ctx.warnings.filter((w) => w.includes('older')),
+    [],
+  );
 });
 
 s.run();

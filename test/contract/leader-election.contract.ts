@@ -65,8 +65,7 @@ async function stop(ctx: Ctx, election: LeaderElection, release = true): Promise
   ctx.started.splice(ctx.started.indexOf(election), 1);
 }
 
-const terms = (ctx: Ctx, identity: string): LeadershipTerm[] =>
-  (ctx.log.get(identity) ?? []).flatMap((h) => (h.kind === 'elected' ? [h.term] : []));
+const terms = (ctx: Ctx, identity: string): LeadershipTerm[] => (ctx.log.get(identity) ?? []).flatMap((h) => (h.kind === 'elected' ? [h.term] : []));
 
 export function leaderElectionContract(name: string, setup: () => Promise<ElectionFixture>): void {
   const s = suite<Ctx>(`LeaderElection contract: ${name}`);

@@ -124,7 +124,12 @@ if (!available.apiserver || !available.etcd) {
     for (const name of Object.keys(PODS)) {
       const sets: PodPluginSet[] = [];
       const warnings: string[] = [];
-      const logger: Logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (fields, message) => warnings.push(`${message} ${JSON.stringify(fields)}`) };
+      const logger: Logger = {
+        debug: () => undefined,
+        info: () => undefined,
+        error: () => undefined,
+        warn: (fields, message) => warnings.push(`${message} ${JSON.stringify(fields)}`),
+      };
       const source = new GrpcPluginConfigSource({ target: ctx.balancer.address, pod: { namespace: NS, name }, logger, retry: { initialMs: 100, maxMs: 1000 } });
       ctx.subscribers.set(name, { source, sets, warnings });
       source.subscribe((set) => sets.push(set));
@@ -165,7 +170,11 @@ if (!available.apiserver || !available.etcd) {
     await replacePluginConfigSpec(ctx.kube!.kubeConfig(), NS, 'web-headers', { selector: { matchLabels: { app: 'web' } }, plugins: [rewrite('v2')] });
     let electedAfterMs: number | undefined;
     await Promise.all([
-      waitFor('the follower to hold the lease', async () => ((await holder(ctx)).startsWith(`${follower.name}_`) ? (electedAfterMs = performance.now() - killedAt) : undefined), 30_000),
+      waitFor(
+        'the follower to hold the lease',
+        async () => ((await holder(ctx)).startsWith(`${follower.name}_`) ? (electedAfterMs = performance.now() - killedAt) : undefined),
+        30_000,
+      ),
       waitFor('v2 on the web pods', () => WEB.every((pod) => has(ctx.subscribers.get(pod)!, 'v2')), 30_000),
     ]);
     const deliveredAfterMs = performance.now() - killedAt;
@@ -190,10 +199,14 @@ if (!available.apiserver || !available.etcd) {
     const [leader, stopped] = await leaderAndFollower(ctx);
     const counts = new Map([...ctx.subscribers].map(([pod, sub]) => [pod, sub.sets.length]));
     await startReplica(ctx, stopped);
-    await waitFor('the restarted replica to see the leader', async () => {
-      const state = (await (await fetch(`http://${stopped.health}/readyz`)).json()) as { leader?: string; leading?: boolean };
-      return state.leading === false && state.leader?.startsWith(`${leader.name}_`);
-    }, 30_000);
+    await waitFor(
+      'the restarted replica to see the leader',
+      async () => {
+        const state = (await (await fetch(`http://${stopped.health}/readyz`)).json()) as { leader?: string; leading?: boolean };
+        return state.leading === false && state.leader?.startsWith(`${leader.name}_`);
+      },
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 1500)); // a few retry periods: it stays a follower
     assert.is(await metric(stopped, 'amesh_controller_leader'), 0);
     assert.is(await metric(stopped, 'amesh_controller_plugin_sets_published_total'), 0);
@@ -207,7 +220,9 @@ if (!available.apiserver || !available.etcd) {
     await leader.process!.stop();
     await replacePluginConfigSpec(ctx.kube!.kubeConfig(), NS, 'web-headers', { selector: { matchLabels: { app: 'web' } }, plugins: [rewrite('v3')] });
     await waitFor('v3 on the web pods', () => WEB.every((pod) => has(ctx.subscribers.get(pod)!, 'v3')), 30_000);
-    console.log(`kube-controller-ha: SIGTERM of the leader (lease released) → plugins delivered again after ${Math.round(performance.now() - stoppedAt)} ms (including its shutdown)`);
+    console.log(
+      `kube-controller-ha: SIGTERM of the leader (lease released) → plugins delivered again after ${Math.round(performance.now() - stoppedAt)} ms (including its shutdown)`,
+    );
     assert.ok((await holder(ctx)).startsWith(`${follower.name}_`));
     assertVersionsForward(ctx);
   });

@@ -48,7 +48,13 @@ if (!available.apiserver || !available.etcd) {
     await applyPluginConfigCrd(kc);
     await createNamespace(kc, NS);
     await createPod(kc, NS, 'web-1', { app: 'web' });
-    const config = parseControllerConfig({ listen: '127.0.0.1:0', metricsAddress: 'off', healthAddress: 'off', logLevel: 'silent', pluginSchemas: join(shared, 'apisix-schemas/plugins') });
+    const config = parseControllerConfig({
+      listen: '127.0.0.1:0',
+      metricsAddress: 'off',
+      healthAddress: 'off',
+      logLevel: 'silent',
+      pluginSchemas: join(shared, 'apisix-schemas/plugins'),
+    });
     if (!config.ok) throw new Error(config.error);
     ctx.app = buildControllerContainer(config.value, { kubeConfig: kc, logger: quiet }).get<ControllerApp>(ControllerAppToken);
     await ctx.app.start();
@@ -67,14 +73,23 @@ if (!available.apiserver || !available.etcd) {
     await createPluginConfig(ctx.kube!.kubeConfig(), NS, 'headers', { plugins: [{ name: 'response-rewrite', config: { headers: { set: { 'x-amesh': 'v1' } } } }] });
     await waitFor('the set', () => ctx.sets.at(-1)!.plugins.length === 1);
     const c = await conditions(ctx, 'headers', 1);
-    assert.equal([c['Ready']!.reason, c['Validated']!.status, c['Validated']!.reason, c['Validated']!.message], ['Delivered', 'True', 'SchemaValid', "1 plugin matches APISIX's schema"]);
+    assert.equal(
+      [c['Ready']!.reason, c['Validated']!.status, c['Validated']!.reason, c['Validated']!.message],
+      ['Delivered', 'True', 'SchemaValid', "1 plugin matches APISIX's schema"],
+    );
   });
 
   s("a config APISIX's schema refuses is Invalid with the schema error, a Warning Event, and never delivered", async (ctx) => {
     const kc = ctx.kube!.kubeConfig();
     const before = ctx.sets.length;
     // Valid for the CRD (config is any object), not for APISIX: status_code must be 200..598.
-    await createPluginConfig(kc, NS, 'teapot', { priority: 10, plugins: [{ name: 'response-rewrite', config: { status_code: 99 } }, { name: 'fault-injection', config: { abort: { http_status: 'teapot' } } }] });
+    await createPluginConfig(kc, NS, 'teapot', {
+      priority: 10,
+      plugins: [
+        { name: 'response-rewrite', config: { status_code: 99 } },
+        { name: 'fault-injection', config: { abort: { http_status: 'teapot' } } },
+      ],
+    });
     const c = await conditions(ctx, 'teapot', 1);
     assert.equal([c['Ready']!.status, c['Ready']!.reason], ['False', 'Invalid']);
     assert.is(
@@ -87,11 +102,17 @@ if (!available.apiserver || !available.etcd) {
     // The higher-priority invalid config would have overridden response-rewrite: the pod got nothing new.
     await new Promise((r) => setTimeout(r, 400));
     assert.is(ctx.sets.length, before);
-    assert.equal(ctx.sets.at(-1)!.plugins.map((p) => p.source), [`${NS}/headers`]);
+    assert.equal(
+      ctx.sets.at(-1)!.plugins.map((p) => p.source),
+      [`${NS}/headers`],
+    );
 
     await replacePluginConfigSpec(kc, NS, 'teapot', { priority: 10, plugins: [{ name: 'response-rewrite', config: { status_code: 418 } }] });
     await waitFor('the fixed config delivered', () => ctx.sets.at(-1)!.plugins.some((p) => p.source === `${NS}/teapot`));
-    assert.equal(ctx.sets.at(-1)!.plugins.map((p) => [p.source, p.name, p.config]), [[`${NS}/teapot`, 'response-rewrite', { status_code: 418 }]]);
+    assert.equal(
+      ctx.sets.at(-1)!.plugins.map((p) => [p.source, p.name, p.config]),
+      [[`${NS}/teapot`, 'response-rewrite', { status_code: 418 }]],
+    );
     const fixed = await conditions(ctx, 'teapot', 2);
     assert.equal([fixed['Ready']!.reason, fixed['Validated']!.reason], ['Delivered', 'SchemaValid']);
   });

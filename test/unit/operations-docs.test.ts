@@ -13,7 +13,15 @@ const DOC = readFileSync(join(repoRoot, 'docs/operations.md'), 'utf8');
 const DASHBOARD = JSON.parse(readFileSync(join(repoRoot, 'deploy/grafana/amesh-dashboard.json'), 'utf8')) as {
   uid: string;
   templating: { list: { name: string; type: string; query: string }[] };
-  panels: { id: number; type: string; title: string; description?: string; gridPos: { x: number; y: number; w: number; h: number }; datasource?: { uid: string }; targets?: { expr: string }[] }[];
+  panels: {
+    id: number;
+    type: string;
+    title: string;
+    description?: string;
+    gridPos: { x: number; y: number; w: number; h: number };
+    datasource?: { uid: string };
+    targets?: { expr: string }[];
+  }[];
 };
 
 /** Metric families of both processes, as Prometheus scrapes them. */

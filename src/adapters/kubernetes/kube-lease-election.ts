@@ -19,7 +19,8 @@ export interface KubeLeaseElectionOptions {
   readonly logger: Logger;
 }
 
-const statusCode = (e: unknown): number | undefined => (e && typeof e === 'object' && 'code' in e && typeof (e as { code: unknown }).code === 'number' ? (e as { code: number }).code : undefined);
+const statusCode = (e: unknown): number | undefined =>
+  e && typeof e === 'object' && 'code' in e && typeof (e as { code: unknown }).code === 'number' ? (e as { code: number }).code : undefined;
 
 function messageOf(e: unknown): string {
   if (statusCode(e) === 409) return 'the lease changed meanwhile (another candidate wrote it)';
@@ -168,7 +169,12 @@ export class KubeLeaseElection implements LeaderElection {
       if (!this.leading) {
         this.leading = true;
         this.noteHolder(this.identity);
-        const previous = decision.kind === 'acquire' ? decision.previous : before ? { holder: before.holder, untilMs: before.renewMs === undefined ? undefined : before.renewMs + before.durationMs } : undefined;
+        const previous =
+          decision.kind === 'acquire'
+            ? decision.previous
+            : before
+              ? { holder: before.holder, untilMs: before.renewMs === undefined ? undefined : before.renewMs + before.durationMs }
+              : undefined;
         this.options.logger.info({ lease: this.target, identity: this.identity, previousHolder: previous?.holder }, 'elected leader');
         this.events?.elected({ identity: this.identity, previousHolder: previous?.holder, previousUntilMs: previous?.untilMs });
       }
@@ -185,9 +191,12 @@ export class KubeLeaseElection implements LeaderElection {
   private armDeadline(): void {
     clearTimeout(this.deadlineTimer);
     const { timing } = this.options;
-    this.deadlineTimer = setTimeout(() => {
-      if (this.leading && renewOverdue(this.lastRenewMs, this.now(), timing)) this.depose(`the lease was not renewed within ${timing.renewDeadlineMs} ms`);
-    }, timing.renewDeadlineMs - (this.now() - this.lastRenewMs));
+    this.deadlineTimer = setTimeout(
+      () => {
+        if (this.leading && renewOverdue(this.lastRenewMs, this.now(), timing)) this.depose(`the lease was not renewed within ${timing.renewDeadlineMs} ms`);
+      },
+      timing.renewDeadlineMs - (this.now() - this.lastRenewMs),
+    );
   }
 
   private depose(reason: string): void {

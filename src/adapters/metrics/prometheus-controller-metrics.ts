@@ -16,22 +16,69 @@ export class PrometheusControllerMetrics implements ControllerMetrics {
     buckets: RECONCILE_BUCKETS,
     registers: [this.registry],
   });
-  private readonly published = new Counter({ name: 'amesh_controller_plugin_sets_published_total', help: 'pod plugin sets published with a new version (the pod set changed)', registers: [this.registry] });
-  private readonly sent = new Counter({ name: 'amesh_controller_plugin_sets_sent_total', help: 'plugin sets written to sidecar streams (on subscribe and on publish)', registers: [this.registry] });
+  private readonly published = new Counter({
+    name: 'amesh_controller_plugin_sets_published_total',
+    help: 'pod plugin sets published with a new version (the pod set changed)',
+    registers: [this.registry],
+  });
+  private readonly sent = new Counter({
+    name: 'amesh_controller_plugin_sets_sent_total',
+    help: 'plugin sets written to sidecar streams (on subscribe and on publish)',
+    registers: [this.registry],
+  });
   private readonly subscribedPods = new Gauge({ name: 'amesh_controller_subscribed_pods', help: 'pods with at least one subscribed sidecar', registers: [this.registry] });
   private readonly streams = new Gauge({ name: 'amesh_controller_subscription_streams', help: 'open sidecar subscription streams', registers: [this.registry] });
-  private readonly subscriptions = new Counter({ name: 'amesh_controller_subscriptions_total', help: 'sidecar subscriptions: accepted, refused while paused (not the leader), refused as invalid', labelNames: ['outcome'], registers: [this.registry] });
+  private readonly subscriptions = new Counter({
+    name: 'amesh_controller_subscriptions_total',
+    help: 'sidecar subscriptions: accepted, refused while paused (not the leader), refused as invalid',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   private readonly reports = new Counter({ name: 'amesh_controller_sidecar_reports_total', help: 'problem reports received from sidecars', registers: [this.registry] });
-  private readonly reportedProblems = new Counter({ name: 'amesh_controller_sidecar_reported_problems_total', help: 'plugins sidecars reported they could not apply', registers: [this.registry] });
-  private readonly statusWrites = new Counter({ name: 'amesh_controller_status_writes_total', help: 'AmeshPluginConfig status writes', labelNames: ['outcome'], registers: [this.registry] });
-  private readonly events = new Counter({ name: 'amesh_controller_events_total', help: 'Kubernetes Events recorded on AmeshPluginConfigs', labelNames: ['outcome'], registers: [this.registry] });
-  private readonly configs = new Gauge({ name: 'amesh_controller_plugin_configs', help: 'AmeshPluginConfigs in the cache, by state (valid, invalid: not delivered)', labelNames: ['state'], registers: [this.registry] });
+  private readonly reportedProblems = new Counter({
+    name: 'amesh_controller_sidecar_reported_problems_total',
+    help: 'plugins sidecars reported they could not apply',
+    registers: [this.registry],
+  });
+  private readonly statusWrites = new Counter({
+    name: 'amesh_controller_status_writes_total',
+    help: 'AmeshPluginConfig status writes',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  private readonly events = new Counter({
+    name: 'amesh_controller_events_total',
+    help: 'Kubernetes Events recorded on AmeshPluginConfigs',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  private readonly configs = new Gauge({
+    name: 'amesh_controller_plugin_configs',
+    help: 'AmeshPluginConfigs in the cache, by state (valid, invalid: not delivered)',
+    labelNames: ['state'],
+    registers: [this.registry],
+  });
   private readonly pods = new Gauge({ name: 'amesh_controller_pods', help: 'pods in the cache', registers: [this.registry] });
-  private readonly schemaChecks = new Counter({ name: 'amesh_controller_plugin_schema_checks_total', help: "plugins checked against APISIX's schema, by verdict (valid, invalid, unknown)", labelNames: ['verdict'], registers: [this.registry] });
+  private readonly schemaChecks = new Counter({
+    name: 'amesh_controller_plugin_schema_checks_total',
+    help: "plugins checked against APISIX's schema, by verdict (valid, invalid, unknown)",
+    labelNames: ['verdict'],
+    registers: [this.registry],
+  });
   private readonly watch = new Gauge({ name: 'amesh_controller_watch_connected', help: '1 while the watches on AmeshPluginConfigs and pods are up', registers: [this.registry] });
   private readonly leading = new Gauge({ name: 'amesh_controller_leader', help: '1 while this replica is the leader (delivers and writes status)', registers: [this.registry] });
-  private readonly transitions = new Counter({ name: 'amesh_controller_leadership_changes_total', help: 'leadership changes of this replica (elected, deposed)', labelNames: ['change'], registers: [this.registry] });
-  private readonly errors = new Counter({ name: 'amesh_controller_errors_total', help: 'failures by kind (reconcile, status, event, watch, lease)', labelNames: ['kind'], registers: [this.registry] });
+  private readonly transitions = new Counter({
+    name: 'amesh_controller_leadership_changes_total',
+    help: 'leadership changes of this replica (elected, deposed)',
+    labelNames: ['change'],
+    registers: [this.registry],
+  });
+  private readonly errors = new Counter({
+    name: 'amesh_controller_errors_total',
+    help: 'failures by kind (reconcile, status, event, watch, lease)',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
   private isLeader = false;
 
   constructor(options: { processMetrics?: boolean } = {}) {

@@ -110,7 +110,10 @@ export class GrpcPluginConfigSource implements PluginConfigSource {
       if (this.closed) return;
       const maxMs = Math.min(this.options.retry?.maxMs ?? 10_000, paused ? PAUSED_RETRY_MAX_MS : Infinity);
       const delayMs = Math.min(this.retryMs, maxMs);
-      this.options.logger.info({ target: this.options.target, reason, retryMs: delayMs }, paused ? 'plugin delivery refused by a controller replica that does not deliver; looking for the leader' : 'plugin delivery stream ended; reconnecting');
+      this.options.logger.info(
+        { target: this.options.target, reason, retryMs: delayMs },
+        paused ? 'plugin delivery refused by a controller replica that does not deliver; looking for the leader' : 'plugin delivery stream ended; reconnecting',
+      );
       this.retryTimer = setTimeout(() => this.open(), delayMs);
       this.retryMs = Math.min(delayMs * 2, maxMs);
     };

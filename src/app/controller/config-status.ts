@@ -39,11 +39,24 @@ function validated(outcome: ConfigOutcome): DesiredCondition {
   const observedGeneration = outcome.generation;
   const schema = outcome.schema;
   if (schema.kind === 'off')
-    return { type: 'Validated', status: 'Unknown', reason: 'NoSchemas', message: 'the controller has no APISIX plugin schemas (--plugin-schemas): only structural checks ran', observedGeneration };
+    return {
+      type: 'Validated',
+      status: 'Unknown',
+      reason: 'NoSchemas',
+      message: 'the controller has no APISIX plugin schemas (--plugin-schemas): only structural checks ran',
+      observedGeneration,
+    };
   if (schema.kind === 'not-checked')
-    return { type: 'Validated', status: 'Unknown', reason: 'NotChecked', message: "not checked against APISIX's plugin schemas: the spec itself is invalid (see Ready)", observedGeneration };
+    return {
+      type: 'Validated',
+      status: 'Unknown',
+      reason: 'NotChecked',
+      message: "not checked against APISIX's plugin schemas: the spec itself is invalid (see Ready)",
+      observedGeneration,
+    };
   const { problems, unknown, valid, external } = schema.report;
-  if (problems.length > 0) return { type: 'Validated', status: 'False', reason: 'SchemaMismatch', message: listed(problems.map((p) => `${p.field}: ${p.message}`)), observedGeneration };
+  if (problems.length > 0)
+    return { type: 'Validated', status: 'False', reason: 'SchemaMismatch', message: listed(problems.map((p) => `${p.field}: ${p.message}`)), observedGeneration };
   const runners = external > 0 ? `; ${plural(external, 'runner plugin')} (pre-req/post-req) not APISIX's to check` : '';
   if (unknown.length > 0) {
     const names = listed(unknown.map((u) => `${u.field} ${u.name}`));

@@ -141,7 +141,10 @@ export class ControllerApp {
     const mine = ++this.term;
     this.leader = term.identity;
     metrics.leader(true);
-    logger.info({ identity: term.identity, previousHolder: term.previousHolder ?? null, versionsAbove: term.previousUntilMs ?? null }, "elected leader: publishing every pod's plugin set");
+    logger.info(
+      { identity: term.identity, previousHolder: term.previousHolder ?? null, versionsAbove: term.previousUntilMs ?? null },
+      "elected leader: publishing every pod's plugin set",
+    );
     const electedAt = performance.now();
     void controller.lead().then((published) => {
       if (!published || mine !== this.term) return;

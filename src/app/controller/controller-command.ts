@@ -33,7 +33,8 @@ export async function runController(flags: ControllerFlags, io: CliIo): Promise<
     metricsAddress: pick(flags.metricsAddress, 'AMESH_CONTROLLER_METRICS_ADDRESS'),
     leaderElect: pick(flags.leaderElect, 'AMESH_LEADER_ELECT'),
     // In a pod: its own namespace (downward API POD_NAMESPACE, else the service account's).
-    leaderElectResourceNamespace: pick(flags.leaderElectResourceNamespace, 'AMESH_LEADER_ELECT_RESOURCE_NAMESPACE') ?? pick(undefined, 'POD_NAMESPACE') ?? serviceAccountNamespace(),
+    leaderElectResourceNamespace:
+      pick(flags.leaderElectResourceNamespace, 'AMESH_LEADER_ELECT_RESOURCE_NAMESPACE') ?? pick(undefined, 'POD_NAMESPACE') ?? serviceAccountNamespace(),
     leaderElectResourceName: pick(flags.leaderElectResourceName, 'AMESH_LEADER_ELECT_RESOURCE_NAME'),
     leaderElectLeaseDuration: pick(flags.leaderElectLeaseDuration, 'AMESH_LEADER_ELECT_LEASE_DURATION'),
     leaderElectRenewDeadline: pick(flags.leaderElectRenewDeadline, 'AMESH_LEADER_ELECT_RENEW_DEADLINE'),

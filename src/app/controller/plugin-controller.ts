@@ -312,9 +312,15 @@ export class PluginController {
     });
     const key = configKey(observed.ref);
     if (report.problems.length > 0)
-      this.deps.logger.warn({ config: key, generation: observed.generation, problems: report.problems.map((p) => `${p.field}: ${p.message}`) }, 'plugin config refused by the APISIX schemas; not delivered');
+      this.deps.logger.warn(
+        { config: key, generation: observed.generation, problems: report.problems.map((p) => `${p.field}: ${p.message}`) },
+        'plugin config refused by the APISIX schemas; not delivered',
+      );
     if (report.unknown.length > 0)
-      this.deps.logger.warn({ config: key, generation: observed.generation, plugins: report.unknown.map((u) => u.name), reason: report.unknown[0]!.reason }, 'plugins without an APISIX schema; delivered unchecked');
+      this.deps.logger.warn(
+        { config: key, generation: observed.generation, plugins: report.unknown.map((u) => u.name), reason: report.unknown[0]!.reason },
+        'plugins without an APISIX schema; delivered unchecked',
+      );
     return { observed, spec: report.problems.length > 0 ? err(report.problems) : observed.spec, schema: { kind: 'checked', report } };
   }
 

@@ -74,7 +74,9 @@ export function decide(identity: string, observation: LeaseObservation | undefin
   const untilMs = sinceMs + record.durationMs;
   if (record.holder !== '' && nowMs < untilMs) return { kind: 'wait', holder: record.holder, untilMs };
   const previous: PreviousHolder | undefined =
-    record.holder === '' && record.renewMs === undefined ? undefined : { holder: record.holder, untilMs: record.renewMs === undefined ? undefined : record.renewMs + record.durationMs };
+    record.holder === '' && record.renewMs === undefined
+      ? undefined
+      : { holder: record.holder, untilMs: record.renewMs === undefined ? undefined : record.renewMs + record.durationMs };
   return { kind: 'acquire', record: { holder: identity, durationMs, acquireMs: wallMs, renewMs: wallMs, transitions: record.transitions + 1 }, previous };
 }
 

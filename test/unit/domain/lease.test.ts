@@ -11,7 +11,11 @@ const held = (holder: string, renewMs: number): LeaseRecord => ({ holder, durati
 const s = suite('leader lease rules');
 
 s('no lease yet: acquire it, nobody before', () => {
-  assert.equal(decide('me', undefined, 100, 5_000, TIMING), { kind: 'acquire', record: { holder: 'me', durationMs: 15_000, acquireMs: 5_000, renewMs: 5_000, transitions: 0 }, previous: undefined });
+  assert.equal(decide('me', undefined, 100, 5_000, TIMING), {
+    kind: 'acquire',
+    record: { holder: 'me', durationMs: 15_000, acquireMs: 5_000, renewMs: 5_000, transitions: 0 },
+    previous: undefined,
+  });
 });
 
 s('held by another: wait until it has been unchanged for its duration on OUR clock, whatever its timestamps say', () => {
@@ -22,7 +26,11 @@ s('held by another: wait until it has been unchanged for its duration on OUR clo
   const again = observe(seen, held('other', 3_600_000 + 1), 12_000);
   assert.is(again.sinceMs, 1_000);
   const taken = decide('me', again, 16_000, 99_000, TIMING);
-  assert.equal(taken, { kind: 'acquire', record: { holder: 'me', durationMs: 15_000, acquireMs: 99_000, renewMs: 99_000, transitions: 4 }, previous: { holder: 'other', untilMs: 3_600_000 + 1 + 15_000 } });
+  assert.equal(taken, {
+    kind: 'acquire',
+    record: { holder: 'me', durationMs: 15_000, acquireMs: 99_000, renewMs: 99_000, transitions: 4 },
+    previous: { holder: 'other', untilMs: 3_600_000 + 1 + 15_000 },
+  });
   // A renewal restarts the wait.
   const renewed = observe(again, held('other', 3_600_000 + 2_001), 14_000);
   assert.equal(decide('me', renewed, 16_000, 0, TIMING), { kind: 'wait', holder: 'other', untilMs: 29_000 });

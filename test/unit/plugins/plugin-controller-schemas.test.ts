@@ -63,18 +63,30 @@ s('a config that does not match a plugin schema is Invalid with the error and ne
   assert.equal([ready.status, ready.reason], ['False', 'Invalid']);
   assert.is(ready.message, "not delivered: spec.plugins[0].config: cors: /allow_origins must be string (APISIX's schema of cors)");
   const validated = condition(ctx, 'bad', 'Validated')!;
-  assert.equal([validated.status, validated.reason, validated.message], ['False', 'SchemaMismatch', "spec.plugins[0].config: cors: /allow_origins must be string (APISIX's schema of cors)"]);
+  assert.equal(
+    [validated.status, validated.reason, validated.message],
+    ['False', 'SchemaMismatch', "spec.plugins[0].config: cors: /allow_origins must be string (APISIX's schema of cors)"],
+  );
   assert.equal(ctx.cluster.recordedEvents('ns', 'bad'), [{ type: 'Warning', reason: 'Invalid', message: ready.message }]);
   assert.is(ctx.cluster.status('ns', 'bad')!.matchedPods, 0);
 
   ctx.cluster.putConfig('ns', 'bad', { selector: { matchLabels: { app: 'web' } }, priority: 5, plugins: [{ name: 'cors', config: { allow_origins: '*' } }] });
   await settle(ctx);
   assert.equal(plugins(ctx), ['ns/bad:cors', 'ns/good:key-auth']);
-  assert.equal([condition(ctx, 'bad', 'Ready')!.reason, condition(ctx, 'bad', 'Validated')!.status, condition(ctx, 'bad', 'Validated')!.message], ['Delivered', 'True', "1 plugin matches APISIX's schema"]);
+  assert.equal(
+    [condition(ctx, 'bad', 'Ready')!.reason, condition(ctx, 'bad', 'Validated')!.status, condition(ctx, 'bad', 'Validated')!.message],
+    ['Delivered', 'True', "1 plugin matches APISIX's schema"],
+  );
 });
 
 s('a plugin without a schema is delivered and reported: Validated=Unknown (UnknownPlugin), a Warning Event', async (ctx) => {
-  ctx.cluster.putConfig('ns', 'custom', { plugins: [{ name: 'my-plugin', config: { x: 1 } }, { name: 'cors', config: {} }, { name: 'auth', phase: 'pre-req', config: {} }] });
+  ctx.cluster.putConfig('ns', 'custom', {
+    plugins: [
+      { name: 'my-plugin', config: { x: 1 } },
+      { name: 'cors', config: {} },
+      { name: 'auth', phase: 'pre-req', config: {} },
+    ],
+  });
   await settle(ctx);
   assert.equal(plugins(ctx), ['ns/custom:my-plugin', 'ns/custom:cors', 'ns/custom:auth']);
   assert.is(condition(ctx, 'custom', 'Ready')!.reason, 'Delivered');

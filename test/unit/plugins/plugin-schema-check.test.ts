@@ -32,7 +32,13 @@ s('valid route plugins are counted; runner plugins are not checked', () => {
 });
 
 s('a mismatch is a problem on the plugin config field, naming the plugin and the schema', () => {
-  const report = checkPluginSchemas(spec([{ name: 'key-auth', phase: 'route', config: {} }, { name: 'cors', phase: 'route', config: { allow_origins: 5 } }]), check);
+  const report = checkPluginSchemas(
+    spec([
+      { name: 'key-auth', phase: 'route', config: {} },
+      { name: 'cors', phase: 'route', config: { allow_origins: 5 } },
+    ]),
+    check,
+  );
   assert.equal(report.problems, [{ field: 'spec.plugins[1].config', message: "cors: /allow_origins must be string (APISIX's schema of cors)" }]);
   assert.equal(report.unknown, [{ field: 'spec.plugins[0]', name: 'key-auth', reason: 'no schema for plugin "key-auth"' }]);
   assert.is(report.valid, 0);
