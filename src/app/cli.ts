@@ -87,6 +87,17 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--client-ca-file <file>', 'require sidecar client certificates signed by this CA [AMESH_CONTROLLER_CLIENT_CA_FILE]')
     .option('--health-address <addr>', '/healthz and /readyz, host:port or off (default 0.0.0.0:18081)')
     .option('--resync <duration>', 'full reconcile period (default 60s)')
+    .option('--metrics-address <addr>', 'Prometheus /metrics, host:port or off (default 0.0.0.0:15014) [AMESH_CONTROLLER_METRICS_ADDRESS]')
+    .option('--leader-elect <on|off>', 'elect a leader among the replicas through a Lease; only the leader delivers and writes status (default on) [AMESH_LEADER_ELECT]')
+    .option('--leader-elect-resource-namespace <ns>', "the Lease's namespace (default: the pod's, POD_NAMESPACE, else default) [AMESH_LEADER_ELECT_RESOURCE_NAMESPACE]")
+    .option('--leader-elect-resource-name <name>', 'the Lease (default amesh-controller) [AMESH_LEADER_ELECT_RESOURCE_NAME]')
+    .option('--leader-elect-lease-duration <duration>', 'how long followers wait on a lease nobody renews (default 15s) [AMESH_LEADER_ELECT_LEASE_DURATION]')
+    .option('--leader-elect-renew-deadline <duration>', 'the leader steps down when it could not renew for this long (default 10s) [AMESH_LEADER_ELECT_RENEW_DEADLINE]')
+    .option('--leader-elect-retry-period <duration>', 'how often candidates try and the leader renews (default 2s) [AMESH_LEADER_ELECT_RETRY_PERIOD]')
+    .option(
+      '--plugin-schemas <dir>',
+      "APISIX's plugin schemas, <plugin>.schema.json each: configs that do not match are marked Invalid and never delivered; without it only structural checks run [AMESH_PLUGIN_SCHEMAS]",
+    )
     .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
     .action(async (flags: ControllerFlags) => {
       // Loaded only for this command: @kubernetes/client-node stays out of the sidecar's memory.

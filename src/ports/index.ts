@@ -8,3 +8,6 @@ export * from './traffic-interceptor.js';
 export * from './plugin-config-source.js';
 export * from './plugin-delivery.js';
 export * from './plugin-config-cluster.js';
+export * from './plugin-schemas.js';
+export * from './leader-election.js';
+export * from './controller-metrics.js';

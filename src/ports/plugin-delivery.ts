@@ -18,6 +18,14 @@ export interface PluginDelivery {
    * gets an empty set with a fresh version (newer than anything an earlier controller sent).
    */
   forget(pod: string): void;
+  /**
+   * Stops delivering (this replica is not, or no longer, the leader; or not ready yet): open
+   * subscriptions end and new ones are refused, with `reason`, so sidecars go looking for the
+   * leader; every published set is dropped. Sets published while paused are kept for resume().
+   */
+  pause(reason: string): void;
+  /** Accepts subscriptions again; each gets the set published for its pod (or an empty one). */
+  resume(): void;
   /** Sidecars' problem reports. */
   onReport(listener: (report: PodReport) => void): void;
   /** Pods with at least one subscribed sidecar. */

@@ -1,7 +1,8 @@
 // What every plugin delivery owes the controller and the sidecars, in-process or over gRPC: a
 // sidecar gets its own pod's set (nobody else's) at once and after each publish, versions only go
-// forward, a forgotten pod starts over with an empty set that is still newer, and problem reports
-// come back tagged with the reporting pod.
+// forward, a forgotten pod starts over with an empty set that is still newer, problem reports
+// come back tagged with the reporting pod, and a paused delivery (a replica that is not the
+// leader) delivers nothing until resumed, when sidecars get what was published meanwhile.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { MergedPlugin } from '../../src/domain/plugins/merge.js';
@@ -99,6 +100,32 @@ export function pluginDeliveryContract(name: string, setup: () => Promise<Delive
     source.report({ version: 5, problems: [{ name: 'no-such-plugin', phase: 'route', source: 'ns1/cfg', reason: 'unknown plugin' }] });
     await until('the report', () => reports.length === 1);
     assert.equal(reports[0], { pod: 'ns2/x', version: 5, problems: [{ name: 'no-such-plugin', phase: 'route', source: 'ns1/cfg', reason: 'unknown plugin' }] });
+  });
+
+  s('paused, it delivers nothing and sheds its subscribers; resumed, they get the sets published meanwhile', async (ctx) => {
+    ctx.f.delivery.publish('ns1/a', { version: 30, plugins: [plugin('p30')] });
+    const a = record(open(ctx, 'ns1/a'));
+    await until('the first set', () => a.length === 1);
+    ctx.f.delivery.pause('not the leader');
+    await until('no subscribers', () => ctx.f.delivery.subscribers().length === 0);
+    ctx.f.delivery.publish('ns1/a', { version: 31, plugins: [plugin('p31')] });
+    const b = record(open(ctx, 'ns1/b'));
+    await settle();
+    assert.is(a.length, 1, 'a paused delivery delivered to a');
+    assert.is(b.length, 0, 'a paused delivery accepted b');
+    ctx.f.delivery.resume();
+    await until('both back', () => a.length === 2 && b.length === 1, 10_000);
+    assert.equal(a[1], { version: 31, plugins: [plugin('p31')] });
+    assert.equal(b[0]!.plugins, []);
+  });
+
+  s('pausing drops what was published before: a resumed delivery only has what is published after', async (ctx) => {
+    ctx.f.delivery.publish('ns1/a', { version: 40, plugins: [plugin('stale')] });
+    ctx.f.delivery.pause('deposed');
+    ctx.f.delivery.resume();
+    const a = record(open(ctx, 'ns1/a'));
+    await until('a set', () => a.length === 1);
+    assert.equal(a[0]!.plugins, []);
   });
 
   s.run();

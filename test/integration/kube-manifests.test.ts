@@ -1,12 +1,13 @@
 // The install manifests under deploy/ against a real kube-apiserver: every object is accepted (the
 // namespace, CRD and the controller's RBAC for real, the rest with server-side dry run; cert-manager's
 // Issuer/Certificate need cert-manager's CRDs and are the only ones left out), and the controller's
-// ClusterRole is enough: a controller authenticated as the amesh-controller ServiceAccount (a real
-// bound token, RBAC authorization on) watches, delivers, writes status and records Events.
+// ClusterRole and leader-election Role are enough: a controller authenticated as the
+// amesh-controller ServiceAccount (a real bound token, RBAC authorization on) takes the Lease,
+// watches, delivers, writes status and records Events.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CoreV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseAllDocuments } from 'yaml';
@@ -23,7 +24,7 @@ const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () 
 const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
 const NEEDS_CERT_MANAGER = new Set(['Issuer', 'Certificate']);
 /** Created for real (the rest is dry run): what the RBAC test below needs. */
-const APPLIED_FOR_REAL = new Set(['Namespace', 'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding']);
+const APPLIED_FOR_REAL = new Set(['Namespace', 'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
 
 function documents(file: string): KubernetesObject[] {
   return parseAllDocuments(readFileSync(join(DEPLOY, file), 'utf8'))
@@ -99,7 +100,7 @@ if (!available.apiserver || !available.etcd) {
 
     await createNamespace(admin, 'rbac');
     await createPod(admin, 'rbac', 'web-1', { app: 'web' });
-    const config = parseControllerConfig({ listen: '127.0.0.1:0', healthAddress: 'off' });
+    const config = parseControllerConfig({ listen: '127.0.0.1:0', metricsAddress: 'off', leaderElectResourceNamespace: 'amesh-system', healthAddress: 'off' });
     if (!config.ok) throw new Error(config.error);
     ctx.app = buildControllerContainer(config.value, { kubeConfig: asController, logger: quiet }).get<ControllerApp>(ControllerAppToken);
     await ctx.app.start();
@@ -116,6 +117,9 @@ if (!available.apiserver || !available.etcd) {
         return list.length > 0 ? list : undefined;
       });
       assert.is(events[0]!.reason, 'Delivered');
+      // Delivering means leading: the Role lets it hold the Lease in amesh-system.
+      const lease = await admin.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: 'amesh-system', name: 'amesh-controller' });
+      assert.is(lease.spec?.holderIdentity, ctx.app.state.identity);
     } finally {
       await source.close();
     }

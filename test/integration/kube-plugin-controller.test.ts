@@ -97,7 +97,7 @@ if (!available.apiserver || !available.etcd) {
       const [namespace, name] = key.split('/') as [string, string];
       await createPod(kc, namespace, name, labels);
     }
-    const config = parseControllerConfig({ listen: '127.0.0.1:0', healthAddress: 'off', resync: '60s', logLevel: 'silent' });
+    const config = parseControllerConfig({ listen: '127.0.0.1:0', leaderElect: 'off', metricsAddress: 'off', healthAddress: 'off', resync: '60s', logLevel: 'silent' });
     if (!config.ok) throw new Error(config.error);
     ctx.app = buildControllerContainer(config.value, { kubeConfig: kc, logger: quiet }).get<ControllerApp>(ControllerAppToken);
     await ctx.app.start();

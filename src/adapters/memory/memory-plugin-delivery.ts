@@ -8,6 +8,8 @@ export class MemoryPluginDelivery implements PluginDelivery {
   private readonly sets = new Map<string, PodPluginSet>();
   private readonly connected = new Map<string, Set<MemoryPluginConfigSource>>();
   private readonly listeners: ((report: PodReport) => void)[] = [];
+  /** While paused: sources cut off or refused, which (like a reconnecting sidecar) come back on resume. */
+  private parked: { pod: string; source: MemoryPluginConfigSource }[] | undefined;
 
   /** `nextVersion` stamps the empty set a pod without a published set gets (see VersionClock). */
   constructor(private readonly nextVersion: () => number) {}
@@ -21,6 +23,20 @@ export class MemoryPluginDelivery implements PluginDelivery {
     this.sets.delete(pod);
   }
 
+  pause(_reason: string): void {
+    this.sets.clear();
+    const parked = this.parked ?? [];
+    for (const [pod, sources] of this.connected) for (const source of sources) parked.push({ pod, source });
+    this.connected.clear();
+    this.parked = parked;
+  }
+
+  resume(): void {
+    const parked = this.parked ?? [];
+    this.parked = undefined;
+    for (const { pod, source } of parked) this.attach(pod, source);
+  }
+
   onReport(listener: (report: PodReport) => void): void {
     this.listeners.push(listener);
   }
@@ -32,18 +48,28 @@ export class MemoryPluginDelivery implements PluginDelivery {
   async close(): Promise<void> {
     for (const sources of this.connected.values()) for (const source of sources) source.detach();
     this.connected.clear();
+    this.parked = undefined;
+  }
+
+  private attach(pod: string, source: MemoryPluginConfigSource): void {
+    if (this.parked) {
+      this.parked.push({ pod, source });
+      return;
+    }
+    const set = this.connected.get(pod) ?? new Set();
+    set.add(source);
+    this.connected.set(pod, set);
+    source.deliver(this.sets.get(pod) ?? { version: this.nextVersion(), plugins: [] });
   }
 
   /** The sidecar end for `pod` (`namespace/name`). */
   source(pod: string): MemoryPluginConfigSource {
     return new MemoryPluginConfigSource(pod, {
-      attach: (source) => {
-        const set = this.connected.get(pod) ?? new Set();
-        set.add(source);
-        this.connected.set(pod, set);
-        source.deliver(this.sets.get(pod) ?? { version: this.nextVersion(), plugins: [] });
+      attach: (source) => this.attach(pod, source),
+      detach: (source) => {
+        this.connected.get(pod)?.delete(source);
+        if (this.parked) this.parked = this.parked.filter((p) => p.source !== source);
       },
-      detach: (source) => void this.connected.get(pod)?.delete(source),
       report: (report) => {
         for (const listener of this.listeners) listener({ ...report, pod });
       },

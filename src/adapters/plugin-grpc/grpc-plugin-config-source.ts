@@ -1,12 +1,15 @@
 // The sidecar end of plugin delivery: one stream to `amesh controller`, subscribed with the pod's
 // identity, reopened with backoff whenever it ends (controller restart, network), for as long as
 // the sidecar runs. Versions only go forward: a set that is not newer than the last one delivered
-// (a resend after reconnecting) is dropped here.
+// (a resend after reconnecting) is dropped here. Each reopen uses a new connection, so a Service in
+// front of several controller replicas picks again: a replica that is not the leader refuses
+// (UNAVAILABLE with the paused trailer), and the sidecar retries within a second to find the one
+// that is.
 import { readFileSync } from 'node:fs';
-import { Client, credentials, type ChannelCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import { Client, credentials, type ChannelCredentials, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../../ports/logger.js';
 import type { PluginConfigSource, PluginReport, PodPluginSet } from '../../ports/plugin-config-source.js';
-import { decodeControllerMessage, encodeMessage, SUBSCRIBE_PATH, type ControllerMessage, type Decoded, type SidecarMessage } from './wire.js';
+import { decodeControllerMessage, encodeMessage, PAUSED_TRAILER, SUBSCRIBE_PATH, type ControllerMessage, type Decoded, type SidecarMessage } from './wire.js';
 
 export interface GrpcPluginConfigSourceOptions {
   /** The controller's `host:port`. */
@@ -20,9 +23,12 @@ export interface GrpcPluginConfigSourceOptions {
 
 type Stream = ClientDuplexStream<SidecarMessage, Decoded<ControllerMessage>>;
 
+/** Retry bound after a refusal by a replica that does not deliver: a leader is elected in seconds. */
+const PAUSED_RETRY_MAX_MS = 1000;
+
 export class GrpcPluginConfigSource implements PluginConfigSource {
   readonly target: string;
-  private readonly client: Client;
+  private client: Client | undefined;
   private stream: Stream | undefined;
   private onSet: ((set: PodPluginSet) => void) | undefined;
   private lastVersion = -1;
@@ -34,11 +40,6 @@ export class GrpcPluginConfigSource implements PluginConfigSource {
   constructor(private readonly options: GrpcPluginConfigSourceOptions) {
     this.target = `grpc://${options.target}`;
     this.retryMs = options.retry?.initialMs ?? 200;
-    const serverName = options.tls?.serverName;
-    this.client = new Client(options.target, this.credentials(), {
-      'grpc.keepalive_time_ms': 30_000,
-      ...(serverName ? { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName } : {}),
-    });
   }
 
   subscribe(onSet: (set: PodPluginSet) => void): void {
@@ -56,7 +57,19 @@ export class GrpcPluginConfigSource implements PluginConfigSource {
     clearTimeout(this.retryTimer);
     this.stream?.cancel();
     this.stream = undefined;
-    this.client.close();
+    this.client?.close();
+  }
+
+  /** A channel of its own (not grpc-js's shared subchannel pool), so a new connection. */
+  private connect(): Client {
+    this.client?.close();
+    const serverName = this.options.tls?.serverName;
+    this.client = new Client(this.options.target, this.credentials(), {
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.use_local_subchannel_pool': 1,
+      ...(serverName ? { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName } : {}),
+    });
+    return this.client;
   }
 
   private credentials(): ChannelCredentials {
@@ -68,7 +81,7 @@ export class GrpcPluginConfigSource implements PluginConfigSource {
 
   private open(): void {
     if (this.closed) return;
-    const stream: Stream = this.client.makeBidiStreamRequest(SUBSCRIBE_PATH, encodeMessage, decodeControllerMessage);
+    const stream: Stream = this.connect().makeBidiStreamRequest(SUBSCRIBE_PATH, encodeMessage, decodeControllerMessage);
     this.stream = stream;
     const { namespace, name } = this.options.pod;
     stream.write({ subscribe: { namespace, pod: name } });
@@ -82,21 +95,29 @@ export class GrpcPluginConfigSource implements PluginConfigSource {
       }
       this.retryMs = this.options.retry?.initialMs ?? 200;
       const { set } = message.value;
+      if (set.version < this.lastVersion)
+        // Never expected (versions grow across restarts and leader changes): say so, keep the newer set.
+        this.options.logger.warn({ target: this.options.target, version: set.version, inForce: this.lastVersion }, 'plugin delivery: a set older than the one in force; ignored');
       if (set.version <= this.lastVersion) return;
       this.lastVersion = set.version;
       this.onSet?.(set);
     });
     let ended = false;
-    const reopen = (reason: string): void => {
+    const reopen = (reason: string, paused = false): void => {
       if (ended) return;
       ended = true;
       if (this.stream === stream) this.stream = undefined;
       if (this.closed) return;
-      this.options.logger.info({ target: this.options.target, reason, retryMs: this.retryMs }, 'plugin delivery stream ended; reconnecting');
-      this.retryTimer = setTimeout(() => this.open(), this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, this.options.retry?.maxMs ?? 10_000);
+      const maxMs = Math.min(this.options.retry?.maxMs ?? 10_000, paused ? PAUSED_RETRY_MAX_MS : Infinity);
+      const delayMs = Math.min(this.retryMs, maxMs);
+      this.options.logger.info(
+        { target: this.options.target, reason, retryMs: delayMs },
+        paused ? 'plugin delivery refused by a controller replica that does not deliver; looking for the leader' : 'plugin delivery stream ended; reconnecting',
+      );
+      this.retryTimer = setTimeout(() => this.open(), delayMs);
+      this.retryMs = Math.min(delayMs * 2, maxMs);
     };
-    stream.on('error', (e: Error) => reopen(e.message));
+    stream.on('error', (e: ServiceError) => reopen(e.details || e.message, e.metadata?.get(PAUSED_TRAILER).length > 0));
     stream.on('end', () => reopen('closed by the controller'));
   }
 }

@@ -13,6 +13,12 @@ import type { PluginProblem, PluginReport, PodPluginSet } from '../../ports/plug
 
 export const SUBSCRIBE_PATH = '/amesh.plugins.v1.PluginDelivery/Subscribe';
 
+/**
+ * Trailer of an UNAVAILABLE status from a controller replica that does not deliver (not the leader,
+ * not ready yet): the sidecar retries soon, on a new connection, so the Service sends it elsewhere.
+ */
+export const PAUSED_TRAILER = 'amesh-delivery-paused';
+
 export type SidecarMessage =
   | { readonly subscribe: { readonly namespace: string; readonly pod: string } }
   | { readonly report: PluginReport };

@@ -3,22 +3,38 @@
 // of every pod in the dirty namespaces, publishes the sets that changed (exactly the affected pods,
 // each with a new version), forgets deleted pods, and brings those namespaces' AmeshPluginConfig
 // status and Events in line. Failed writes, a periodic resync and every watch reconnect trigger a
-// pass over all namespaces.
+// pass over all namespaces. Only while leading (lead() .. follow()): a replica that is not the
+// leader keeps its caches current and publishes and writes nothing.
 import { planPodPlugins, podKey, type PodRef } from '../../domain/plugins/pod-plugin-plan.js';
 import { pluginSetFingerprint, type PluginSet } from '../../domain/plugins/merge.js';
-import { configKey, type PluginConfigSpec } from '../../domain/plugins/plugin-config.js';
+import { configKey, type FieldProblem, type PluginConfigSpec } from '../../domain/plugins/plugin-config.js';
+import { checkPluginSchemas } from '../../domain/plugins/plugin-schema-check.js';
+import { err, type Result } from '../../domain/result.js';
 import type { VersionClock } from '../../domain/plugins/version-clock.js';
+import type { ControllerMetrics } from '../../ports/controller-metrics.js';
 import type { Logger } from '../../ports/logger.js';
 import type { ClusterEvents, ConfigRef, ObservedConfig, PluginConfigCluster } from '../../ports/plugin-config-cluster.js';
 import type { PluginProblem } from '../../ports/plugin-config-source.js';
 import type { PluginDelivery, PodReport } from '../../ports/plugin-delivery.js';
-import { desiredConditions, eventFor, sameStatus, statusFor, type ConfigOutcome } from './config-status.js';
+import type { PluginSchemas } from '../../ports/plugin-schemas.js';
+import { desiredConditions, eventFor, sameStatus, statusFor, type ConfigOutcome, type SchemaOutcome } from './config-status.js';
 
 export interface PluginControllerDeps {
   readonly cluster: PluginConfigCluster;
   readonly delivery: PluginDelivery;
   readonly clock: VersionClock;
   readonly logger: Logger;
+  /** APISIX's plugin schemas; without them only the structural checks run. */
+  readonly schemas?: PluginSchemas;
+  readonly metrics?: ControllerMetrics;
+}
+
+/** A config as observed, with its plugins checked against the schemas (once per generation). */
+interface CheckedConfig {
+  readonly observed: ObservedConfig;
+  /** The observed spec, or its structural problems, or its plugins' schema problems. */
+  readonly spec: Result<PluginConfigSpec, readonly FieldProblem[]>;
+  readonly schema: SchemaOutcome;
 }
 
 export interface PluginControllerOptions {
@@ -29,6 +45,7 @@ export interface PluginControllerOptions {
 }
 
 export interface ControllerState {
+  readonly leading: boolean;
   readonly synced: boolean;
   readonly connected: boolean;
   readonly pods: number;
@@ -39,7 +56,7 @@ export interface ControllerState {
 const EMPTY_SET: PluginSet = { plugins: [], shadowed: [] };
 
 export class PluginController {
-  private readonly configs = new Map<string, ObservedConfig>();
+  private readonly configs = new Map<string, CheckedConfig>();
   private readonly pods = new Map<string, PodRef>();
   private readonly podsByNamespace = new Map<string, Map<string, PodRef>>();
   private readonly delivered = new Map<string, { readonly fingerprint: string; readonly version: number }>();
@@ -56,6 +73,11 @@ export class PluginController {
   private resyncTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private leading = false;
+  /** Bumped by lead() and follow(): a reconcile publishes and writes only for the term it began in. */
+  private term = 0;
+  /** lead() calls waiting for their term's first full pass. */
+  private readonly firstPass: { readonly term: number; readonly resolve: (published: boolean) => void }[] = [];
 
   constructor(
     private readonly deps: PluginControllerDeps,
@@ -63,17 +85,19 @@ export class PluginController {
   ) {}
 
   get state(): ControllerState {
-    return { synced: this.synced, connected: this.connected, pods: this.pods.size, configs: this.configs.size, reconciles: this.reconciles };
+    return { leading: this.leading, synced: this.synced, connected: this.connected, pods: this.pods.size, configs: this.configs.size, reconciles: this.reconciles };
   }
 
   async start(): Promise<void> {
     this.deps.delivery.onReport((report) => {
+      this.deps.metrics?.sidecarReport(report.problems.length);
       this.reports.set(report.pod, report);
       this.schedule(report.pod.slice(0, report.pod.indexOf('/')));
     });
     const events: ClusterEvents = {
       configChanged: (config) => {
-        this.configs.set(configKey(config.ref), config);
+        const key = configKey(config.ref);
+        this.configs.set(key, this.check(config, this.configs.get(key)));
         this.schedule(config.ref.namespace);
       },
       configDeleted: (ref) => {
@@ -100,11 +124,14 @@ export class PluginController {
         const first = !this.synced;
         this.synced = true;
         this.connected = true;
+        this.deps.metrics?.watchConnected(true);
         this.deps.logger.info({ target: this.deps.cluster.target, configs: this.configs.size, pods: this.pods.size }, first ? 'caches synced' : 'watches reconnected');
         this.schedule('all');
       },
       disconnected: () => {
         this.connected = false;
+        this.deps.metrics?.watchConnected(false);
+        this.deps.metrics?.error('watch');
       },
     };
     await this.deps.cluster.start(events);
@@ -112,8 +139,47 @@ export class PluginController {
     this.resyncTimer.unref();
   }
 
+  /**
+   * Starts acting as the leader: every pod's set is computed afresh and published (with versions
+   * from the clock, which the app has moved past the previous leader's). Resolves true once that
+   * first full pass has published (caches synced first), false if leadership or the controller
+   * ended before.
+   */
+  lead(): Promise<boolean> {
+    this.leading = true;
+    const term = ++this.term;
+    this.delivered.clear();
+    const published = new Promise<boolean>((resolve) => this.firstPass.push({ term, resolve }));
+    this.schedule('all');
+    return published;
+  }
+
+  /** Stops acting as the leader at once: nothing more is published or written until lead(). */
+  follow(): void {
+    this.leading = false;
+    this.term++;
+    // What the next term finds is whatever the other leader left: nothing of ours is assumed.
+    this.delivered.clear();
+    this.reports.clear();
+    this.written.clear();
+    this.eventKeys.clear();
+    clearTimeout(this.retryTimer);
+    this.settleFirstPass(() => false);
+  }
+
+  private settleFirstPass(outcome: (term: number) => boolean | undefined): void {
+    for (let i = this.firstPass.length - 1; i >= 0; i--) {
+      const waiter = this.firstPass[i]!;
+      const result = outcome(waiter.term);
+      if (result === undefined) continue;
+      this.firstPass.splice(i, 1);
+      waiter.resolve(result);
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    this.settleFirstPass(() => false);
     clearInterval(this.resyncTimer);
     clearTimeout(this.retryTimer);
     await this.deps.cluster.stop();
@@ -137,29 +203,42 @@ export class PluginController {
   private schedule(namespace: string | 'all'): void {
     if (namespace === 'all') this.dirty = 'all';
     else if (this.dirty !== 'all') this.dirty.add(namespace);
-    if (this.running || !this.synced || this.stopped) return;
+    if (this.running || !this.synced || this.stopped || !this.leading) return;
     this.running = (async () => {
       // Coalesce a burst of events (a relist delivers hundreds) into one pass.
       await new Promise((r) => setTimeout(r, 10));
-      while ((this.dirty === 'all' || this.dirty.size > 0) && !this.stopped) {
+      while ((this.dirty === 'all' || this.dirty.size > 0) && !this.stopped && this.leading) {
         const scope = this.dirty;
         this.dirty = new Set();
-        await this.reconcile(scope).catch((e: unknown) => {
-          this.deps.logger.error({ error: e instanceof Error ? e.message : String(e) }, 'reconcile failed');
-        });
+        const started = performance.now();
+        const kind = scope === 'all' ? 'all' : 'namespaces';
+        await this.reconcile(scope).then(
+          (ran) => ran && this.deps.metrics?.reconcile(kind, (performance.now() - started) / 1000, 'ok'),
+          (e: unknown) => {
+            this.deps.metrics?.reconcile(kind, (performance.now() - started) / 1000, 'error');
+            this.deps.metrics?.error('reconcile');
+            this.deps.logger.error({ error: e instanceof Error ? e.message : String(e) }, 'reconcile failed');
+          },
+        );
       }
       this.running = undefined;
     })();
   }
 
-  private async reconcile(scope: ReadonlySet<string> | 'all'): Promise<void> {
+  /** Resolves false when it did nothing (not leading). */
+  private async reconcile(scope: ReadonlySet<string> | 'all'): Promise<boolean> {
+    const term = this.term;
+    const leads = (): boolean => this.leading && this.term === term && !this.stopped;
+    if (!leads()) return false;
     this.reconciles++;
+    this.countObjects();
     const inScope = (namespace: string): boolean => scope === 'all' || scope.has(namespace);
     const valid: PluginConfigSpec[] = [];
-    for (const config of this.configs.values()) if (config.spec.ok && inScope(config.ref.namespace)) valid.push(config.spec.value);
+    for (const config of this.configs.values()) if (config.spec.ok && inScope(config.observed.ref.namespace)) valid.push(config.spec.value);
     const pods = scope === 'all' ? [...this.pods.values()] : [...scope].flatMap((ns) => [...(this.podsByNamespace.get(ns)?.values() ?? [])]);
     const plan = planPodPlugins(valid, pods);
 
+    let published = 0;
     for (const { namespace, name } of pods) {
       const key = `${namespace}/${name}`;
       const set = plan.pods.get(key) ?? EMPTY_SET;
@@ -167,6 +246,7 @@ export class PluginController {
       const before = this.delivered.get(key);
       if (before ? before.fingerprint === fingerprint : set.plugins.length === 0) continue;
       const version = this.deps.clock.next();
+      published++;
       this.delivered.set(key, { fingerprint, version });
       this.deps.delivery.publish(key, { version, plugins: set.plugins });
       this.deps.logger.info({ pod: key, version, plugins: set.plugins.map((p) => `${p.source}:${p.name}`) }, 'plugin set changed');
@@ -177,14 +257,19 @@ export class PluginController {
       this.reports.delete(key);
       this.deps.delivery.forget(key);
     }
+    if (published > 0) this.deps.metrics?.setsPublished(published);
+    if (scope === 'all') this.settleFirstPass((waiting) => (waiting === term ? true : undefined));
 
     let failures = 0;
-    for (const [key, config] of this.configs) {
+    for (const [key, { observed: config, spec, schema }] of this.configs) {
+      // Deposed while writing: the new leader writes from now on.
+      if (!leads()) return true;
       if (!inScope(config.ref.namespace)) continue;
       const reach = plan.configs.get(key);
       const outcome: ConfigOutcome = {
         generation: config.generation,
-        problems: config.spec.ok ? [] : config.spec.error,
+        problems: spec.ok ? [] : spec.error,
+        schema,
         pods: reach?.pods ?? [],
         shadowed: reach?.shadowed ?? [],
         sidecarProblems: this.sidecarProblems(key, reach?.pods ?? []),
@@ -198,10 +283,45 @@ export class PluginController {
       }
       if (!(await this.recordEvent(key, config.ref, outcome))) failures++;
     }
-    if (failures > 0 && !this.stopped) {
+    if (failures > 0 && leads()) {
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => this.schedule('all'), this.options.retryMs ?? 1000);
     }
+    return true;
+  }
+
+  private countObjects(): void {
+    let valid = 0;
+    for (const config of this.configs.values()) if (config.spec.ok) valid++;
+    this.deps.metrics?.objects(valid, this.configs.size - valid, this.pods.size);
+  }
+
+  /**
+   * The config's plugins against APISIX's schemas. A status echo or a relist brings the same
+   * generation again: its earlier verdict is kept rather than checked anew.
+   */
+  private check(observed: ObservedConfig, before: CheckedConfig | undefined): CheckedConfig {
+    if (before && before.observed.ref.uid === observed.ref.uid && before.observed.generation === observed.generation) return { ...before, observed };
+    const schemas = this.deps.schemas;
+    if (!observed.spec.ok) return { observed, spec: observed.spec, schema: schemas ? { kind: 'not-checked' } : { kind: 'off' } };
+    if (!schemas) return { observed, spec: observed.spec, schema: { kind: 'off' } };
+    const report = checkPluginSchemas(observed.spec.value, (name, config) => {
+      const verdict = schemas.check(name, config);
+      this.deps.metrics?.schemaCheck(verdict.kind);
+      return verdict;
+    });
+    const key = configKey(observed.ref);
+    if (report.problems.length > 0)
+      this.deps.logger.warn(
+        { config: key, generation: observed.generation, problems: report.problems.map((p) => `${p.field}: ${p.message}`) },
+        'plugin config refused by the APISIX schemas; not delivered',
+      );
+    if (report.unknown.length > 0)
+      this.deps.logger.warn(
+        { config: key, generation: observed.generation, plugins: report.unknown.map((u) => u.name), reason: report.unknown[0]!.reason },
+        'plugins without an APISIX schema; delivered unchecked',
+      );
+    return { observed, spec: report.problems.length > 0 ? err(report.problems) : observed.spec, schema: { kind: 'checked', report } };
   }
 
   /** Problems reported against the version each pod currently has, for this config's plugins. */
@@ -225,7 +345,9 @@ export class PluginController {
     const text = JSON.stringify(status.conditions.map((c) => [c.type, c.status, c.reason, c.message])) + `/${status.observedGeneration}/${status.matchedPods}`;
     if (this.written.get(key) === text) return 'written';
     const result = await this.deps.cluster.writeStatus(config.ref, status);
+    this.deps.metrics?.statusWrite(result.ok ? 'ok' : 'error');
     if (!result.ok) {
+      this.deps.metrics?.error('status');
       this.deps.logger.warn({ config: key, reason: result.error }, 'status not written; will retry');
       return 'failed';
     }
@@ -237,7 +359,9 @@ export class PluginController {
     const next = eventFor(outcome, desiredConditions(outcome));
     if (!next || this.eventKeys.get(key) === next.key) return true;
     const result = await this.deps.cluster.recordEvent(ref, next.event);
+    this.deps.metrics?.eventRecorded(result.ok ? 'ok' : 'error');
     if (!result.ok) {
+      this.deps.metrics?.error('event');
       this.deps.logger.warn({ config: key, reason: result.error }, 'event not recorded; will retry');
       return false;
     }

@@ -11,4 +11,12 @@ export class VersionClock {
     this.last = Math.max(this.last + 1, this.now());
     return this.last;
   }
+
+  /**
+   * Versions from now on are above `floor`: a new leader's, above anything the previous leader (on
+   * another machine, whose clock may run ahead of ours) can have handed out.
+   */
+  atLeast(floor: number): void {
+    this.last = Math.max(this.last, floor);
+  }
 }

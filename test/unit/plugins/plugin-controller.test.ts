@@ -43,6 +43,7 @@ async function start(ctx: Ctx, clock = new VersionClock(Date.now)): Promise<void
   ctx.delivery = new MemoryPluginDelivery(() => clock.next());
   ctx.controller = new PluginController({ cluster: ctx.cluster, delivery: ctx.delivery, clock, logger: quiet }, { resyncMs: 60_000, retryMs: 50 });
   await ctx.controller.start();
+  assert.ok(await ctx.controller.lead(), 'the first pass as leader did not publish');
   await settle(ctx);
 }
 
