@@ -37,6 +37,7 @@ export function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string
     sds: pick(flags.sds, 'AMESH_SDS'),
     readyAddress: pick(flags.readyAddress, 'AMESH_READY_ADDRESS'),
     metricsAddress: pick(flags.metricsAddress, 'AMESH_METRICS_ADDRESS'),
+    adminAddress: pick(flags.adminAddress, 'AMESH_ADMIN_ADDRESS'),
     portVariable: pick(flags.portVariable, 'AMESH_PORT_VARIABLE'),
     verdictWait: pick(flags.verdictWait, 'AMESH_VERDICT_WAIT_MS'),
     logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),

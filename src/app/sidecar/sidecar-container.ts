@@ -15,7 +15,7 @@ import { Logger } from '../../ports/logger.js';
 import { Metrics } from '../../ports/metrics.js';
 import { SecretFiles, SecretSource } from '../../ports/secret-source.js';
 import { readAdminKey } from './admin-key.js';
-import { OpsServer } from './ops-server.js';
+import { OpsServer, type OpsAddress } from './ops-server.js';
 import { SidecarApp } from './sidecar-app.js';
 import type { SidecarConfig, SinkConfig } from './sidecar-config.js';
 import { SyncService } from './sync-service.js';
@@ -172,7 +172,10 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
       registry: prometheus?.registry,
       xdsConnected: () => source.connected,
     });
-    const addresses = [config.readyAddress, config.metricsAddress].filter((a): a is string => a !== undefined);
+    const addresses: OpsAddress[] = [];
+    if (config.readyAddress !== undefined) addresses.push({ role: 'ready', address: config.readyAddress });
+    if (config.metricsAddress !== undefined) addresses.push({ role: 'metrics', address: config.metricsAddress });
+    if (config.adminAddress !== undefined) addresses.push({ role: 'admin', address: config.adminAddress });
     return new SidecarApp({ sync, ops, logger, addresses, closeSource: () => source.stop?.() });
   });
   return container;
