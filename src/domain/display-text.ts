@@ -2,7 +2,7 @@
 // terminal, a log line, a NACK or an HTTP body: control characters escaped so that they cannot move
 // the cursor, recolour the terminal or forge lines; long values cut with a marker, so that one value
 // cannot make a 100 KB line; private keys never shown.
-import { redactPrivateKeys } from './redaction.js';
+import { redactJsonStrings, redactPrivateKeys } from './redaction.js';
 
 /** How much of one echoed value (a name, a pattern, a header value) is shown. */
 export const ECHO_LIMIT = 200;
@@ -33,6 +33,15 @@ export function clip(text: string, max: number): string {
 
 /** An input value quoted for a message: cut to ECHO_LIMIT, controls escaped. */
 export const quote = (value: string, max = ECHO_LIMIT): string => `"${escapeControls(clip(value, max))}"`;
+
+/**
+ * JSON text for a terminal: JSON escapes C0 controls but not DEL, C1, the line separators or bidi
+ * controls, which can only occur inside strings, where a \u escape keeps the value as it is.
+ * Private keys are redacted.
+ */
+export function displayJson(value: unknown, indent?: number): string {
+  return JSON.stringify(redactJsonStrings(value), null, indent).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 /** A whole message for display: private keys redacted, cut to `max`, controls escaped (one line). */
 export const displayText = (text: string, max = MESSAGE_LIMIT): string => escapeControls(clip(redactPrivateKeys(text), max));

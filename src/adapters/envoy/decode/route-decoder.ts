@@ -38,6 +38,7 @@ import type { Any } from '../generated/google/protobuf/any.js';
 import { DecodeContext } from './decode-context.js';
 import { durationMs, inlineData, percentOf } from './scalars.js';
 import { decodeRegex, decodeStringMatcher } from './string-matcher.js';
+import { quote } from '../../../domain/display-text.js';
 
 const INERT_ROUTE = ['name', 'metadata', 'decorator', 'tracing', 'statPrefix'];
 
@@ -382,7 +383,7 @@ export function decodeRouteConfiguration(config: RouteConfiguration, ctx: Decode
   config.virtualHosts.forEach((vhost, v) =>
     vhost.domains.forEach((domain) => {
       const key = domain.toLowerCase();
-      if (seen.has(key)) ctx.fail(at(`virtual_hosts[${v}].domains`), `domain "${domain}" appears in more than one virtual host`);
+      if (seen.has(key)) ctx.fail(at(`virtual_hosts[${v}].domains`), `domain ${quote(domain)} appears in more than one virtual host`);
       seen.add(key);
     }),
   );
