@@ -72,6 +72,22 @@ s('--explain (text and json) shows a name with control characters escaped, on th
   });
 });
 
+s('--explain never shows a private key, even one that landed in a reported field (a key pasted as a filename)', async () => {
+  const key = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n';
+  const secret = `- "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret
+  name: client
+  tls_certificate: { certificate_chain: { inline_string: "not used" }, private_key: { filename: ${JSON.stringify(key)} } }
+`;
+  await inTempDir({ 'in.yaml': `resources:\n${cluster('c1')}${secret}` }, async (dir) => {
+    for (const explain of ['text', 'json']) {
+      const run = await cli(['translate', join(dir, 'in.yaml'), '--explain', explain, '-o', join(dir, 'out.yaml')]);
+      assert.is(run.code, 0, run.err);
+      assert.ok((run.out + run.err).includes('private_key.filename'), `${explain}: the record is shown`);
+      assert.not.match(run.out + run.err, /PRIVATE KEY|MIIEvQIBADAN/, explain);
+    }
+  });
+});
+
 s('an error echoing a 100 KB name is one bounded line with a marker', async () => {
   const huge = `r${'x'.repeat(100_000)}`;
   await inTempDir({ 'in.yaml': `resources:\n${listener(`l\r\n${huge}`, huge)}` }, async (dir) => {
