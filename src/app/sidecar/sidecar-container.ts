@@ -85,17 +85,18 @@ async function sinkFactoryOf(spec: SinkConfig): Promise<SinkFactory> {
 /** The adapter classes this configuration uses, imported (see the header). */
 async function adaptersFor(config: SidecarConfig, overrides: SidecarOverrides) {
   const wanted = <T>(needed: boolean, load: () => Promise<T>): Promise<T | undefined> => (needed ? load() : Promise.resolve(undefined));
-  const [xds, file, cache, outputCerts, sds, fileSecrets, plugins, sinks] = await Promise.all([
+  const [xds, file, cache, outputCerts, sds, secretCheck, fileSecrets, plugins, sinks] = await Promise.all([
     wanted(!overrides.source && config.source.kind === 'xds', () => import('../../adapters/xds/ads-client.js')),
     wanted(!overrides.source && config.source.kind === 'file', () => import('../../adapters/file-source/file-config-source.js')),
     wanted(!overrides.cache && config.cachePath !== undefined, () => import('../../adapters/file-cache/file-config-cache.js')),
     wanted(!overrides.secrets && config.outputCertsDir !== undefined, () => import('../../adapters/istio/output-certs-source.js')),
     wanted(!overrides.secrets && config.sdsTarget !== undefined, () => import('../../adapters/xds/sds-secret-source.js')),
+    wanted(!overrides.secrets && config.sdsTarget !== undefined, () => import('../../adapters/istio/secret-check.js')),
     wanted(!overrides.secretFiles && config.source.kind === 'xds', () => import('../../adapters/istio/file-secrets.js')),
     wanted(!overrides.plugins && config.plugins !== undefined, () => import('../../adapters/plugin-grpc/grpc-plugin-config-source.js')),
     overrides.sinks ? [] : Promise.all(config.sinks.map(sinkFactoryOf)),
   ]);
-  return { AdsClient: xds?.AdsClient, FileConfigSource: file?.FileConfigSource, FileConfigCache: cache?.FileConfigCache, OutputCertsSource: outputCerts?.OutputCertsSource, SdsSecretSource: sds?.SdsSecretSource, IstioFileSecrets: fileSecrets?.IstioFileSecrets, GrpcPluginConfigSource: plugins?.GrpcPluginConfigSource, sinks };
+  return { AdsClient: xds?.AdsClient, FileConfigSource: file?.FileConfigSource, FileConfigCache: cache?.FileConfigCache, OutputCertsSource: outputCerts?.OutputCertsSource, SdsSecretSource: sds?.SdsSecretSource, checkSecret: secretCheck?.checkSecret, IstioFileSecrets: fileSecrets?.IstioFileSecrets, GrpcPluginConfigSource: plugins?.GrpcPluginConfigSource, sinks };
 }
 
 export async function buildSidecarContainer(config: SidecarConfig, node: Node, overrides: SidecarOverrides = {}): Promise<Container> {
@@ -135,7 +136,8 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
     .toDynamicValue((ctx) => {
       if (overrides.secrets) return overrides.secrets;
       if (config.outputCertsDir) return new adapters.OutputCertsSource!({ directory: config.outputCertsDir });
-      if (config.sdsTarget) return new adapters.SdsSecretSource!({ target: config.sdsTarget, node, logger: ctx.get<Logger>(Logger) });
+      // SDS secrets pass the check the istio adapters apply to OUTPUT_CERTS and file-named secrets.
+      if (config.sdsTarget) return new adapters.SdsSecretSource!({ target: config.sdsTarget, node, logger: ctx.get<Logger>(Logger), check: adapters.checkSecret! });
       return undefined;
     });
   // istiod names files in the pod for DestinationRule TLS (file-cert:, file-root:); read as pilot-agent would.
