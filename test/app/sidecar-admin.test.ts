@@ -14,6 +14,7 @@ import { DEFAULT_ADMIN_ADDRESS, parseSidecarConfig } from '../../src/app/sidecar
 import { withEnvironment } from '../../src/app/sidecar/sidecar-command.js';
 import { buildSidecarContainer, SidecarAppToken } from '../../src/app/sidecar/sidecar-container.js';
 import type { SidecarApp } from '../../src/app/sidecar/sidecar-app.js';
+import { OpsServer } from '../../src/app/sidecar/ops-server.js';
 import { repoRoot } from '../support/shared-fixtures.js';
 import { workloadSecrets } from '../support/mesh-sidecar.js';
 
@@ -113,6 +114,29 @@ s('a busy admin address does not stop the sidecar: it serves readiness and says 
     }
   } finally {
     await holder.stop();
+  }
+});
+
+s('why the sidecar is not ready is told on the admin address only, as one line', async () => {
+  const ops = new OpsServer({
+    status: () => ({ ready: false, version: undefined, translation: undefined, lastError: 'admin:http://apisix:9180 refused routes/r1 (bad\r\nthing)', fromCache: false, unserved: [] }),
+    registry: undefined,
+    xdsConnected: () => undefined,
+  });
+  const bound = await ops.listen([
+    { role: 'ready', address: '127.0.0.1:0' },
+    { role: 'admin', address: '127.0.0.1:0' },
+  ]);
+  try {
+    const [ready, admin] = bound.map((b) => b.bound);
+    const probe = await fetch(`http://${ready}/healthz/ready`);
+    assert.is(probe.status, 503);
+    assert.is(await probe.text(), 'not ready\n');
+    const told = await fetch(`http://${admin}/healthz/ready`);
+    assert.is(told.status, 503);
+    assert.is(await told.text(), 'not ready: admin:http://apisix:9180 refused routes/r1 (bad\\r\\nthing)\n');
+  } finally {
+    await ops.close();
   }
 });
 

@@ -49,8 +49,9 @@ export class OpsServer {
       case '/healthz/ready':
       case '/ready':
         // Ready once a configuration (live, or the cached one while the control plane is away) is applied.
+        // Why not is for the admin address: the error names resources, files and the sinks' targets.
         if (status.ready) send(response, 200, 'ready\n');
-        else send(response, 503, `not ready${status.lastError ? `: ${displayText(status.lastError)}` : ''}\n`);
+        else send(response, 503, `not ready${admin && status.lastError ? `: ${displayText(status.lastError)}` : ''}\n`);
         return;
       case '/healthz/live':
         send(response, 200, 'live\n');
@@ -84,13 +85,20 @@ export class OpsServer {
 
   /**
    * Listens on each address; roles sharing an address share one server, which then serves what each
-   * of them serves. Returns the bound addresses in the order given.
+   * of them serves (port 0 is shared by readiness and metrics, never with admin, which gets its own).
+   * Returns the bound addresses in the order given.
    */
   async listen(addresses: readonly OpsAddress[]): Promise<BoundOpsAddress[]> {
-    const roles = new Map<string, Set<OpsRole>>();
-    for (const { role, address } of addresses) roles.set(address, (roles.get(address) ?? new Set()).add(role));
-    const boundByAddress = new Map<string, string>();
-    for (const [address, served] of roles) {
+    const keyOf = ({ role, address }: OpsAddress): string => (role === 'admin' && address.endsWith(':0') ? `${address} admin` : address);
+    const roles = new Map<string, { readonly address: string; readonly roles: Set<OpsRole> }>();
+    for (const entry of addresses) {
+      const key = keyOf(entry);
+      const group = roles.get(key) ?? { address: entry.address, roles: new Set<OpsRole>() };
+      group.roles.add(entry.role);
+      roles.set(key, group);
+    }
+    const boundByKey = new Map<string, string>();
+    for (const [key, { address, roles: served }] of roles) {
       const colon = address.lastIndexOf(':');
       const host = address.slice(0, colon) || '0.0.0.0';
       const port = Number(address.slice(colon + 1));
@@ -104,9 +112,9 @@ export class OpsServer {
       });
       this.servers.push(server);
       const info = server.address() as AddressInfo;
-      boundByAddress.set(address, `${host}:${info.port}`);
+      boundByKey.set(key, `${host}:${info.port}`);
     }
-    return addresses.map((a) => ({ ...a, bound: boundByAddress.get(a.address)! }));
+    return addresses.map((a) => ({ ...a, bound: boundByKey.get(keyOf(a))! }));
   }
 
   async close(): Promise<void> {
