@@ -364,7 +364,7 @@ async function measureCli(meshName: string, runtime: string, where: Placement, b
     const main =
       runtime === 'tsx' ? ['--import', 'tsx', path.join(root, 'src/app/main.ts')] : [path.join(build!.out, runtime === 'bundle' ? 'bundle/main.js' : 'src/app/main.js')];
     const sink = args['cli-sink'] === 'memory' ? 'memory' : `file:${path.join(dir, 'apisix.yaml')}`;
-    const flags = ['sidecar', '--xds', server.ready.address, '--sink', sink, '--ready-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0', '--log-level', 'info'];
+    const flags = ['sidecar', '--xds', server.ready.address, '--sink', sink, '--ready-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0', '--admin-address', 'off', '--log-level', 'info'];
     if (portVariable()) flags.push('--port-variable', portVariable());
     const started = performance.now();
     const env: NodeJS.ProcessEnv = { POD_NAME: 'bench-0', POD_NAMESPACE: 'default', INSTANCE_IP: '10.244.0.10', ...cliEnv() };

@@ -64,6 +64,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--output-certs <dir>', "pilot-agent's OUTPUT_CERTS directory with the workload certificates [OUTPUT_CERTS]")
     .option('--ready-address <addr>', 'readiness endpoint (/healthz/ready), host:port or off [AMESH_READY_ADDRESS]')
     .option('--metrics-address <addr>', 'Prometheus endpoint (/stats/prometheus), host:port or off [AMESH_METRICS_ADDRESS]')
+    .option('--admin-address <addr>', 'admin endpoints (/debug/config_dump, keys redacted), host:port or off; default 127.0.0.1:15000 [AMESH_ADMIN_ADDRESS]')
     .option('--port-variable <var>', 'nginx variable holding the destination port [AMESH_PORT_VARIABLE]')
     .option('--verdict-wait <ms>', 'how long an xDS ACK/NACK waits for the first apply to the sinks (default 3000) [AMESH_VERDICT_WAIT_MS]')
     .option('--plugins-from <addr>', 'amesh controller (host:port): AmeshPluginConfig plugins for this pod (POD_NAME/POD_NAMESPACE) [AMESH_PLUGINS_FROM]')

@@ -1,6 +1,7 @@
 // source update → consistency check → translation: what every app does with a new snapshot.
 import { Translator, type Translation, type TranslateOptions } from '../adapters/apisix/translate.js';
 import { FidelityReport } from '../domain/fidelity.js';
+import { quote } from '../domain/display-text.js';
 import { err, ok, type Result } from '../domain/result.js';
 import { danglingReferences, type DanglingReference, type MeshSnapshot } from '../domain/snapshot.js';
 import type { SourceUpdate } from '../ports/config-source.js';
@@ -41,19 +42,19 @@ export function translateUpdate(update: SourceUpdate, options: PipelineOptions, 
   if (dangling.length > 0 && !options.partial) {
     return err(
       dangling.map((d) => ({
-        resource: `${d.from.type} "${d.from.name}"`,
+        resource: `${d.from.type} ${quote(d.from.name)}`,
         field: d.field,
-        message: `references ${d.to.type} "${d.to.name}", which is not in the configuration (use --partial for incomplete dumps)`,
+        message: `references ${d.to.type} ${quote(d.to.name)}, which is not in the configuration (use --partial for incomplete dumps)`,
       })),
     );
   }
   // Missing clusters are reported by the translation itself, with what APISIX does instead.
   for (const d of dangling) {
-    if (d.to.type !== 'Cluster') report.record({ resource: d.from, field: d.field, severity: 'dropped', reason: `${d.to.type} "${d.to.name}" is not in the input` });
+    if (d.to.type !== 'Cluster') report.record({ resource: d.from, field: d.field, severity: 'dropped', reason: `${d.to.type} ${quote(d.to.name)} is not in the input` });
   }
   const translation = translator.translate(update.snapshot, options, report);
   if (!translation.ok) {
-    return err(translation.error.map((e) => ({ resource: `${e.resource.type} "${e.resource.name}"`, field: e.field, message: e.message })));
+    return err(translation.error.map((e) => ({ resource: `${e.resource.type} ${quote(e.resource.name)}`, field: e.field, message: e.message })));
   }
   return ok(translation.value);
 }

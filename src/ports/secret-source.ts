@@ -15,6 +15,24 @@ export interface SecretWatcher {
   onError(error: SourceError): void;
 }
 
+/** The part of a Secret a check found wrong, by Envoy's field names. */
+export type SecretField = 'tls_certificate.certificate_chain' | 'tls_certificate.private_key' | 'validation_context.trusted_ca';
+
+export interface SecretProblem {
+  readonly field: SecretField;
+  /** What is wrong, without the secret's content. */
+  readonly message: string;
+  /** The other field, when the problem is between two (a key that does not belong to the chain's leaf). */
+  readonly related?: SecretField;
+}
+
+/**
+ * Checks TLS material before it is published: whatever a source delivers goes through the same check
+ * (parse, the key belongs to the leaf, the chain is in order). `nameOf` names the other field in a
+ * message about two of them (a file path instead of the field name). undefined: nothing wrong.
+ */
+export type SecretCheck = (secret: Secret, nameOf?: (field: SecretField) => string) => SecretProblem | undefined;
+
 export interface SecretSource {
   /** Starts delivering secrets; the first set may arrive synchronously or later. */
   watch(watcher: SecretWatcher): Disposable;

@@ -408,7 +408,7 @@ if (unavailable) {
     const shmPath = join(shmDir, 'xds.shm');
     const nginx = await NginxShdict.start(prefix, { shmPath });
     const file = join(repoRoot, 'examples/bookinfo/sidecar-resources.yaml');
-    const config = parseSidecarConfig({ file, sink: [`shdict:${shmPath}?group=nogroup`], readyAddress: '127.0.0.1:0', metricsAddress: 'off' });
+    const config = parseSidecarConfig({ file, sink: [`shdict:${shmPath}?group=nogroup`], readyAddress: '127.0.0.1:0', metricsAddress: 'off', adminAddress: 'off' });
     assert.ok(config.ok, JSON.stringify(config));
     const node: Node = { id: 'test', cluster: 'test', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] };
     const app = (await buildSidecarContainer(config.value, node, { logger: new PinoLogger({ level: 'silent' }) })).get<SidecarApp>(SidecarAppToken);

@@ -62,7 +62,7 @@ async function startRig(options: RigOptions = {}): Promise<Rig> {
   const logger = new RecordingLogger();
   // The real Admin API sink, with a short retry budget so that a 5xx ends the first attempt quickly.
   const sink = new AdminApiSink({ url: admin.url, retry: { initialMs: 5, maxMs: 50, budgetMs: 200 }, resyncMs: 0, logger });
-  const config = parseSidecarConfig({ xds: address, xdsMode: 'sotw', sink: [`admin:${admin.url}`], readyAddress: options.readyAddress ?? 'off', metricsAddress: 'off' });
+  const config = parseSidecarConfig({ xds: address, xdsMode: 'sotw', sink: [`admin:${admin.url}`], readyAddress: options.readyAddress ?? 'off', metricsAddress: 'off', adminAddress: options.readyAddress ?? 'off' });
   if (!config.ok) throw new Error(config.error);
   const metrics = new MemoryMetrics();
   const probe = options.unservedProbeMs !== undefined ? { unservedProbeMs: options.unservedProbeMs } : {};
@@ -191,7 +191,7 @@ s('APISIX without stream mode (proxy_mode http): every response is ACKed, the HT
     assert.not.ok([...rig.admin.objects.keys()].some((k) => k.startsWith('stream_routes/')));
 
     const target = `admin:${rig.admin.url}`;
-    const dump = (await (await fetch(`http://${rig.app.ops[0]!}/debug/config_dump`)).json()) as { ready: boolean; lastError: string | null; unserved: { sink: string; key: string; reason: string; written: boolean }[] };
+    const dump = (await (await fetch(`http://${rig.app.admin!}/debug/config_dump`)).json()) as { ready: boolean; lastError: string | null; unserved: { sink: string; key: string; reason: string; written: boolean }[] };
     assert.equal({ ready: dump.ready, lastError: dump.lastError }, { ready: true, lastError: null });
     assert.equal(dump.unserved.map((u) => u.key).sort(), streamKeys);
     assert.ok(dump.unserved.every((u) => u.sink === target && !u.written && /stream mode is disabled/.test(u.reason)), JSON.stringify(dump.unserved[0]));

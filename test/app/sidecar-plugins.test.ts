@@ -65,7 +65,7 @@ const routePlugins = (config: GatewayConfig): Map<string, JsonObject> =>
 const s = suite<Ctx>('amesh sidecar: AmeshPluginConfig plugins merged into the routes');
 
 s.before.each(async (ctx) => {
-  const config = parseSidecarConfig({ file: bookinfo, sink: ['memory'], readyAddress: 'off', metricsAddress: 'off' });
+  const config = parseSidecarConfig({ file: bookinfo, sink: ['memory'], readyAddress: 'off', metricsAddress: 'off', adminAddress: 'off' });
   if (!config.ok) throw new Error(config.error);
   const clock = new VersionClock(Date.now);
   ctx.delivery = new MemoryPluginDelivery(() => clock.next());

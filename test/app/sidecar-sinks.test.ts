@@ -65,7 +65,7 @@ s('bad specs fail naming the flag, and credentials are not echoed', () => {
 async function runOnce(args: readonly string[], env: Record<string, string>, metrics?: MemoryMetrics): Promise<{ code: number; err: string }> {
   let err = '';
   const code = await runCli(
-    ['sidecar', '--file', join(repoRoot, 'examples/bookinfo/istiod-capture.json'), '--once', '--ready-address', 'off', '--metrics-address', 'off', ...args],
+    ['sidecar', '--file', join(repoRoot, 'examples/bookinfo/istiod-capture.json'), '--once', '--ready-address', 'off', '--metrics-address', 'off', '--admin-address', 'off', ...args],
     { out: () => {}, err: (t) => void (err += t), env },
     { sidecar: { logger: quiet, ...(metrics ? { metrics } : {}) } },
   );

@@ -26,15 +26,15 @@ const node: Node = { id: 'test', cluster: 'test', dynamicParameters: {}, userAge
 const quiet = new PinoLogger({ level: 'silent' });
 
 async function startApp(flags: SidecarFlags, overrides: SidecarOverrides): Promise<SidecarApp> {
-  const config = parseSidecarConfig({ sink: ['memory'], readyAddress: '127.0.0.1:0', metricsAddress: 'off', ...flags });
+  const config = parseSidecarConfig({ sink: ['memory'], readyAddress: '127.0.0.1:0', metricsAddress: 'off', adminAddress: '127.0.0.1:0', ...flags });
   if (!config.ok) throw new Error(config.error);
   const app = (await buildSidecarContainer(config.value, node, { logger: quiet, ...overrides })).get<SidecarApp>(SidecarAppToken);
   await app.start();
   return app;
 }
 
-async function get(app: SidecarApp, urlPath: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(`http://${app.ops[0]}${urlPath}`);
+async function get(app: SidecarApp, urlPath: string, on = app.ops[0]): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://${on}${urlPath}`);
   return { status: response.status, body: await response.text() };
 }
 
@@ -72,7 +72,7 @@ s('a file source reaches the sinks; probes and metrics answer; not ready before'
     await app.sync.applied;
     assert.is(sink.applied.ofKind('routes').length, 10);
     assert.is((await get(app, '/healthz/ready')).status, 200);
-    const dump = JSON.parse((await get(app, '/debug/config_dump')).body) as { version: string; fidelity: { records: unknown[] }; config: { routes: unknown[] } };
+    const dump = JSON.parse((await get(app, '/debug/config_dump', app.admin)).body) as { version: string; fidelity: { records: unknown[] }; config: { routes: unknown[] } };
     assert.is(dump.config.routes.length, 10);
     assert.ok(dump.fidelity.records.length > 10);
   } finally {

@@ -321,7 +321,7 @@ for (const mode of ['delta', 'sotw'] as const) {
       try {
         const code = await withTimeout(
           runCli(
-            ['sidecar', '--xds', ctx.istiod!.address, '--xds-mode', mode, '--node-from', 'env', '--pod-info-dir', podInfoDir, '--sink', 'memory', '--once', '--ready-address', 'off', '--metrics-address', 'off'],
+            ['sidecar', '--xds', ctx.istiod!.address, '--xds-mode', mode, '--node-from', 'env', '--pod-info-dir', podInfoDir, '--sink', 'memory', '--once', '--ready-address', 'off', '--metrics-address', 'off', '--admin-address', 'off'],
             { out: () => undefined, err: (text) => void (err += text), env },
             { sidecar: { logger, metrics, sinks: [sink], secrets } },
           ),

@@ -272,7 +272,7 @@ if (!available.apiserver || !available.etcd) {
   s('end to end: an amesh sidecar subscribed with --plugins-from renders the plugins into its routes and its collision report reaches the status', async (ctx) => {
     const kc = ctx.kube!.kubeConfig();
     const bookinfo = path.join(repoRoot, 'examples/bookinfo/sidecar-resources.yaml');
-    const flags = parseSidecarConfig({ file: bookinfo, sink: ['memory'], readyAddress: 'off', metricsAddress: 'off', pluginsFrom: ctx.app!.address!, podName: 'web-1', podNamespace: NS });
+    const flags = parseSidecarConfig({ file: bookinfo, sink: ['memory'], readyAddress: 'off', metricsAddress: 'off', adminAddress: 'off', pluginsFrom: ctx.app!.address!, podName: 'web-1', podNamespace: NS });
     if (!flags.ok) throw new Error(flags.error);
     const sink = new MemoryConfigSink();
     const node = { id: 'web-1.shop', cluster: 'test', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] };

@@ -3,7 +3,9 @@
 // with the workload certificate to tlsMode=istio ones, the server verifying the SPIFFE identity),
 // appended response headers, values a YAML 1.1 reader would change, a file holding private keys read
 // by workers running as nobody, stream upstreams with TLS, the Admin API with stream mode off, and
-// absolute redirects. Requests go through APISIX to real servers. Runs per build present.
+// absolute redirects. Requests go through APISIX to real servers. Runs per build present. Issue 12,
+// item 3: a `$` in header values, a direct response body and a redirect location arrives literally
+// (APISIX would otherwise copy the request's Authorization into the response).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { createServer as createTcpServer, connect, type Server as TcpServer, type AddressInfo } from 'node:net';
@@ -81,12 +83,25 @@ interface Servers {
 /** The mesh under test; `streams` adds the TCP listeners (stream routes). */
 function meshSnapshot(version: string, servers: Servers, pki: TestPki, options: { streams: boolean; mtls: boolean }) {
   const yaml11 = { add: [{ name: 'x-yes', value: 'yes', action: 'overwrite' as const }, { name: 'x-octal', value: '0755', action: 'overwrite' as const }], remove: [] };
+  const literalDollars = {
+    response: {
+      add: [
+        { name: 'x-literal', value: '$http_authorization', action: 'overwrite' as const },
+        { name: 'x-literal-added', value: 'Bearer ${http_authorization}', action: 'append' as const },
+      ],
+      remove: [],
+    },
+    request: { add: [{ name: 'x-request-literal', value: '$http_authorization $1 $$host', action: 'overwrite' as const }], remove: [] },
+  };
   const appended = { add: [{ name: 'x-added', value: 'one', action: 'append' as const }, { name: 'x-added', value: 'two', action: 'append' as const }], remove: [] };
   const routes = [
     route('/plain', forward('outbound|9080||plain.default.svc.cluster.local')),
     route('/headers', forward('outbound|9080||plain.default.svc.cluster.local'), appended, { add: [{ name: 'x-on', value: 'on', action: 'overwrite' }, { name: 'x-null', value: '~', action: 'overwrite' }], remove: [] }),
     route('/yaml11', forward('outbound|9080||plain.default.svc.cluster.local'), yaml11),
     route('/moved', { kind: 'redirect', scheme: undefined, host: undefined, port: undefined, path: { kind: 'path', value: '/new' }, responseCode: 302, stripQuery: false }),
+    route('/dollar-headers', forward('outbound|9080||plain.default.svc.cluster.local'), literalDollars.response, literalDollars.request),
+    route('/dollar-body', { kind: 'direct-response', status: 200, body: 'token=$http_authorization ${http_authorization} $1' }),
+    route('/dollar-moved', { kind: 'redirect', scheme: undefined, host: undefined, port: undefined, path: { kind: 'path', value: '/pay/$http_authorization' }, responseCode: 302, stripQuery: true }),
   ];
   if (options.mtls) routes.push(route('/mtls', forward('outbound|9080||secure.default.svc.cluster.local')));
   const workload = pki.workloads[1];
@@ -214,6 +229,21 @@ function suiteFor(build: ApisixBuild): void {
       const moved = await get(instance, '/moved');
       assert.is(moved.status, 302);
       assert.is(moved.headers.get('location'), `http://svc.example/new`);
+
+      const withCredentials = (path: string): Promise<RawResponse> =>
+        rawRequest(instance.ip, { port: HTTP_PORT, host: 'svc.example', path, method: 'GET', headers: { Authorization: 'Bearer secret-token' } });
+      const dollars = await withCredentials('/dollar-headers');
+      assert.is(dollars.status, 200, dollars.body);
+      assert.is(dollars.headers.get('x-literal'), '$http_authorization', 'response header value arrives literally');
+      assert.is(dollars.headers.get('x-literal-added'), 'Bearer ${http_authorization}');
+      assert.is((JSON.parse(dollars.body) as { headers: Record<string, string> }).headers['x-request-literal'], '$http_authorization $1 $$host', 'request header value arrives literally');
+      assert.not.match(JSON.stringify([...dollars.headers]), /secret-token/);
+      const body = await withCredentials('/dollar-body');
+      assert.is(body.status, 200);
+      assert.is(body.body, 'token=$http_authorization ${http_authorization} $1');
+      const dollarMoved = await withCredentials('/dollar-moved');
+      assert.is(dollarMoved.status, 302);
+      assert.is(dollarMoved.headers.get('location'), '/pay/$http_authorization', 'the literal location (relative: regex_uri cannot hold the request host)');
 
       if (streams) assert.is(await tcpExchange(instance.ip, STREAM_PORT, 'ping'), 'tcp:ping', 'stream route to a plaintext TCP upstream');
       assert.equal(await instance.errors(), [], 'error.log');

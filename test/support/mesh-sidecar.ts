@@ -311,8 +311,10 @@ export interface MeshSidecar {
   readonly metrics: TimedMetrics;
   readonly logger: RecordingLogger;
   readonly source: AdsClient;
-  /** `host:port` of /healthz/ready and /debug/config_dump. */
+  /** `host:port` of /healthz/ready. */
   readonly ops: string;
+  /** `host:port` of /debug/config_dump. */
+  readonly admin: string;
   stop(): Promise<void>;
 }
 
@@ -323,6 +325,7 @@ export async function startMeshSidecar(options: MeshSidecarOptions): Promise<Mes
     sink: ['memory'],
     readyAddress: '127.0.0.1:0',
     metricsAddress: 'off',
+    adminAddress: '127.0.0.1:0',
     ...(options.portVariable ? { portVariable: options.portVariable } : {}),
   });
   if (!config.ok) throw new Error(config.error);
@@ -371,6 +374,7 @@ export async function startMeshSidecar(options: MeshSidecarOptions): Promise<Mes
     logger,
     source: adsClient,
     ops: app.ops[0]!,
+    admin: app.admin!,
     stop: () => (stopped ??= app.stop()),
   };
 }

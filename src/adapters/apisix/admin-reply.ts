@@ -1,4 +1,5 @@
 // Reading APISIX Admin API answers: the message of an error body and whether retrying can help.
+import { displayText } from '../../domain/display-text.js';
 import type { JsonObject } from '../../domain/json.js';
 import type { HttpOutcome } from './http-json.js';
 import type { StoreFailure } from './object-store.js';
@@ -6,20 +7,26 @@ import { isTransientStatus } from './retry.js';
 
 const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** APISIX's message from an error body: error_msg, or message (404s), or the raw text. */
+/**
+ * APISIX's message from an error body: error_msg, or message (404s), or the raw text. It goes into
+ * logs, the config dump and NACKs: one bounded line (APISIX's messages can hold CR/LF and quote the
+ * object), no private keys.
+ */
 export function messageOf(body: string): string {
   try {
     const parsed: unknown = JSON.parse(body);
     if (isObject(parsed)) {
       const text = parsed.error_msg ?? parsed.message;
       const detail = parsed.description;
-      if (typeof text === 'string') return typeof detail === 'string' ? `${text} (${detail})` : text;
+      if (typeof text === 'string') return displayText(typeof detail === 'string' ? `${text} (${detail})` : text, MESSAGE_CHARS);
     }
   } catch {
     // not JSON: quote it as it came
   }
-  return body.trim().slice(0, 300) || '(empty body)';
+  return displayText(body.trim(), 300) || '(empty body)';
 }
+
+const MESSAGE_CHARS = 1000;
 
 /** A failed exchange as a StoreFailure: no answer or a 5xx is transient, any other status is a refusal. */
 export function failureOf(outcome: HttpOutcome, what: string): StoreFailure {

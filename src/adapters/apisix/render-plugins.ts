@@ -4,6 +4,8 @@ import type { CorsPolicy, FaultPolicy, HeaderMutations, RedirectAction } from '.
 import type { StringMatcher } from '../../domain/mesh/string-match.js';
 import type { FidelitySink, ResourceRef } from '../../domain/fidelity.js';
 import { escapePcre, re2ToPcre } from './regex.js';
+import { literalForResolveVar, ngxTemplateLiteral, redirectUriAltersLiteral } from './nginx-literal.js';
+import { quote } from '../../domain/display-text.js';
 import { err, ok, type Result } from '../../domain/result.js';
 
 export interface PluginContext {
@@ -23,7 +25,8 @@ const RESPONSE_ADD_ITEM = /^[^:]+:[^:]*[^/]$/;
 /**
  * `{add, set, remove}` for proxy-rewrite (`request`) or response-rewrite (`response`); undefined when
  * empty. The two plugins take `add` differently: proxy-rewrite a map whose value may be a list,
- * response-rewrite a list of `"name: value"` strings.
+ * response-rewrite a list of `"name: value"` strings. Values are literal: a `$` is written so that
+ * APISIX substitutes no variable (nginx-literal.ts).
  */
 export function headerOperations(mutations: HeaderMutations, ctx: PluginContext, direction: 'request' | 'response'): JsonObject | undefined {
   if (mutations.add.length === 0 && mutations.remove.length === 0) return undefined;
@@ -33,19 +36,20 @@ export function headerOperations(mutations: HeaderMutations, ctx: PluginContext,
     ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.headers_to_add`, severity: 'approximated', reason: `"${header}": ${reason}` });
   for (const header of mutations.add) {
     if (header.value.includes('%')) approximate(header.name, 'Envoy format string is sent literally');
+    const value = literalForResolveVar(header.value);
     if (header.action === 'overwrite') {
-      set[header.name] = header.value;
+      set[header.name] = value;
       continue;
     }
     if (header.action === 'add-if-absent') approximate(header.name, 'ADD_IF_ABSENT is rendered as an append');
-    const item = `${header.name}: ${header.value}`;
+    const item = `${header.name}: ${value}`;
     if (direction === 'response' && !RESPONSE_ADD_ITEM.test(item)) {
       // APISIX's pattern refuses such an append outright; setting the header is the nearest it accepts.
       approximate(header.name, "APISIX's response-rewrite cannot append a value containing ':' or ending in '/': it replaces the header instead");
-      set[header.name] = header.value;
+      set[header.name] = value;
       continue;
     }
-    appended.set(header.name, [...(appended.get(header.name) ?? []), header.value]);
+    appended.set(header.name, [...(appended.get(header.name) ?? []), value]);
   }
   const operations: JsonObject = {};
   if (appended.size > 0) {
@@ -73,15 +77,10 @@ export function faultInjection(fault: FaultPolicy, ctx: PluginContext): JsonObje
   return Object.keys(config).length > 0 ? config : undefined;
 }
 
-/** A fixed response: fault-injection's abort at 100% answers without an upstream. */
-export function fixedResponse(status: number, body: string | undefined, ctx?: PluginContext): JsonObject {
+/** A fixed response: fault-injection's abort at 100% answers without an upstream; the body is literal (nginx-literal.ts). */
+export function fixedResponse(status: number, body: string | undefined): JsonObject {
   const abort: JsonObject = { http_status: status, percentage: 100 };
-  if (body !== undefined && body.length > 0) {
-    if (ctx && /\$\{?\w/.test(body)) {
-      ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.direct_response.body`, severity: 'approximated', reason: 'APISIX substitutes $variables in the response body' });
-    }
-    abort.body = body;
-  }
+  if (body !== undefined && body.length > 0) abort.body = literalForResolveVar(body);
   return { abort };
 }
 
@@ -142,17 +141,28 @@ export function toNgxSubstitution(substitution: string): string {
 export function redirect(action: RedirectAction, matchedPrefix: string | undefined, ctx: PluginContext): Result<JsonObject, string> {
   const config: JsonObject = { ret_code: action.responseCode };
   const path = action.path;
-  if (path?.kind === 'prefix' || path?.kind === 'regex') {
+  // `uri` substitutes `$x` and drops a lone `\`, with no escape: such a literal location goes as a regex_uri template.
+  const literal = [action.scheme, action.host, path?.kind === 'path' ? path.value : undefined].find((t) => t !== undefined && redirectUriAltersLiteral(t));
+  if (path?.kind === 'prefix' || path?.kind === 'regex' || literal !== undefined) {
     let rewrite: [string, string];
-    if (path.kind === 'prefix') {
+    if (path?.kind === 'prefix') {
       if (matchedPrefix === undefined) return err(`${ctx.field}.redirect.prefix_rewrite: only valid on a prefix or path match`);
-      rewrite = [`^${escapePcre(matchedPrefix)}(.*)`, `${toNgxSubstitution(path.value)}$1`];
-    } else {
+      rewrite = [`^${escapePcre(matchedPrefix)}(.*)`, `${ngxTemplateLiteral(path.value)}$1`];
+    } else if (path?.kind === 'regex') {
       const pcre = re2ToPcre(path.regex);
       if (!pcre.ok) return err(`${ctx.field}.redirect.regex_rewrite.pattern.regex: ${pcre.error}`);
       rewrite = [pcre.value.body, toNgxSubstitution(path.substitution)];
+    } else {
+      ctx.fidelity.record({
+        resource: ctx.ref,
+        field: `${ctx.field}.redirect`,
+        severity: 'approximated',
+        reason: `${quote(literal!)} holds "$" or "\\", which APISIX's redirect uri would substitute: written as a rewritten redirect, literally`,
+      });
+      // The whole request path is replaced by the literal one, or kept ($1) when the redirect has none.
+      rewrite = path?.kind === 'path' ? ['^[\\s\\S]*', ngxTemplateLiteral(path.value)] : ['^([\\s\\S]*)', '$1'];
     }
-    config.regex_uri = [rewrite[0], `${literalOrigin(action, ctx)}${rewrite[1]}`];
+    config.regex_uri = [rewrite[0], `${ngxTemplateLiteral(literalOrigin(action, ctx))}${rewrite[1]}`];
   } else {
     // Envoy's Location is absolute and keeps the request's authority (port included) unless the
     // redirect changes it; APISIX would send a relative uri as it is. `uri` may hold nginx variables.

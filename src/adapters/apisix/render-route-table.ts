@@ -167,7 +167,7 @@ function routeBody(route: Route, vhost: VirtualHost, table: RouteTable, ctx: Rou
     if (!config.ok) return config;
     body = { plugins: { redirect: config.value } };
   } else {
-    body = { plugins: { 'fault-injection': fixedResponse(action.status, action.body, pc) } };
+    body = { plugins: { 'fault-injection': fixedResponse(action.status, action.body) } };
   }
   const request = headerOperations(mergeHeaderMutations([route.requestHeaders, vhost.requestHeaders, table.requestHeaders]), { ...pc, field: `${pc.field}.request_headers_to_add` }, 'request');
   if (request) body.plugins['proxy-rewrite'] = { ...(body.plugins['proxy-rewrite'] ?? {}), headers: request };

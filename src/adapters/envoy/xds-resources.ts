@@ -18,6 +18,7 @@ import { decodeClusterLoadAssignment } from './decode/endpoint-decoder.js';
 import { decodeListener } from './decode/listener-decoder.js';
 import { decodeRouteConfiguration } from './decode/route-decoder.js';
 import { decodeSecret } from './decode/secret-decoder.js';
+import { quote } from '../../domain/display-text.js';
 
 export type { DecodeError } from './decode/decode-context.js';
 
@@ -111,7 +112,7 @@ export function decodeXdsResources(resources: Iterable<XdsResource>, fidelity: F
     const name = nameOf(resource);
     const key = `${resource.type}/${name}`;
     if (name !== '' && seen.has(key)) {
-      errors.push({ resource: { type: resource.type as ResourceType, name }, field: 'name', message: `duplicate ${resource.type} "${name}"` });
+      errors.push({ resource: { type: resource.type as ResourceType, name }, field: 'name', message: `duplicate ${resource.type} ${quote(name)}` });
       continue;
     }
     seen.add(key);

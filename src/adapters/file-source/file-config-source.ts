@@ -6,6 +6,7 @@ import { statSync, watch as watchFs, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { quote } from '../../domain/display-text.js';
 import { FidelityReport } from '../../domain/fidelity.js';
 import { err, ok, type Result } from '../../domain/result.js';
 import { createSnapshot } from '../../domain/snapshot.js';
@@ -102,7 +103,14 @@ export class FileConfigSource implements ConfigSource {
           if (stream.ok) {
             for (const resource of stream.value.resources) {
               const name = xdsResourceName(resource);
-              if (!origins.has(resourceKey(resource.type, name))) origins.set(resourceKey(resource.type, name), where);
+              const key = resourceKey(resource.type, name);
+              const first = origins.get(key);
+              // A duplicate is where its second copy is, not where the first one was.
+              if (first !== undefined && name !== '') {
+                const at = first === where ? 'earlier in this file' : `first in ${first}`;
+                return void (failure = { location: `${where}: ${resource.type} ${quote(name)} field name`, message: `duplicate ${resource.type} ${quote(name)} (${at})` });
+              }
+              if (first === undefined) origins.set(key, where);
               if (errors.length === 0) yield resource;
             }
           }
@@ -121,7 +129,7 @@ export class FileConfigSource implements ConfigSource {
     if (problem) {
       const more = decoded.errors.length > 1 ? ` (and ${decoded.errors.length - 1} more)` : '';
       const file = origins.get(resourceKey(problem.resource.type, problem.resource.name)) ?? this.options.path;
-      const location = `${file}: ${problem.resource.type} "${problem.resource.name}"${problem.field ? ` field ${problem.field}` : ''}`;
+      const location = `${file}: ${problem.resource.type} ${quote(problem.resource.name)}${problem.field ? ` field ${problem.field}` : ''}`;
       return err({ location, message: `${problem.message}${more}` });
     }
     const version = hash.digest('hex').slice(0, 16);

@@ -5,16 +5,16 @@
 // first bundle of security.GetOSRootFilePath that exists). The control plane chooses which files are
 // read, exactly as istiod does for pilot-agent; a key read here goes where `default`'s goes.
 //
-// Files are checked like the OUTPUT_CERTS ones (complete PEM, a key that belongs to its leaf
-// certificate) and read again only when a stat says they changed, so a reader asked on every update
-// costs a stat per file. The result for an unchanged file is the same object, which lets callers
+// Files are checked like the OUTPUT_CERTS ones and SDS secrets (secret-check.ts: complete PEM, a key
+// that belongs to its leaf certificate, a chain in order) and read again only when a stat says they
+// changed, so a reader asked on every update costs a stat per file. The result for an unchanged file is the same object, which lets callers
 // tell "nothing changed" by identity.
 import { readFileSync, statSync } from 'node:fs';
 import type { Secret } from '../../domain/mesh/secret.js';
 import { err, ok, type Result } from '../../domain/result.js';
 import type { SourceError } from '../../ports/config-source.js';
-import type { SecretFiles } from '../../ports/secret-source.js';
-import { keyMatchesCertificate, parseCertificates, parsePrivateKey } from './pem.js';
+import type { SecretField, SecretFiles } from '../../ports/secret-source.js';
+import { checkSecret } from './secret-check.js';
 import { parseIstioSecretName } from './sds-names.js';
 
 /** pkg/security/security.go GetOSRootFilePath, in its order (Go's crypto/x509 root_linux.go list). */
@@ -59,9 +59,9 @@ function readText(path: string): Result<string, SourceError> {
 function readRoots(name: string, path: string): Read {
   const text = readText(path);
   if (!text.ok) return text;
-  const roots = parseCertificates(text.value);
-  if (!roots.ok) return err({ location: path, message: roots.error });
-  return ok({ kind: 'validation', name, trustedCa: text.value });
+  const secret: Secret = { kind: 'validation', name, trustedCa: text.value };
+  const problem = checkSecret(secret);
+  return problem ? err({ location: path, message: problem.message }) : ok(secret);
 }
 
 function readCertificate(name: string, chainPath: string, keyPath: string): Read {
@@ -69,12 +69,10 @@ function readCertificate(name: string, chainPath: string, keyPath: string): Read
   if (!chainText.ok) return chainText;
   const keyText = readText(keyPath);
   if (!keyText.ok) return keyText;
-  const chain = parseCertificates(chainText.value);
-  if (!chain.ok) return err({ location: chainPath, message: chain.error });
-  const key = parsePrivateKey(keyText.value);
-  if (!key.ok) return err({ location: keyPath, message: key.error });
-  if (!keyMatchesCertificate(chain.value[0]!, key.value)) return err({ location: keyPath, message: `does not belong to the leaf certificate of ${chainPath}` });
-  return ok({ kind: 'certificate', name, certificateChain: chainText.value, privateKey: keyText.value });
+  const secret: Secret = { kind: 'certificate', name, certificateChain: chainText.value, privateKey: keyText.value };
+  const pathOf = (field: SecretField): string => (field === 'tls_certificate.private_key' ? keyPath : chainPath);
+  const problem = checkSecret(secret, pathOf);
+  return problem ? err({ location: pathOf(problem.field), message: problem.message }) : ok(secret);
 }
 
 export class IstioFileSecrets implements SecretFiles {

@@ -5,17 +5,17 @@
 //
 // pilot-agent replaces each file by rename, key first, then chain, then root, so a reader can catch
 // a new key beside the old chain. Hence: watch the directory (a file watch would stay on the
-// replaced inode), settle for a debounce, and publish only a complete set whose key belongs to its
-// leaf certificate. Anything else gets one more look after `settleMs`, then is reported through
-// onError while the last good set stays in force. The watch holds the event loop until disposed.
+// replaced inode), settle for a debounce, and publish only a complete set that passes secret-check.ts
+// (the key belongs to its leaf certificate, the chain is in order). Anything else gets one more look
+// after `settleMs`, then is reported through onError while the last good set stays in force. The watch holds the event loop until disposed.
 import { watch as watchFs, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Secret } from '../../domain/mesh/secret.js';
 import { err, ok, type Result } from '../../domain/result.js';
 import type { Disposable, SourceError } from '../../ports/config-source.js';
-import type { SecretSource, SecretWatcher } from '../../ports/secret-source.js';
-import { keyMatchesCertificate, parseCertificates, parsePrivateKey } from './pem.js';
+import type { SecretField, SecretSource, SecretWatcher } from '../../ports/secret-source.js';
+import { checkSecret } from './secret-check.js';
 import { ROOT_CA_SECRET, WORKLOAD_CERTIFICATE_SECRET } from './sds-names.js';
 
 export const OUTPUT_CERT_FILES = { certificateChain: 'cert-chain.pem', privateKey: 'key.pem', rootCert: 'root-cert.pem' } as const;
@@ -50,19 +50,20 @@ export async function readOutputCerts(directory: string): Promise<Result<Secret[
   if (!chainText.ok) return chainText;
   if (!keyText.ok) return keyText;
   if (!rootText.ok) return rootText;
-  const chain = parseCertificates(chainText.value);
-  if (!chain.ok) return err({ location: paths.chain, message: chain.error });
-  const key = parsePrivateKey(keyText.value);
-  if (!key.ok) return err({ location: paths.key, message: key.error });
-  const roots = parseCertificates(rootText.value);
-  if (!roots.ok) return err({ location: paths.root, message: roots.error });
-  if (!keyMatchesCertificate(chain.value[0]!, key.value)) {
-    return err({ location: directory, message: `${OUTPUT_CERT_FILES.privateKey} does not belong to the leaf certificate of ${OUTPUT_CERT_FILES.certificateChain} (rotation half-written?)` });
-  }
-  return ok([
+  const secrets: Secret[] = [
     { kind: 'certificate', name: WORKLOAD_CERTIFICATE_SECRET, certificateChain: chainText.value, privateKey: keyText.value },
     { kind: 'validation', name: ROOT_CA_SECRET, trustedCa: rootText.value },
-  ]);
+  ];
+  const pathOf: Record<SecretField, string> = { 'tls_certificate.certificate_chain': paths.chain, 'tls_certificate.private_key': paths.key, 'validation_context.trusted_ca': paths.root };
+  const fileOf = (field: SecretField): string => basename(pathOf[field]);
+  for (const secret of secrets) {
+    const problem = checkSecret(secret, fileOf);
+    if (!problem) continue;
+    // A key beside another chain is what a reader sees halfway through pilot-agent's rotation.
+    if (problem.related) return err({ location: directory, message: `${fileOf(problem.field)} ${problem.message} (rotation half-written?)` });
+    return err({ location: pathOf[problem.field], message: problem.message });
+  }
+  return ok(secrets);
 }
 
 const fingerprint = (secrets: readonly Secret[]): string =>

@@ -22,6 +22,7 @@ import { GrpcAdsTransport, type AdsStream, type AdsTransportOptions } from './gr
 import { ResourceCache, type StagedChange } from './resource-cache.js';
 import { SubscriptionState, type ResponseMeta } from './subscription-state.js';
 import { XDS_TYPES, xdsTypeOfUrl, type XdsType } from './xds-types.js';
+import { displayText, quote } from '../../domain/display-text.js';
 
 export type AdsMode = 'sotw' | 'delta';
 
@@ -79,8 +80,11 @@ function combined(verdicts: readonly Pending<UpdateVerdict>[]): Pending<UpdateVe
   return Promise.all(verdicts).then((settled) => settled.find((v) => !v.accepted) ?? ACCEPTED);
 }
 
+/** error_detail is shown in the control plane's logs and istioctl: ten errors' worth, not a whole input. */
+const NACK_MESSAGE_LIMIT = 4096;
+
 function describeErrors(errors: readonly DecodeError[]): string {
-  const shown = errors.slice(0, 10).map((e) => `${e.resource.type} "${e.resource.name}"${e.field ? ` field ${e.field}` : ''}: ${e.message}`);
+  const shown = errors.slice(0, 10).map((e) => `${e.resource.type} ${quote(e.resource.name)}${e.field ? ` field ${e.field}` : ''}: ${e.message}`);
   return errors.length > 10 ? `${shown.join('; ')}; and ${errors.length - 10} more` : shown.join('; ');
 }
 
@@ -263,7 +267,9 @@ export class AdsClient implements ConfigSource {
     });
   }
 
-  private nack(stream: AdsStream, type: XdsType, meta: ResponseMeta, message: string): void {
+  private nack(stream: AdsStream, type: XdsType, meta: ResponseMeta, reason: string): void {
+    // The reason may quote a sink's target (APISIX's error_msg) or the input: one bounded line, no keys.
+    const message = displayText(reason, NACK_MESSAGE_LIMIT);
     this.options.logger.warn({ type: type.short, nonce: meta.nonce, error: message }, 'rejecting xDS response (NACK); the last good configuration stays');
     stream.send(this.subscriptions.nack(type, meta, { code: INVALID_ARGUMENT, message, details: [] }));
     this.options.events?.nack?.(type, message);

@@ -7,6 +7,7 @@ import type { Any } from '../envoy/ads-protocol.js';
 import { xdsResourceFromAny } from '../envoy/xds-any.js';
 import { decodeXdsResource, xdsResourceName, type DecodeError, type DomainResource } from '../envoy/xds-resources.js';
 import type { XdsType } from './xds-types.js';
+import { quote } from '../../domain/display-text.js';
 
 export interface CachedResource {
   readonly name: string;
@@ -77,7 +78,7 @@ export class ResourceCache {
       const bytes = item.any.value;
       // Delta names its resources: check duplicates before the unchanged-bytes shortcut below skips it.
       if (item.name !== undefined && puts.has(item.name)) {
-        errors.push({ resource: { type: type.kind, name: item.name }, field: 'name', message: `duplicate ${type.kind} "${item.name}" in one response` });
+        errors.push({ resource: { type: type.kind, name: item.name }, field: 'name', message: `duplicate ${type.kind} ${quote(item.name)} in one response` });
         return;
       }
       const known = item.name !== undefined ? current.get(item.name) : undefined;
@@ -93,11 +94,11 @@ export class ResourceCache {
       }
       const name = xdsResourceName(parsed.value);
       if (item.name !== undefined && item.name !== name) {
-        errors.push({ resource: { type: type.kind, name: item.name }, field: 'name', message: `the resource is named "${name}"` });
+        errors.push({ resource: { type: type.kind, name: item.name }, field: 'name', message: `the resource is named ${quote(name)}` });
         return;
       }
       if (puts.has(name)) {
-        errors.push({ resource: { type: type.kind, name }, field: 'name', message: `duplicate ${type.kind} "${name}" in one response` });
+        errors.push({ resource: { type: type.kind, name }, field: 'name', message: `duplicate ${type.kind} ${quote(name)} in one response` });
         return;
       }
       const previous = current.get(name);

@@ -1,17 +1,20 @@
 // Workload certificates from pilot-agent's SDS socket (./var/run/secrets/workload-spiffe-uds/socket),
 // as Envoy gets them: SotW SecretDiscoveryService for `default` (certificate and key) and `ROOTCA`.
-// Each response is ACKed, or NACKed when a secret does not decode; rotations arrive as new responses.
+// Each response is ACKed, or NACKed when a secret does not decode or fails the check every source of
+// TLS material passes (`check`, given by the container: parse, key matches certificate, chain in
+// order); a NACKed response changes nothing, the last good set stays. Rotations arrive as new responses.
 import { credentials as grpcCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { FidelityReport } from '../../domain/fidelity.js';
 import type { Secret } from '../../domain/mesh/secret.js';
 import type { Disposable } from '../../ports/config-source.js';
 import type { Logger } from '../../ports/logger.js';
-import type { SecretSource, SecretWatcher } from '../../ports/secret-source.js';
+import type { SecretCheck, SecretSource, SecretWatcher } from '../../ports/secret-source.js';
 import { SecretDiscoveryServiceClient, type DiscoveryRequest, type DiscoveryResponse, type Node } from '../envoy/ads-protocol.js';
 import { TYPE_URL } from '../envoy/proto/type-urls.js';
 import { xdsResourceFromAny } from '../envoy/xds-any.js';
 import { decodeXdsResource } from '../envoy/xds-resources.js';
 import { Backoff } from '../../domain/backoff.js';
+import { displayText, quote } from '../../domain/display-text.js';
 import { grpcTarget } from './grpc-transport.js';
 
 export const ISTIO_SDS_SOCKET = 'unix:./var/run/secrets/workload-spiffe-uds/socket';
@@ -21,6 +24,8 @@ export interface SdsSecretSourceOptions {
   readonly node: Node;
   readonly names?: readonly string[];
   readonly logger: Logger;
+  /** What a secret must pass to be published. */
+  readonly check: SecretCheck;
 }
 
 const INVALID_ARGUMENT = 3;
@@ -58,11 +63,16 @@ export class SdsSecretSource implements SecretSource {
           continue;
         }
         const decoded = decodeXdsResource(resource.value, new FidelityReport());
-        if (decoded.errors.length > 0) problems.push(...decoded.errors.map((e) => `Secret "${e.resource.name}" ${e.field}: ${e.message}`));
-        else if (decoded.domain?.type === 'Secret') secrets.push(decoded.domain.value);
+        if (decoded.errors.length > 0) problems.push(...decoded.errors.map((e) => `Secret ${quote(e.resource.name)} field ${e.field}: ${e.message}`));
+        else if (decoded.domain?.type === 'Secret') {
+          const secret = decoded.domain.value;
+          const problem = this.options.check(secret);
+          if (problem) problems.push(`Secret ${quote(secret.name)} field ${problem.field}: ${problem.message}`);
+          else secrets.push(secret);
+        }
       }
       if (problems.length > 0) {
-        const message = problems.join('; ');
+        const message = displayText(problems.join('; '));
         stream.write(request({ responseNonce: response.nonce, errorDetail: { code: INVALID_ARGUMENT, message, details: [] } }));
         watcher.onError({ location: this.options.target, message });
         return;

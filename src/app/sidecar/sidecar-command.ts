@@ -1,5 +1,6 @@
 // `amesh sidecar`: keeps APISIX in step with a control plane (or a file) until stopped.
 import type { Node } from '../../adapters/envoy/ads-protocol.js';
+import { displayText } from '../../domain/display-text.js';
 import { ok } from '../../domain/result.js';
 import { SecretText } from '../../domain/secret-text.js';
 import { adminKeyProblem } from './admin-key.js';
@@ -37,6 +38,7 @@ export function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string
     sds: pick(flags.sds, 'AMESH_SDS'),
     readyAddress: pick(flags.readyAddress, 'AMESH_READY_ADDRESS'),
     metricsAddress: pick(flags.metricsAddress, 'AMESH_METRICS_ADDRESS'),
+    adminAddress: pick(flags.adminAddress, 'AMESH_ADMIN_ADDRESS'),
     portVariable: pick(flags.portVariable, 'AMESH_PORT_VARIABLE'),
     verdictWait: pick(flags.verdictWait, 'AMESH_VERDICT_WAIT_MS'),
     logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
@@ -88,7 +90,8 @@ export async function runSidecar(flags: SidecarFlags, io: CliIo, overrides: Side
   await Promise.race([config.value.once ? app.sync.applied : new Promise<never>(() => undefined), stopped, gaveUp]);
   await app.stop();
   if (failure) {
-    io.err(`error: ${failure}\n`);
+    // The source's error echoes its input (file names, resource names): one bounded line, no keys.
+    io.err(`error: ${displayText(failure)}\n`);
     return EXIT.input;
   }
   return EXIT.ok;

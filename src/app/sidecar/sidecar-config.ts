@@ -37,6 +37,8 @@ export interface SidecarConfig {
   readonly sdsTarget: string | undefined;
   readonly readyAddress: string | undefined;
   readonly metricsAddress: string | undefined;
+  /** The config dump (and probes, metrics): loopback by default, as Envoy's admin. */
+  readonly adminAddress: string | undefined;
   readonly portVariable: string | undefined;
   /** How long the verdict on an xDS update waits for its first apply; undefined = the SyncService's default. */
   readonly verdictWaitMs?: number | undefined;
@@ -74,6 +76,7 @@ export interface SidecarFlags {
   readonly sds?: string;
   readonly readyAddress?: string;
   readonly metricsAddress?: string;
+  readonly adminAddress?: string;
   readonly portVariable?: string;
   /** --verdict-wait, milliseconds. */
   readonly verdictWait?: string | undefined;
@@ -108,6 +111,9 @@ function pluginsConfig(flags: SidecarFlags): Result<PluginsConfig | undefined, s
     keyFile: flags.pluginsKeyFile || undefined,
   });
 }
+
+/** Envoy's admin port, free in a pod whose proxy is APISIX; loopback: the config dump is for this pod's own debugging. */
+export const DEFAULT_ADMIN_ADDRESS = '127.0.0.1:15000';
 
 const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/;
 
@@ -194,6 +200,8 @@ export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, s
   if (!ready.ok) return ready;
   const metrics = address('--metrics-address', flags.metricsAddress ?? '0.0.0.0:15090');
   if (!metrics.ok) return metrics;
+  const admin = address('--admin-address', flags.adminAddress ?? DEFAULT_ADMIN_ADDRESS);
+  if (!admin.ok) return admin;
   if (flags.sds !== undefined && !flags.sds.startsWith('unix:')) return err(`--sds: expected unix:<path>, got "${flags.sds}"`);
   if (flags.sds && flags.outputCerts) return err('give either --sds or --output-certs, not both');
   const logLevel = (flags.logLevel ?? 'info') as LogLevel;
@@ -216,6 +224,7 @@ export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, s
     sdsTarget: flags.sds || undefined,
     readyAddress: ready.value,
     metricsAddress: metrics.value,
+    adminAddress: admin.value,
     portVariable: flags.portVariable,
     once: flags.once ?? false,
     logLevel,

@@ -15,7 +15,7 @@ import { Logger } from '../../ports/logger.js';
 import { Metrics } from '../../ports/metrics.js';
 import { SecretFiles, SecretSource } from '../../ports/secret-source.js';
 import { readAdminKey } from './admin-key.js';
-import { OpsServer } from './ops-server.js';
+import { OpsServer, type OpsAddress } from './ops-server.js';
 import { SidecarApp } from './sidecar-app.js';
 import type { SidecarConfig, SinkConfig } from './sidecar-config.js';
 import { SyncService } from './sync-service.js';
@@ -85,17 +85,18 @@ async function sinkFactoryOf(spec: SinkConfig): Promise<SinkFactory> {
 /** The adapter classes this configuration uses, imported (see the header). */
 async function adaptersFor(config: SidecarConfig, overrides: SidecarOverrides) {
   const wanted = <T>(needed: boolean, load: () => Promise<T>): Promise<T | undefined> => (needed ? load() : Promise.resolve(undefined));
-  const [xds, file, cache, outputCerts, sds, fileSecrets, plugins, sinks] = await Promise.all([
+  const [xds, file, cache, outputCerts, sds, secretCheck, fileSecrets, plugins, sinks] = await Promise.all([
     wanted(!overrides.source && config.source.kind === 'xds', () => import('../../adapters/xds/ads-client.js')),
     wanted(!overrides.source && config.source.kind === 'file', () => import('../../adapters/file-source/file-config-source.js')),
     wanted(!overrides.cache && config.cachePath !== undefined, () => import('../../adapters/file-cache/file-config-cache.js')),
     wanted(!overrides.secrets && config.outputCertsDir !== undefined, () => import('../../adapters/istio/output-certs-source.js')),
     wanted(!overrides.secrets && config.sdsTarget !== undefined, () => import('../../adapters/xds/sds-secret-source.js')),
+    wanted(!overrides.secrets && config.sdsTarget !== undefined, () => import('../../adapters/istio/secret-check.js')),
     wanted(!overrides.secretFiles && config.source.kind === 'xds', () => import('../../adapters/istio/file-secrets.js')),
     wanted(!overrides.plugins && config.plugins !== undefined, () => import('../../adapters/plugin-grpc/grpc-plugin-config-source.js')),
     overrides.sinks ? [] : Promise.all(config.sinks.map(sinkFactoryOf)),
   ]);
-  return { AdsClient: xds?.AdsClient, FileConfigSource: file?.FileConfigSource, FileConfigCache: cache?.FileConfigCache, OutputCertsSource: outputCerts?.OutputCertsSource, SdsSecretSource: sds?.SdsSecretSource, IstioFileSecrets: fileSecrets?.IstioFileSecrets, GrpcPluginConfigSource: plugins?.GrpcPluginConfigSource, sinks };
+  return { AdsClient: xds?.AdsClient, FileConfigSource: file?.FileConfigSource, FileConfigCache: cache?.FileConfigCache, OutputCertsSource: outputCerts?.OutputCertsSource, SdsSecretSource: sds?.SdsSecretSource, checkSecret: secretCheck?.checkSecret, IstioFileSecrets: fileSecrets?.IstioFileSecrets, GrpcPluginConfigSource: plugins?.GrpcPluginConfigSource, sinks };
 }
 
 export async function buildSidecarContainer(config: SidecarConfig, node: Node, overrides: SidecarOverrides = {}): Promise<Container> {
@@ -135,7 +136,8 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
     .toDynamicValue((ctx) => {
       if (overrides.secrets) return overrides.secrets;
       if (config.outputCertsDir) return new adapters.OutputCertsSource!({ directory: config.outputCertsDir });
-      if (config.sdsTarget) return new adapters.SdsSecretSource!({ target: config.sdsTarget, node, logger: ctx.get<Logger>(Logger) });
+      // SDS secrets pass the check the istio adapters apply to OUTPUT_CERTS and file-named secrets.
+      if (config.sdsTarget) return new adapters.SdsSecretSource!({ target: config.sdsTarget, node, logger: ctx.get<Logger>(Logger), check: adapters.checkSecret! });
       return undefined;
     });
   // istiod names files in the pod for DestinationRule TLS (file-cert:, file-root:); read as pilot-agent would.
@@ -172,7 +174,10 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
       registry: prometheus?.registry,
       xdsConnected: () => source.connected,
     });
-    const addresses = [config.readyAddress, config.metricsAddress].filter((a): a is string => a !== undefined);
+    const addresses: OpsAddress[] = [];
+    if (config.readyAddress !== undefined) addresses.push({ role: 'ready', address: config.readyAddress });
+    if (config.metricsAddress !== undefined) addresses.push({ role: 'metrics', address: config.metricsAddress });
+    if (config.adminAddress !== undefined) addresses.push({ role: 'admin', address: config.adminAddress });
     return new SidecarApp({ sync, ops, logger, addresses, closeSource: () => source.stop?.() });
   });
   return container;

@@ -1,6 +1,7 @@
 // `amesh translate`: one source snapshot → translation → one sink, with a summary and, on request,
 // the fidelity report. Bad input leaves the output untouched.
 import { diffConfigs } from '../../domain/diff.js';
+import { clip, displayText, ECHO_LIMIT } from '../../domain/display-text.js';
 import type { FidelitySummaryLine } from '../../domain/fidelity.js';
 import { GatewayConfig } from '../../domain/gateway-config.js';
 import type { Translation } from '../../adapters/apisix/translate.js';
@@ -58,7 +59,8 @@ export class TranslateApp {
   }
 }
 
+/** One line for a terminal: names and reasons come from the input, so they are cut, escaped and redacted. */
 export function formatSummaryLine(line: FidelitySummaryLine): string {
-  const examples = line.examples.length > 0 ? ` (e.g. ${line.examples.join(', ')})` : '';
-  return `${line.severity.padEnd(12)} ${line.resourceType} ${line.field}: ${line.reason} ×${line.count}${examples}`;
+  const examples = line.examples.length > 0 ? ` (e.g. ${line.examples.map((name) => clip(name, ECHO_LIMIT)).join(', ')})` : '';
+  return displayText(`${line.severity.padEnd(12)} ${line.resourceType} ${clip(line.field, ECHO_LIMIT)}: ${line.reason} ×${line.count}${examples}`);
 }

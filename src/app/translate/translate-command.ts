@@ -2,16 +2,18 @@
 import { buildTranslateContainer, TranslateAppToken, type ContainerOverrides } from '../container.js';
 import { parseTranslateConfig, type TranslateFlags } from '../config.js';
 import { EXIT, type CliIo } from '../cli-io.js';
+import { displayJson, displayText } from '../../domain/display-text.js';
 import { formatSummaryLine, type TranslateApp, type TranslateFailure, type TranslateOutcome } from './translate-app.js';
 
+/** One line per error: what is echoed from the input is cut, escaped and redacted (displayText). */
 function describeFailure(failure: TranslateFailure): string {
   switch (failure.kind) {
     case 'input':
-      return `error: ${failure.error.location}: ${failure.error.message}\n`;
+      return `error: ${displayText(`${failure.error.location}: ${failure.error.message}`)}\n`;
     case 'translation':
-      return failure.errors.map((e) => `error: ${e.resource}${e.field ? ` field ${e.field}` : ''}: ${e.message}\n`).join('');
+      return failure.errors.map((e) => `error: ${displayText(`${e.resource}${e.field ? ` field ${e.field}` : ''}: ${e.message}`)}\n`).join('');
     case 'output':
-      return `error: could not write the output: ${failure.reason}\n`;
+      return `error: could not write the output: ${displayText(failure.reason)}\n`;
   }
 }
 
@@ -46,7 +48,7 @@ export async function runTranslate(input: string | undefined, flags: TranslateFl
   const report = outcome.value.translation.report;
   // With the document on stdout, everything else goes to stderr.
   const side = config.value.output ? io.out : io.err;
-  if (config.value.explain === 'json') side(`${JSON.stringify(report.records, null, 2)}\n`);
+  if (config.value.explain === 'json') side(`${displayJson(report.records, 2)}\n`);
   else if (config.value.explain === 'text') side(report.summary().map((line) => `${formatSummaryLine(line)}\n`).join(''));
   side(summary(outcome.value, config.value.output ?? 'stdout'));
   return EXIT.ok;

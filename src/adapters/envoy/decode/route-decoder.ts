@@ -38,15 +38,21 @@ import type { Any } from '../generated/google/protobuf/any.js';
 import { DecodeContext } from './decode-context.js';
 import { durationMs, inlineData, percentOf } from './scalars.js';
 import { decodeRegex, decodeStringMatcher } from './string-matcher.js';
+import { quote } from '../../../domain/display-text.js';
+import { checkHeaderNames, checkHeaderText } from './header-text.js';
 
 const INERT_ROUTE = ['name', 'metadata', 'decorator', 'tracing', 'statPrefix'];
 
 function headerMutations(add: readonly HeaderValueOption[], remove: readonly string[], field: string, ctx: DecodeContext): HeaderMutations {
+  checkHeaderNames(remove, `${field}_to_remove`, ctx);
   return {
     add: add.flatMap((option, i) => {
       const header = option.header;
       if (!header) return [];
       const value = header.value !== '' ? header.value : Buffer.from(header.rawValue ?? []).toString('utf8');
+      const at = `${field}_to_add[${i}].header`;
+      checkHeaderText(header.key, `${at}.key`, ctx, { nonEmpty: true, maxBytes: true });
+      checkHeaderText(value, `${at}.${header.value !== '' ? 'value' : 'raw_value'}`, ctx, { maxBytes: true });
       // Before append_action existed, `append` (default true) chose between append and overwrite.
       let action: 'append' | 'overwrite' | 'add-if-absent' = option.append === false ? 'overwrite' : 'append';
       if (option.appendAction === HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD) action = 'overwrite';
@@ -89,6 +95,7 @@ function pathMatch(match: RouteMatch, field: string, ctx: DecodeContext): PathMa
 
 function headerMatch(header: HeaderMatcher, field: string, ctx: DecodeContext): HeaderMatch | undefined {
   const name = header.name.toLowerCase();
+  if (!checkHeaderText(header.name, `${field}.name`, ctx, { nonEmpty: true })) return undefined;
   const spec = header.headerMatchSpecifier;
   if (header.treatMissingHeaderAsEmpty) ctx.approximated(`${field}.treat_missing_header_as_empty`, 'a missing header does not match as an empty one');
   if (!spec) return { name, match: { kind: 'present', present: true }, invert: header.invertMatch };
@@ -165,6 +172,7 @@ function hashPolicies(action: RouteAction, field: string, ctx: DecodeContext): H
     const spec = policy.policySpecifier;
     switch (spec?.$case) {
       case 'header':
+        checkHeaderText(spec.value.headerName, `${field}.hash_policy[${i}].header.header_name`, ctx, { nonEmpty: true });
         return [{ kind: 'header', name: spec.value.headerName.toLowerCase() }];
       case 'cookie':
         if (spec.value.ttl) ctx.dropped(`${field}.hash_policy[${i}].cookie.ttl`, 'APISIX does not generate hash cookies');
@@ -205,12 +213,13 @@ function forwardAction(action: RouteAction, field: string, ctx: DecodeContext): 
   }
   const host = action.hostRewriteSpecifier;
   let hostRewrite: ForwardAction['hostRewrite'];
-  if (host?.$case === 'hostRewriteLiteral') hostRewrite = { kind: 'literal', host: host.value };
+  if (host?.$case === 'hostRewriteLiteral' && checkHeaderText(host.value, `${field}.host_rewrite_literal`, ctx)) hostRewrite = { kind: 'literal', host: host.value };
   else if (host?.$case === 'autoHostRewrite' && host.value) hostRewrite = { kind: 'auto' };
   else if (host) ctx.dropped(`${field}.${host.$case === 'hostRewriteHeader' ? 'host_rewrite_header' : 'host_rewrite_path_regex'}`, 'no APISIX equivalent');
   const regexRewrite = action.regexRewrite
     ? { regex: decodeRegex(action.regexRewrite.pattern, `${field}.regex_rewrite.pattern`, ctx) ?? '', substitution: action.regexRewrite.substitution }
     : undefined;
+  checkHeaderText(action.prefixRewrite, `${field}.prefix_rewrite`, ctx);
   const mirrors: MirrorPolicy[] = action.requestMirrorPolicies.map((m) => ({ cluster: m.cluster, fraction: percentOf(m.runtimeFraction?.defaultValue) / 100 }));
   ctx.unhandled(
     action,
@@ -243,6 +252,11 @@ const REDIRECT_CODES: Record<RedirectAction_RedirectResponseCode, DomainRedirect
 function redirectAction(action: RedirectAction, field: string, ctx: DecodeContext): DomainRedirect | undefined {
   const scheme = action.schemeRewriteSpecifier;
   const path = action.pathRewriteSpecifier;
+  // All of them end up in the Location header.
+  checkHeaderText(action.hostRedirect, `${field}.host_redirect`, ctx);
+  if (scheme?.$case === 'schemeRedirect') checkHeaderText(scheme.value, `${field}.scheme_redirect`, ctx);
+  if (path?.$case === 'pathRedirect') checkHeaderText(path.value, `${field}.path_redirect`, ctx);
+  if (path?.$case === 'prefixRewrite') checkHeaderText(path.value, `${field}.prefix_rewrite`, ctx);
   let redirectPath: DomainRedirect['path'];
   if (path?.$case === 'pathRedirect') redirectPath = { kind: 'path', value: path.value };
   else if (path?.$case === 'prefixRewrite') redirectPath = { kind: 'prefix', value: path.value };
@@ -298,6 +312,10 @@ function routeAction(route: Route, field: string, ctx: DecodeContext): DomainAct
 function corsPolicy(cors: EnvoyCors | undefined, field: string, ctx: DecodeContext): CorsPolicy | undefined {
   if (!cors) return undefined;
   const origins = cors.allowOriginStringMatch.map((m, i) => decodeStringMatcher(m, `${field}.allow_origin_string_match[${i}]`, ctx));
+  // Sent as Access-Control-* response headers.
+  for (const [value, name] of [[cors.allowMethods, 'allow_methods'], [cors.allowHeaders, 'allow_headers'], [cors.exposeHeaders, 'expose_headers'], [cors.maxAge, 'max_age']] as const) {
+    checkHeaderText(value, `${field}.${name}`, ctx);
+  }
   if (origins.includes(undefined)) return undefined;
   return {
     allowOrigins: origins as CorsPolicy['allowOrigins'],
@@ -380,9 +398,10 @@ export function decodeRouteConfiguration(config: RouteConfiguration, ctx: Decode
   const at = (name: string): string => (field ? `${field}.${name}` : name);
   const seen = new Set<string>();
   config.virtualHosts.forEach((vhost, v) =>
-    vhost.domains.forEach((domain) => {
+    vhost.domains.forEach((domain, d) => {
+      checkHeaderText(domain, at(`virtual_hosts[${v}].domains[${d}]`), ctx);
       const key = domain.toLowerCase();
-      if (seen.has(key)) ctx.fail(at(`virtual_hosts[${v}].domains`), `domain "${domain}" appears in more than one virtual host`);
+      if (seen.has(key)) ctx.fail(at(`virtual_hosts[${v}].domains`), `domain ${quote(domain)} appears in more than one virtual host`);
       seen.add(key);
     }),
   );
