@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import type { ApisixRoute } from '../../src/adapters/apisix/apisix-types.js';
 import { translateSnapshot, type RouteOrigin } from '../../src/adapters/apisix/translate.js';
 import { diffConfigs } from '../../src/domain/diff.js';
-import { GatewayConfig, type GatewayObject } from '../../src/domain/gateway-config.js';
+import { GatewayConfig, objectKey, type GatewayObject } from '../../src/domain/gateway-config.js';
 import type { JsonObject } from '../../src/domain/json.js';
 import type { MeshSnapshot } from '../../src/domain/snapshot.js';
 import type { ApplyResult, ConfigSink } from '../../src/ports/config-sink.js';
@@ -16,6 +16,7 @@ import { bindingsOf, checkFirstMatch } from './first-match.js';
 
 export const ROUTE_HEADER = 'x-amesh-route';
 const PROBE_HOST = 'probe.amesh.invalid';
+const PROBE_KEY = 'routes/amesh-probe';
 
 export interface RawResponse {
   readonly status: number;
@@ -104,6 +105,15 @@ export function withProbe(config: GatewayConfig): GatewayConfig {
 
 /** Applies `next` (made with withProbe) after `previous` through `sink`, then waits until APISIX serves it. */
 export async function deliver(sink: ConfigSink, previous: GatewayConfig, next: GatewayConfig, ip: string, port: number): Promise<ApplyResult> {
+  // Sinks that write object by object (Admin API, etcd) may land the probe before other routes, and a
+  // data plane watching etcd then serves the new probe with old routes: the probe goes in last, alone.
+  const probeFirst = previous.objects.get(PROBE_KEY);
+  if (probeFirst && /^(admin|etcd):/.test(sink.target)) {
+    const withoutNewProbe = GatewayConfig.of(next.version, [...next.objects.values()].map((o) => (objectKey(o.kind, o.id) === PROBE_KEY ? probeFirst : o)));
+    const staged = await sink.apply({ desired: withoutNewProbe, changes: diffConfigs(previous, withoutNewProbe) });
+    if (staged.failed.length > 0) throw new Error(`${sink.target} refused ${next.version}: ${JSON.stringify(staged.failed.slice(0, 3))}`);
+    previous = withoutNewProbe;
+  }
   const result = await sink.apply({ desired: next, changes: diffConfigs(previous, next) });
   if (result.failed.length > 0) throw new Error(`${sink.target} refused ${next.version}: ${JSON.stringify(result.failed.slice(0, 3))}`);
   const deadline = Date.now() + 15_000;
