@@ -4,6 +4,7 @@
 // the reverse), which keeps a sidecar's resident memory down.
 import { Command, CommanderError } from 'commander';
 import { defaultIo, EXIT, type CliIo } from './cli-io.js';
+import { packageVersion } from './package-info.js';
 import type { ContainerOverrides } from './container.js';
 import type { TranslateFlags } from './config.js';
 import type { SidecarFlags } from './sidecar/sidecar-config.js';
@@ -24,6 +25,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
   let exitCode: number = EXIT.ok;
   const program = new Command('amesh')
     .description('Apache APISIX as the data plane of an Istio service mesh')
+    .version(packageVersion(), '-V, --version', 'print the version of amesh')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
 
@@ -71,7 +73,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--plugins-ca-file <file>', 'TLS to the controller: CA bundle [AMESH_PLUGINS_CA_FILE]')
     .option('--plugins-cert-file <file>', 'client certificate for the controller [AMESH_PLUGINS_CERT_FILE]')
     .option('--plugins-key-file <file>', 'its key [AMESH_PLUGINS_KEY_FILE]')
-    .option('--once', 'exit after the first configuration is applied')
+    .option('--once', 'exit after the first configuration is applied [AMESH_ONCE=true]')
     .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
     .action(async (flags: SidecarFlags) => {
       const { runSidecar, withEnvironment } = await import('./sidecar/sidecar-command.js');

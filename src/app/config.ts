@@ -1,11 +1,10 @@
 // Command-line options → typed configuration, validated in one place.
-import { existsSync } from 'node:fs';
-import { dirname, extname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { extname, resolve } from 'node:path';
 import type { StandaloneFormat } from '../adapters/apisix/standalone-document.js';
 import type { LogLevel } from '../adapters/logging/pino-logger.js';
 import { err, ok, type Result } from '../domain/result.js';
 import type { PipelineOptions } from './pipeline.js';
+import { packageRoot } from './package-info.js';
 
 export interface TranslateConfig {
   readonly input: string;
@@ -24,13 +23,6 @@ export interface TranslateFlags {
   readonly portVariable?: string;
   readonly example?: string;
   readonly logLevel?: string;
-}
-
-/** The folder holding package.json: src/app when run from source, dist/src/app when built. */
-function packageRoot(): string {
-  let dir = fileURLToPath(new URL('.', import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
 }
 
 /** Examples bundled with the package, usable without any input file (see examples/bookinfo/README.md). */

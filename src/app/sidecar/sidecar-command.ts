@@ -5,13 +5,12 @@ import { ok } from '../../domain/result.js';
 import { SecretText } from '../../domain/secret-text.js';
 import { adminKeyProblem } from './admin-key.js';
 import { EXIT, flagOrEnv, whenAborted, type CliIo } from '../cli-io.js';
+import { packageVersion } from '../package-info.js';
 import { resolveNode } from './node-resolution.js';
 import type { SidecarApp } from './sidecar-app.js';
 import { parseSidecarConfig, type SidecarFlags } from './sidecar-config.js';
 import { buildSidecarContainer, SidecarAppToken, type SidecarOverrides } from './sidecar-container.js';
 
-/** Announced to the control plane as the agent's version. */
-export const AGENT_VERSION = '0.1.0';
 
 /** A file source talks to no control plane; the node is only a placeholder. */
 const FILE_SOURCE_NODE: Node = { id: 'file', cluster: 'file', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] };
@@ -49,6 +48,7 @@ export function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string
     pluginsCaFile: pick(flags.pluginsCaFile, 'AMESH_PLUGINS_CA_FILE'),
     pluginsCertFile: pick(flags.pluginsCertFile, 'AMESH_PLUGINS_CERT_FILE'),
     pluginsKeyFile: pick(flags.pluginsKeyFile, 'AMESH_PLUGINS_KEY_FILE'),
+    once: flags.once ?? (env.AMESH_ONCE === undefined ? undefined : /^(1|true|yes)$/i.test(env.AMESH_ONCE)),
     podName: env.POD_NAME || undefined,
     podNamespace: env.POD_NAMESPACE || undefined,
   };
@@ -65,7 +65,7 @@ export async function runSidecar(flags: SidecarFlags, io: CliIo, overrides: Side
     io.err(`error: ${keyProblem}\n`);
     return EXIT.usage;
   }
-  const node = config.value.source.kind === 'xds' ? resolveNode(config.value.node, io.env ?? {}, AGENT_VERSION) : ok(FILE_SOURCE_NODE);
+  const node = config.value.source.kind === 'xds' ? resolveNode(config.value.node, io.env ?? {}, packageVersion()) : ok(FILE_SOURCE_NODE);
   if (!node.ok) {
     io.err(`error: ${node.error}\n`);
     return EXIT.usage;
