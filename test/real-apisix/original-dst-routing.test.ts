@@ -15,13 +15,12 @@ import { FileConfigSink } from '../../src/adapters/file-sink/file-sink.js';
 import { diffConfigs } from '../../src/domain/diff.js';
 import { GatewayConfig } from '../../src/domain/gateway-config.js';
 import type { Cluster } from '../../src/domain/mesh/cluster.js';
-import type { Listener } from '../../src/domain/mesh/listener.js';
-import { NO_HEADER_MUTATIONS, type Route } from '../../src/domain/mesh/route.js';
 import { createSnapshot, type MeshSnapshot } from '../../src/domain/snapshot.js';
 import { createNetns, deleteNetns, netnsUnavailable, sh } from '../support/netns.js';
 import { HTTP_SERVER_SNIPPET } from '../support/original-dst.js';
 import { ApisixInstance, apisixBuilds, NOBODY_GROUP, type ApisixBuild } from '../support/real-apisix.js';
 import { tableOf, virtualHostOf } from '../support/route-generators.js';
+import { endpointAt, forwardTo, httpListener, prefixRoute, staticCluster, tcpListener } from '../support/mesh-builders.js';
 import { repoRoot } from '../support/shared-fixtures.js';
 
 const MAIN = path.join(repoRoot, 'src/app/main.ts');
@@ -35,40 +34,8 @@ const BACKEND = { http9080: 19080, http80: 10080, http8080: 18080, dbA: 15432, d
 
 // === the mesh: three HTTP route tables that serve the same host on different ports, TCP services per VIP ===
 
-const chainMatch = { destinationPort: undefined, serverNames: [], transportProtocol: undefined, applicationProtocols: [], prefixRanges: [] };
-const staticCluster = (name: string, port: number): Cluster => ({
-  name,
-  discovery: 'static',
-  edsName: name,
-  lb: 'round-robin',
-  connectTimeoutMs: 2000,
-  protocol: 'http1',
-  tls: undefined,
-  inlineEndpoints: { name, localities: [{ locality: '', priority: 0, weight: undefined, endpoints: [{ host: PEER.v4, port, weight: undefined, health: 'healthy', tlsMode: undefined }] }] },
-  healthCheck: undefined,
-  outlierDetection: undefined,
-  localityWeighted: false,
-});
-const everything = (cluster: string): Route => ({
-  name: 'all',
-  match: { path: { kind: 'prefix', value: '/' }, caseSensitive: true, headers: [], queryParams: [], grpcOnly: false },
-  action: { kind: 'forward', backends: [{ cluster, weight: 1 }], timeoutMs: undefined, retry: undefined, prefixRewrite: undefined, regexRewrite: undefined, hostRewrite: undefined, hashPolicies: [], mirrors: [] },
-  requestHeaders: NO_HEADER_MUTATIONS,
-  responseHeaders: NO_HEADER_MUTATIONS,
-  filters: { fault: undefined, cors: undefined },
-});
-const httpListener = (port: number): Listener => ({
-  name: `0.0.0.0_${port}`,
-  address: { host: '0.0.0.0', port },
-  role: 'regular',
-  chains: [{ name: undefined, match: chainMatch, tls: undefined, protocol: { kind: 'http', routes: { kind: 'rds', name: String(port) }, websocket: false } }],
-});
-const tcpListener = (host: string, port: number, cluster: string): Listener => ({
-  name: `${host}_${port}`,
-  address: { host, port },
-  role: 'regular',
-  chains: [{ name: undefined, match: chainMatch, tls: undefined, protocol: { kind: 'tcp', backends: [{ cluster, weight: 1 }] } }],
-});
+/** The peer's address on `port`: what the clusters' endpoints say. */
+const peerCluster = (name: string, port: number): Cluster => staticCluster(name, [endpointAt(PEER.v4, port)]);
 
 function mesh(): MeshSnapshot {
   const ports = [[9080, BACKEND.http9080], [80, BACKEND.http80], [8080, BACKEND.http8080]] as const;
@@ -82,12 +49,12 @@ function mesh(): MeshSnapshot {
       tcpListener('0.0.0.0', 6379, 'cache'),
     ],
     // The same host ('*') in every table: only the port tells them apart.
-    routeTables: ports.map(([port]) => tableOf(String(port), [virtualHostOf(`vh${port}`, ['*'], [everything(`http-${port}`)])])),
+    routeTables: ports.map(([port]) => tableOf(String(port), [virtualHostOf(`vh${port}`, ['*'], [prefixRoute('/', forwardTo(`http-${port}`))])])),
     clusters: [
-      ...ports.map(([port, backend]) => staticCluster(`http-${port}`, backend)),
-      staticCluster('db-a', BACKEND.dbA),
-      staticCluster('db-b', BACKEND.dbB),
-      staticCluster('cache', BACKEND.cache),
+      ...ports.map(([port, backend]) => peerCluster(`http-${port}`, backend)),
+      peerCluster('db-a', BACKEND.dbA),
+      peerCluster('db-b', BACKEND.dbB),
+      peerCluster('cache', BACKEND.cache),
     ],
   });
 }

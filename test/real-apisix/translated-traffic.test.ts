@@ -17,10 +17,7 @@ import { translateSnapshot } from '../../src/adapters/apisix/translate.js';
 import { FileConfigSink } from '../../src/adapters/file-sink/file-sink.js';
 import { diffConfigs } from '../../src/domain/diff.js';
 import { GatewayConfig } from '../../src/domain/gateway-config.js';
-import type { Cluster } from '../../src/domain/mesh/cluster.js';
-import type { Endpoint } from '../../src/domain/mesh/endpoint.js';
-import type { FilterChain, Listener } from '../../src/domain/mesh/listener.js';
-import { NO_HEADER_MUTATIONS, type HeaderMutations, type Route, type RouteAction } from '../../src/domain/mesh/route.js';
+import type { Listener } from '../../src/domain/mesh/listener.js';
 import type { Secret } from '../../src/domain/mesh/secret.js';
 import { SecretText } from '../../src/domain/secret-text.js';
 import { createSnapshot } from '../../src/domain/snapshot.js';
@@ -28,6 +25,7 @@ import { EtcdProcess, findEtcd } from '../support/etcd-process.js';
 import { ADMIN_KEY, ApisixInstance, apisixBuilds, NOBODY_GROUP, type ApisixBuild } from '../support/real-apisix.js';
 import { deliver, rawRequest, withProbe, type RawResponse } from '../support/real-first-match.js';
 import { tableOf, virtualHostOf } from '../support/route-generators.js';
+import { endpointAt, forwardTo, httpListener, prefixRoute, staticCluster, tcpListener } from '../support/mesh-builders.js';
 import { makeTestPki, type TestPki } from '../support/test-pki.js';
 
 const { builds, missing } = apisixBuilds();
@@ -41,37 +39,11 @@ const SPIFFE = 'spiffe://cluster.local/ns/bookinfo/sa/reviews';
 
 // === the mesh: one HTTP listener with a route per case, TCP listeners, Istio-shaped clusters ===
 
-const endpoint = (port: number, tlsMode: string | undefined): Endpoint => ({ host: '127.0.0.1', port, weight: undefined, health: 'healthy', tlsMode });
-function cluster(name: string, endpoints: Endpoint[], tls: 'istio-auto' | 'tls' | 'none' = 'istio-auto'): Cluster {
-  return {
-    name,
-    discovery: 'static',
-    edsName: name,
-    lb: 'round-robin',
-    connectTimeoutMs: 2000,
-    protocol: 'http1',
-    tls: tls === 'none' ? undefined : { sni: `outbound_.9080_._.${name}`, certificateSecret: 'default', validationSecret: 'ROOTCA', alpn: ['istio'], onlyIstioEndpoints: tls === 'istio-auto' },
-    inlineEndpoints: { name, localities: [{ locality: '', priority: 0, weight: undefined, endpoints }] },
-    healthCheck: undefined,
-    outlierDetection: undefined,
-    localityWeighted: false,
-  };
-}
-const forward = (clusterName: string): RouteAction => ({ kind: 'forward', backends: [{ cluster: clusterName, weight: 1 }], timeoutMs: undefined, retry: undefined, prefixRewrite: undefined, regexRewrite: undefined, hostRewrite: undefined, hashPolicies: [], mirrors: [] });
-const route = (prefix: string, action: RouteAction, responseHeaders: HeaderMutations = NO_HEADER_MUTATIONS, requestHeaders: HeaderMutations = NO_HEADER_MUTATIONS): Route => ({
-  name: prefix,
-  match: { path: { kind: 'prefix', value: prefix }, caseSensitive: true, headers: [], queryParams: [], grpcOnly: false },
-  action,
-  requestHeaders,
-  responseHeaders,
-  filters: { fault: undefined, cors: undefined },
-});
-const chainMatch = { destinationPort: undefined, serverNames: [], transportProtocol: undefined, applicationProtocols: [], prefixRanges: [] };
-const httpListener: Listener = { name: `0.0.0.0_${HTTP_PORT}`, address: { host: '0.0.0.0', port: HTTP_PORT }, role: 'regular', chains: [{ name: undefined, match: chainMatch, tls: undefined, protocol: { kind: 'http', routes: { kind: 'rds', name: String(HTTP_PORT) }, websocket: false } }] };
-const tcpListener = (port: number, clusterName: string): Listener => {
-  const chain: FilterChain = { name: undefined, match: chainMatch, tls: undefined, protocol: { kind: 'tcp', backends: [{ cluster: clusterName, weight: 1 }] } };
-  return { name: `0.0.0.0_${port}`, address: { host: '0.0.0.0', port }, role: 'regular', chains: [chain] };
-};
+const endpoint = (port: number, tlsMode: string | undefined) => endpointAt('127.0.0.1', port, tlsMode);
+const route = prefixRoute;
+const forward = forwardTo;
+const cluster = (name: string, endpoints: Parameters<typeof staticCluster>[1], tls: Parameters<typeof staticCluster>[2] = 'istio-auto') => staticCluster(name, endpoints, tls);
+const tcpAt = (port: number, clusterName: string): Listener => tcpListener('0.0.0.0', port, clusterName);
 
 interface Servers {
   readonly http: number;
@@ -110,7 +82,7 @@ function meshSnapshot(version: string, servers: Servers, pki: TestPki, options: 
     { kind: 'validation', name: 'ROOTCA', trustedCa: pki.root },
   ];
   return createSnapshot(version, {
-    listeners: [httpListener, ...(options.streams ? [tcpListener(STREAM_PORT, 'tcp-plain'), ...(options.mtls ? [tcpListener(STREAM_TLS_PORT, 'tcp-tls')] : [])] : [])],
+    listeners: [httpListener(HTTP_PORT), ...(options.streams ? [tcpAt(STREAM_PORT, 'tcp-plain'), ...(options.mtls ? [tcpAt(STREAM_TLS_PORT, 'tcp-tls')] : [])] : [])],
     routeTables: [tableOf(String(HTTP_PORT), [virtualHostOf('svc', ['*'], routes)])],
     clusters: [
       // Istio auto-mTLS: TLS only to endpoints labelled tlsMode=istio; these have no label (no sidecar).
