@@ -9,7 +9,7 @@ import { ConfigSink } from '../ports/config-sink.js';
 import { ConfigSource } from '../ports/config-source.js';
 import { Logger } from '../ports/logger.js';
 import type { TranslateConfig } from './config.js';
-import { StreamConfigSink } from './stream-sink.js';
+import { StreamConfigSink } from '../adapters/file-sink/stream-sink.js';
 import { TranslateApp } from './translate/translate-app.js';
 
 export const TranslateAppToken = Symbol.for('amesh.TranslateApp');

@@ -1,6 +1,7 @@
-// A sink that prints the standalone document to a stream (stdout when `translate` has no -o).
-import type { ApplyResult, ConfigSink, SinkUpdate } from '../ports/config-sink.js';
-import { renderStandalone, type StandaloneFormat } from '../adapters/apisix/standalone-document.js';
+// A sink that prints the standalone document to a stream (stdout when `translate` has no -o): the file
+// sink's rendering without the file.
+import type { ApplyResult, ConfigSink, SinkUpdate } from '../../ports/config-sink.js';
+import { renderStandalone, type StandaloneFormat } from '../apisix/standalone-document.js';
 
 export class StreamConfigSink implements ConfigSink {
   readonly target = 'stdout';
