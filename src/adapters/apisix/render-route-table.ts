@@ -9,7 +9,7 @@ import { clip, stableId } from './ids.js';
 import { matchesEverything, routeMatchVars } from './match-vars.js';
 import { cors, faultInjection, fixedResponse, headerOperations, mergeHeaderMutations, proxyMirror, redirect, toNgxSubstitution, type PluginContext } from './render-plugins.js';
 import { groupVars, MAX_ROUTES_PER_VHOST, MAX_TABLES, MAX_VHOSTS_PER_TABLE, portVar, routePriority, splitDomains, stripPort, type HostGroup, type PriorityPlan } from './route-precedence.js';
-import { escapePcre, re2ToPcre } from './regex.js';
+import { escapePcre, re2ToPcreSearch } from './regex.js';
 import { DEFAULT_SETTINGS, type UpstreamSettings } from './render-upstream.js';
 
 export interface TranslationError {
@@ -123,8 +123,9 @@ function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ct
     rewrite.regex_uri = [`^${escapePcre(matchedPrefix)}(.*)`, `${toNgxSubstitution(action.prefixRewrite)}$1`];
   }
   if (action.regexRewrite) {
-    const pcre = re2ToPcre(action.regexRewrite.regex);
+    const pcre = re2ToPcreSearch(action.regexRewrite.regex);
     if (!pcre.ok) return err(`${pc.field}.route.regex_rewrite.pattern.regex: ${pcre.error}`);
+    if (pcre.value.caveat) pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.regex_rewrite.pattern.regex`, severity: 'approximated', reason: pcre.value.caveat });
     rewrite.regex_uri = [pcre.value.body, toNgxSubstitution(action.regexRewrite.substitution)];
     pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.regex_rewrite`, severity: 'approximated', reason: 'APISIX substitutes the first match; Envoy substitutes every match' });
   }
