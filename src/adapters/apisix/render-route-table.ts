@@ -136,8 +136,8 @@ function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ct
     const target = ctx.mirrorTarget(mirror.cluster);
     if (target) {
       body.plugins['proxy-mirror'] = proxyMirror(target.url, mirror.fraction);
-      if (target.approximation) pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies[0].cluster`, severity: 'approximated', reason: target.approximation });
-    } else pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies[0]`, severity: 'dropped', reason: `mirror cluster "${mirror.cluster}" has no address APISIX can mirror to` });
+      if (target.approximation) pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies[${mirror.index ?? 0}].cluster`, severity: 'approximated', reason: target.approximation });
+    } else pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies[${mirror.index ?? 0}]`, severity: 'dropped', reason: `mirror cluster "${mirror.cluster}" has no address APISIX can mirror to` });
   }
   if (moreMirrors.length > 0) {
     pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies`, severity: 'dropped', reason: 'APISIX mirrors to one target; further mirror policies are dropped' });

@@ -211,7 +211,24 @@ function forwardAction(action: RouteAction, field: string, ctx: DecodeContext): 
   const regexRewrite = action.regexRewrite
     ? { regex: decodeRegex(action.regexRewrite.pattern, `${field}.regex_rewrite.pattern`, ctx) ?? '', substitution: action.regexRewrite.substitution }
     : undefined;
-  const mirrors: MirrorPolicy[] = action.requestMirrorPolicies.map((m) => ({ cluster: m.cluster, fraction: percentOf(m.runtimeFraction?.defaultValue) / 100 }));
+  const mirrors: MirrorPolicy[] = action.requestMirrorPolicies.flatMap((m, i): MirrorPolicy[] => {
+    const at = `${field}.request_mirror_policies[${i}]`;
+    ctx.unhandled(m, at, ['cluster', 'clusterHeader', 'runtimeFraction'], ['traceSampled']);
+    // Envoy wants exactly one of cluster and cluster_header.
+    if (m.cluster !== '' && m.clusterHeader !== '') {
+      ctx.fail(at, 'only one of cluster and cluster_header may be set');
+      return [];
+    }
+    if (m.clusterHeader !== '') {
+      ctx.dropped(`${at}.cluster_header`, 'the mirror cluster is named by a request header at request time, which APISIX cannot do: requests are not mirrored');
+      return [];
+    }
+    if (m.cluster === '') {
+      ctx.fail(at, 'one of cluster and cluster_header must be set');
+      return [];
+    }
+    return [{ cluster: m.cluster, fraction: percentOf(m.runtimeFraction?.defaultValue) / 100, index: i }];
+  });
   ctx.unhandled(
     action,
     field,
