@@ -36,7 +36,7 @@ import { TYPE_URL } from '../proto/type-urls.js';
 import { unpackAny } from '../proto/unpack-any.js';
 import type { Any } from '../generated/google/protobuf/any.js';
 import { DecodeContext } from './decode-context.js';
-import { durationMs, inlineData, percentOf } from './scalars.js';
+import { checkedDurationMs, durationMs, inlineData, percentOf } from './scalars.js';
 import { decodeRegex, decodeStringMatcher } from './string-matcher.js';
 
 const INERT_ROUTE = ['name', 'metadata', 'decorator', 'tracing', 'statPrefix'];
@@ -156,7 +156,7 @@ function retryPolicy(policy: RetryPolicy | undefined, field: string, ctx: Decode
   return {
     retryOn: policy.retryOn.split(',').map((s) => s.trim()).filter((s) => s.length > 0),
     numRetries: policy.numRetries ?? 1,
-    perTryTimeoutMs: durationMs(policy.perTryTimeout),
+    perTryTimeoutMs: checkedDurationMs(policy.perTryTimeout, `${field}.per_try_timeout`, ctx),
   };
 }
 
@@ -192,6 +192,11 @@ function forwardAction(action: RouteAction, field: string, ctx: DecodeContext): 
       spec.value.clusters.forEach((c, i) => ctx.unhandled(c, `${field}.weighted_clusters.clusters[${i}]`, ['name', 'weight']));
       if (backends.length === 0) {
         ctx.fail(`${field}.weighted_clusters.clusters`, 'no clusters');
+        return undefined;
+      }
+      // Envoy: "Sum of weights in the weighted_cluster must be greater than 0."
+      if (backends.every((b) => b.weight === 0)) {
+        ctx.fail(`${field}.weighted_clusters.clusters`, 'the sum of the weights must be greater than 0');
         return undefined;
       }
       break;
@@ -238,7 +243,7 @@ function forwardAction(action: RouteAction, field: string, ctx: DecodeContext): 
   return {
     kind: 'forward',
     backends,
-    timeoutMs: durationMs(action.timeout),
+    timeoutMs: checkedDurationMs(action.timeout, `${field}.timeout`, ctx),
     retry: retryPolicy(action.retryPolicy, `${field}.retry_policy`, ctx),
     prefixRewrite: action.prefixRewrite !== '' ? action.prefixRewrite : undefined,
     regexRewrite,
