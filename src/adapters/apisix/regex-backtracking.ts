@@ -124,9 +124,11 @@ function isSingleChar(node: Node): boolean {
 }
 
 /** The character set of `S*`, `S+`, `S{n,}` over one character (no group around it). */
-function classLoop(node: Node): { set: SymbolSet; min: number; body: Node } | undefined {
+function classLoop(node: Node): { set: SymbolSet; min: number; body: Node; ungreedyFlag: boolean } | undefined {
   if (node.kind !== 'repeat' || node.max !== Infinity || node.body.kind !== 'chars' || !node.body.exact) return undefined;
-  return { set: node.body.set, min: node.min, body: node.body };
+  // Under (?U) a quantifier without `?` is the lazy one.
+  const ungreedyFlag = node.greedy === node.quant.endsWith('?');
+  return { set: node.body.set, min: node.min, body: node.body, ungreedyFlag };
 }
 
 const subset = (a: SymbolSet, b: SymbolSet): boolean => (a & ~b) === 0n;
@@ -210,7 +212,7 @@ function firstOccurrences(items: Node[]): Node[] {
       while (k < items.length && items[k]!.kind === 'chars' && isExactSubset(items[k]!, loop.set)) k++;
       const rest = k < items.length ? classLoop(items[k]!) : undefined;
       if (k > i + 1 && rest && subset(loop.set, rest.set)) {
-        const scan: Node = { kind: 'repeat', body: loop.body, min: 0, max: Infinity, greedy: false, quant: '*?', possessive: false };
+        const scan: Node = { kind: 'repeat', body: loop.body, min: 0, max: Infinity, greedy: false, quant: loop.ungreedyFlag ? '*' : '*?', possessive: false };
         out.push({ kind: 'atomic', body: concat([scan, ...items.slice(i + 1, k)]) });
         i = k - 1;
         continue;
@@ -299,8 +301,11 @@ export interface Backtracking {
   readonly tooComplex: boolean;
 }
 
-const MAX_POSITIONS = 10_000;
+/** Above what the RE2 program-size bound lets through, so that a long literal regex is still analysed. */
+const MAX_POSITIONS = 40_000;
+/** Bounds on the product automata: past them the regex is "too large to prove" safe. */
 const MAX_WORK = 4_000_000;
+const MAX_PAIRS = 1_000_000;
 
 interface Automaton {
   readonly sets: SymbolSet[];
@@ -490,6 +495,7 @@ function analyse(a: Automaton): Backtracking {
     if (!looping(c)) continue;
     const local = new Map(vs.map((v, i) => [v, i]));
     const k = vs.length;
+    if (k * k > MAX_PAIRS) throw new TooComplex();
     const succ = (node: number): number[] => {
       spend();
       const x = vs[Math.floor(node / k)]!;
@@ -522,20 +528,26 @@ function analyse(a: Automaton): Backtracking {
 
   // Polynomial: p and q in different looping components, q after p, and one word w that leads
   // p → p, p → q and q → q (Weber and Seidl's IDA). Each such pair adds one to the degree.
-  const reach = (from: number): Set<number> => {
+  // Only positions on loops take part; reachability is computed for them alone (a long literal has none).
+  const preceding: number[][] = Array.from({ length: n }, () => []);
+  for (let v = 0; v < n; v++) for (const w of a.follow[v]!) preceding[w]!.push(v);
+  const closure = (from: number, next: (v: number) => Iterable<number>): Set<number> => {
     const seen = new Set<number>([from]);
     const queue = [from];
-    while (queue.length > 0) for (const w of a.follow[queue.pop()!]!) if (!seen.has(w)) (seen.add(w), queue.push(w));
+    while (queue.length > 0) {
+      spend();
+      for (const w of next(queue.pop()!)) if (!seen.has(w)) (seen.add(w), queue.push(w));
+    }
     return seen;
   };
-  const reachable = Array.from({ length: n }, (_, v) => reach(v));
+  const loopPositions = [...Array(n).keys()].filter((v) => looping(scc[v]!));
+  const leadsTo = new Map(loopPositions.map((q) => [q, closure(q, (v) => preceding[v]!)]));
   const ida = new Map<number, Set<number>>();
-  for (let p = 0; p < n; p++) {
-    if (!looping(scc[p]!)) continue;
-    for (const q of reachable[p]!) {
+  for (const p of loopPositions) {
+    for (const q of closure(p, (v) => a.follow[v]!)) {
       if (scc[q] === scc[p] || !looping(scc[q]!)) continue;
       if (ida.get(scc[p]!)?.has(scc[q]!)) continue;
-      if (hasIda(a, scc, p, q, reachable, parts, spend)) ida.set(scc[p]!, new Set([...(ida.get(scc[p]!) ?? []), scc[q]!]));
+      if (hasIda(a, scc, p, q, leadsTo.get(q)!, parts, spend)) ida.set(scc[p]!, new Set([...(ida.get(scc[p]!) ?? []), scc[q]!]));
     }
   }
   // The degree is the longest chain of IDA pairs (the components form a DAG).
@@ -558,7 +570,8 @@ function hasIda(
   scc: number[],
   p: number,
   q: number,
-  reachable: Set<number>[],
+  /** Positions from which q can be reached. */
+  leadsToQ: Set<number>,
   parts: (x: number, y: number, x2: number, y2: number) => boolean,
   spend: () => void,
 ): boolean {
@@ -581,7 +594,7 @@ function hasIda(
     for (const x2 of a.follow[x]!) {
       if (scc[x2] !== cp) continue;
       for (const y2 of a.follow[y]!) {
-        if (!reachable[y2]!.has(q) || !parts(x, y, x2, y2)) continue;
+        if (!leadsToQ.has(y2) || !parts(x, y, x2, y2)) continue;
         const xy = a.sets[x2]! & a.sets[y2]!;
         if (xy === 0n) continue;
         for (const z2 of a.follow[z]!) {

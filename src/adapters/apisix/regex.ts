@@ -34,7 +34,9 @@ function parse(regex: string): Result<{ root: Node; caveat: string | undefined }
   try {
     RE2JS.compile(regex);
   } catch (error) {
-    return err(`invalid RE2 regex ${quote(regex)}: ${(error as Error).message}`);
+    // re2js quotes the offending part, which may be the whole regex.
+    const message = (error as Error).message;
+    return err(`invalid RE2 regex ${quote(regex)}: ${message.length <= 2 * QUOTED ? message : `${message.slice(0, 2 * QUOTED)}…`}`);
   }
   const parsed = parseRe2(regex);
   const size = programSize(parsed.root);
