@@ -10,6 +10,8 @@ interface Flags {
   i: boolean;
   m: boolean;
   s: boolean;
+  /** Ungreedy: swaps what a trailing `?` means (it matters inside atomic groups). */
+  U: boolean;
 }
 
 const ASCII = 128;
@@ -85,7 +87,7 @@ class Converter {
     private readonly src: string,
     caseless: boolean,
   ) {
-    this.flags = { i: caseless, m: false, s: false };
+    this.flags = { i: caseless, m: false, s: false, U: false };
   }
 
   private fail(what: string): never {
@@ -240,9 +242,8 @@ class Converter {
     const flags = /^\?([imsU]*)(?:-([imsU]*))?([:)])/.exec(rest);
     if (!flags || (flags[1] === '' && flags[2] === undefined)) this.fail('group construct');
     const apply = (): void => {
-      // U (ungreedy) cannot change whether a match exists, so it is ignored.
-      for (const f of flags[1] ?? '') if (f !== 'U') this.flags[f as keyof Flags] = true;
-      for (const f of flags[2] ?? '') if (f !== 'U') this.flags[f as keyof Flags] = false;
+      for (const f of flags[1] ?? '') this.flags[f as keyof Flags] = true;
+      for (const f of flags[2] ?? '') this.flags[f as keyof Flags] = false;
     };
     if (flags[3] === ')') {
       // (?i) alone: in force to the end of the enclosing group (PCRE), so no push.
@@ -338,7 +339,7 @@ class Converter {
   }
 
   /**
-   * Lazy `?` is kept (match existence does not depend on it). A possessive `X*+` is `(?>X*)`: the
+   * Lazy `?` is kept, swapped under (?U) (inside an atomic group it decides what is kept). A possessive `X*+` is `(?>X*)`: the
    * quantified atom just written is wrapped as an atomic group.
    */
   private quantifierSuffix(atomStart: number): void {
@@ -348,9 +349,9 @@ class Converter {
       const capture = ++this.captures;
       this.out = `${this.out.slice(0, atomStart)}(?:(?=(?<a${capture}>${this.out.slice(atomStart)}))\\k<a${capture}>)`;
     } else if (next === '?') {
-      this.out += '?';
       this.pos++;
-    }
+      if (!this.flags.U) this.out += '?';
+    } else if (this.flags.U) this.out += '?';
   }
 }
 

@@ -34,6 +34,23 @@ test('chains of .* commit to the first occurrence of what follows; repeated .* c
   assert.is(anchored('^/(.*)/(.*)/(.*)$'), '^(?:^/(?>.*?/)(?>.*?/).*\\z)\\z');
 });
 
+test('under (?U) the first-occurrence scan is written with the quantifier that is lazy there', () => {
+  const pattern = anchored('(?U).*a.*b');
+  assert.is(pattern, '^(?:(?U)(?>.*a).*b)\\z');
+  const re2 = RE2JS.compile('(?U).*a.*b');
+  for (const subject of ['xaxb', 'aab', 'ab', 'ba', 'xaxbxb', 'aaa']) assert.is(pcreToJs(pattern, false).test(subject), re2.matches(subject), subject);
+});
+
+test('large regexes stay within bounds: a long literal is analysed, a huge loop is refused, not run out of memory', () => {
+  assert.ok(re2ToPcre(`/${'abcdefgh/'.repeat(3000)}`).ok);
+  const loop = re2ToPcre(`(?:${Array.from({ length: 2000 }, (_, i) => `p${i}`).join('|')})*`);
+  assert.not.ok(loop.ok);
+  if (!loop.ok) assert.match(loop.error, /too large to prove/);
+  const unbalanced = re2ToPcre(`${'x'.repeat(50_000)}(`);
+  assert.not.ok(unbalanced.ok);
+  if (!unbalanced.ok) assert.ok(unbalanced.error.length < 400, 'the message quotes the regex in part');
+});
+
 test('regexes with no backtracking hazard are printed as before', () => {
   assert.is(anchored('/v[0-9]+/items'), '^(?:/v[0-9]+/items)\\z');
   assert.is(anchored('^/api(/[a-z0-9]+)*/?$'), '^(?:^/api(?:/[a-z0-9]+)*/?\\z)\\z');
@@ -91,8 +108,8 @@ test("the RE2 program size is bounded as Envoy bounds it (Istio's re2.max_progra
 
 // ---- semantics: generated regexes over a small alphabet, adversarial subjects -----------------
 
-const ALPHABET = ['a', 'b', '/'];
-const atom = fc.constantFrom('a', 'b', '/', '.', '[ab]', '[^a]', '\\w', '[a/]');
+const ALPHABET = ['a', 'b', '/', 'A'];
+const atom = fc.constantFrom('a', 'b', '/', '.', '[ab]', '[^a]', '\\w', '[a/]', 'A', '(?i:a)', '$', '^', '\\b', '[^/]');
 const regexArb: fc.Arbitrary<string> = fc.letrec<{ re: string; seq: string; item: string }>((tie) => ({
   re: fc.oneof({ weight: 3, arbitrary: tie('seq') }, { weight: 1, arbitrary: fc.tuple(tie('seq'), tie('seq')).map(([x, y]) => `${x}|${y}`) }),
   seq: fc.array(tie('item'), { minLength: 1, maxLength: 4 }).map((items) => items.join('')),
@@ -109,7 +126,8 @@ test('property: the whole-input PCRE accepts exactly what RE2 accepts', () => {
   let checked = 0;
   let refused = 0;
   fc.assert(
-    fc.property(regexArb, fc.array(subjectArb, { minLength: 1, maxLength: 12 }), (regex, subjects) => {
+    fc.property(regexArb, fc.boolean(), fc.array(subjectArb, { minLength: 1, maxLength: 12 }), (generated, ungreedy, subjects) => {
+      const regex = ungreedy ? `(?U)${generated}` : generated;
       const pcre = re2ToPcre(regex);
       if (!pcre.ok) {
         refused++;
