@@ -123,19 +123,19 @@ function isSingleChar(node: Node): boolean {
   return node.kind === 'chars' || ((node.kind === 'group' || node.kind === 'atomic') && isSingleChar(node.body));
 }
 
+/** Whether (?U) is in force where a repetition stands: a quantifier without `?` is then the lazy one. */
+const underUngreedy = (node: Node & { kind: 'repeat' }): boolean => node.greedy === node.quant.endsWith('?');
+
 /** The character set of `S*`, `S+`, `S{n,}` over one character (no group around it). */
 function classLoop(node: Node): { set: SymbolSet; min: number; body: Node; ungreedyFlag: boolean } | undefined {
   if (node.kind !== 'repeat' || node.max !== Infinity || node.body.kind !== 'chars' || !node.body.exact) return undefined;
-  // Under (?U) a quantifier without `?` is the lazy one.
-  const ungreedyFlag = node.greedy === node.quant.endsWith('?');
-  return { set: node.body.set, min: node.min, body: node.body, ungreedyFlag };
+  return { set: node.body.set, min: node.min, body: node.body, ungreedyFlag: underUngreedy(node) };
 }
 
 const subset = (a: SymbolSet, b: SymbolSet): boolean => (a & ~b) === 0n;
 
-function quantifier(min: number, lazy = false): string {
-  const base = min === 0 ? '*' : min === 1 ? '+' : `{${min},}`;
-  return lazy ? `${base}?` : base;
+function quantifier(min: number): string {
+  return min === 0 ? '*' : min === 1 ? '+' : `{${min},}`;
 }
 
 /**
@@ -170,7 +170,8 @@ function rewriteMatch(node: Node): Node {
       const rewritten: Node = { ...node, body: rewriteMatch(node.body) };
       const loop = loopOverOneSet(rewritten, true);
       if (loop === undefined) return rewritten;
-      return { kind: 'repeat', body: chars(loop.set, true, classSource(loop.set), 1), min: loop.min, max: Infinity, greedy: true, quant: quantifier(loop.min), possessive: false };
+      // `greedy` says what the quantifier means where it stands: a plain one is lazy under (?U).
+      return { kind: 'repeat', body: chars(loop.set, true, classSource(loop.set), 1), min: loop.min, max: Infinity, greedy: !underUngreedy(node), quant: quantifier(loop.min), possessive: false };
     }
     case 'concat': {
       const items: Node[] = [];

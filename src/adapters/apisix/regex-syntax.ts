@@ -418,7 +418,8 @@ export function printPcre(node: Node): string {
     case 'repeat': {
       const body = node.body;
       const atom = body.kind === 'concat' || body.kind === 'alt' || body.kind === 'repeat' || body.kind === 'flags' || body.kind === 'assert' ? `(?:${printPcre(body)})` : printPcre(body);
-      return `${atom}${node.quant}${node.possessive ? '+' : ''}`;
+      // A possessive quantifier is greedy whatever (?U) says: `X+?` under (?U) becomes `X++`.
+      return node.possessive ? `${atom}${node.quant.replace(/\?$/, '')}+` : `${atom}${node.quant}`;
     }
   }
 }
