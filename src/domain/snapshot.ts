@@ -66,7 +66,7 @@ export function clusterReferencesOfTable(table: RouteTable, fieldPrefix = ''): C
         refs.push({ field: single ? `${base}.cluster` : `${base}.weighted_clusters.clusters[${b}].name`, cluster: backend.cluster }),
       );
       route.action.mirrors.forEach((mirror, m) =>
-        refs.push({ field: `${base}.request_mirror_policies[${m}].cluster`, cluster: mirror.cluster }),
+        refs.push({ field: `${base}.request_mirror_policies[${mirror.index ?? m}].cluster`, cluster: mirror.cluster }),
       );
     }),
   );

@@ -485,6 +485,15 @@ for (const mode of ['sotw', 'delta'] as const) {
     h.assertProtocol();
   });
 
+  s('NACK: an endpoint port over 65535 (Envoy refuses it) is NACKed naming the field', async ({ h }) => {
+    const fixture = bookinfoFixture();
+    await h.warm(fixture);
+    const bad = withResource(fixture[EDS], loadAssignment(REVIEWS_V3, ['10.244.3.50'], 70000));
+    const field = /ClusterLoadAssignment "outbound\|9080\|v3\|reviews\.default\.svc\.cluster\.local" field endpoints\[0\]\.lb_endpoints\[0\]\.endpoint\.address\.socket_address\.port_value: port 70000 is over 65535/;
+    await rejects(h, EDS, bad, field, withResource(fixture[EDS], loadAssignment(REVIEWS_V3, ['10.244.3.51'])), (p) => assert.equal(upstreamHosts(p, REVIEWS_V3), ['10.244.3.51']));
+    h.assertProtocol();
+  });
+
   s('NACK: a route the watcher rejects (invalid RE2) is NACKed and undone', async ({ h }) => {
     const fixture = bookinfoFixture();
     await h.warm(fixture);

@@ -10,6 +10,8 @@ interface Flags {
   i: boolean;
   m: boolean;
   s: boolean;
+  /** Ungreedy: swaps what a trailing `?` means (it matters inside atomic groups). */
+  U: boolean;
 }
 
 const ASCII = 128;
@@ -73,13 +75,19 @@ class Converter {
   private pos = 0;
   private out = '';
   private readonly stack: Flags[] = [];
+  /** For each open group: the capture number when it is atomic (emulated as `(?=(…))\N`). */
+  private readonly atomic: (number | undefined)[] = [];
+  private captures = 0;
+  /** Where in the output each open group began, and where the last complete atom began (for possessive quantifiers). */
+  private readonly groupStarts: number[] = [];
+  private lastAtom = 0;
   private flags: Flags;
 
   constructor(
     private readonly src: string,
     caseless: boolean,
   ) {
-    this.flags = { i: caseless, m: false, s: false };
+    this.flags = { i: caseless, m: false, s: false, U: false };
   }
 
   private fail(what: string): never {
@@ -209,10 +217,18 @@ class Converter {
     const rest = src.slice(this.pos);
     const open = (emit: string, length: number): string => {
       this.stack.push({ ...this.flags });
+      this.atomic.push(undefined);
+      this.groupStarts.push(this.out.length);
       this.pos += length;
       return emit;
     };
     if (rest.startsWith('?:')) return open('(?:', 2);
+    if (rest.startsWith('?>')) {
+      // JS has no atomic groups: a lookahead captures the first way the group matches, a back-reference consumes it.
+      const emit = open(`(?:(?=(?<a${++this.captures}>`, 2);
+      this.atomic[this.atomic.length - 1] = this.captures;
+      return emit;
+    }
     for (const look of ['?=', '?!', '?<=', '?<!']) if (rest.startsWith(look)) return open(`(${look}`, look.length);
     // Captures are never referenced (no back-references are accepted), so a plain group is equivalent.
     const named = /^\?(?:P?<([A-Za-z_]\w*)>|'([A-Za-z_]\w*)')/.exec(rest);
@@ -226,9 +242,8 @@ class Converter {
     const flags = /^\?([imsU]*)(?:-([imsU]*))?([:)])/.exec(rest);
     if (!flags || (flags[1] === '' && flags[2] === undefined)) this.fail('group construct');
     const apply = (): void => {
-      // U (ungreedy) cannot change whether a match exists, so it is ignored.
-      for (const f of flags[1] ?? '') if (f !== 'U') this.flags[f as keyof Flags] = true;
-      for (const f of flags[2] ?? '') if (f !== 'U') this.flags[f as keyof Flags] = false;
+      for (const f of flags[1] ?? '') this.flags[f as keyof Flags] = true;
+      for (const f of flags[2] ?? '') this.flags[f as keyof Flags] = false;
     };
     if (flags[3] === ')') {
       // (?i) alone: in force to the end of the enclosing group (PCRE), so no push.
@@ -247,6 +262,7 @@ class Converter {
     const src = this.src;
     while (this.pos < src.length) {
       const ch = src[this.pos++]!;
+      if (!'*+?{)('.includes(ch)) this.lastAtom = this.out.length;
       switch (ch) {
         case '\\': {
           const next = src[this.pos];
@@ -282,6 +298,8 @@ class Converter {
           if (src[this.pos] === '?') this.out += this.groupOpener();
           else {
             this.stack.push({ ...this.flags });
+            this.atomic.push(undefined);
+            this.groupStarts.push(this.out.length);
             this.out += '(?:';
           }
           break;
@@ -289,7 +307,9 @@ class Converter {
           const outer = this.stack.pop();
           if (!outer) this.fail('unbalanced )');
           this.flags = outer;
-          this.out += ')';
+          const capture = this.atomic.pop();
+          this.out += capture === undefined ? ')' : `))\\k<a${capture}>)`;
+          this.lastAtom = this.groupStarts.pop()!;
           break;
         }
         case '|':
@@ -299,14 +319,14 @@ class Converter {
         case '+':
         case '?':
           this.out += ch;
-          this.quantifierSuffix();
+          this.quantifierSuffix(this.lastAtom);
           break;
         case '{': {
           const m = /^(\d+)(,(\d*))?\}/.exec(src.slice(this.pos));
           if (m) {
             this.out += `{${m[0]}`;
             this.pos += m[0].length;
-            this.quantifierSuffix();
+            this.quantifierSuffix(this.lastAtom);
           } else this.out += this.literal(123);
           break;
         }
@@ -318,14 +338,20 @@ class Converter {
     return this.out;
   }
 
-  /** Lazy `?` is kept (match existence does not depend on it); possessive `+` is refused. */
-  private quantifierSuffix(): void {
+  /**
+   * Lazy `?` is kept, swapped under (?U) (inside an atomic group it decides what is kept). A possessive `X*+` is `(?>X*)`: the
+   * quantified atom just written is wrapped as an atomic group.
+   */
+  private quantifierSuffix(atomStart: number): void {
     const next = this.src[this.pos];
-    if (next === '+') this.fail('possessive quantifier');
-    if (next === '?') {
-      this.out += '?';
+    if (next === '+') {
       this.pos++;
-    }
+      const capture = ++this.captures;
+      this.out = `${this.out.slice(0, atomStart)}(?:(?=(?<a${capture}>${this.out.slice(atomStart)}))\\k<a${capture}>)`;
+    } else if (next === '?') {
+      this.pos++;
+      if (!this.flags.U) this.out += '?';
+    } else if (this.flags.U) this.out += '?';
   }
 }
 

@@ -122,6 +122,7 @@ function queryValuePattern(matcher: StringMatcher, field: string, caveats: Cavea
   if (matcher.kind === 'regex') {
     const pcre = re2ToPcre(matcher.regex);
     if (!pcre.ok) return err(`${field}: ${pcre.error}`);
+    if (pcre.value.caveat) caveats.push({ field, reason: pcre.value.caveat });
     caveats.push({ field, reason: 'a query regex is evaluated on the raw query string and may run past the parameter if it matches "&"' });
     return ok(`(?:${pcre.value.body})`);
   }

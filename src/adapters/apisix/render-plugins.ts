@@ -3,7 +3,7 @@ import type { JsonObject, JsonValue } from '../../domain/json.js';
 import type { CorsPolicy, FaultPolicy, HeaderMutations, RedirectAction } from '../../domain/mesh/route.js';
 import type { StringMatcher } from '../../domain/mesh/string-match.js';
 import type { FidelitySink, ResourceRef } from '../../domain/fidelity.js';
-import { escapePcre, re2ToPcre } from './regex.js';
+import { escapePcre, re2ToPcre, re2ToPcreSearch } from './regex.js';
 import { literalForResolveVar, ngxTemplateLiteral, redirectUriAltersLiteral } from './nginx-literal.js';
 import { quote } from '../../domain/display-text.js';
 import { err, ok, type Result } from '../../domain/result.js';
@@ -92,7 +92,11 @@ export function cors(policy: CorsPolicy, ctx: PluginContext): JsonObject {
   const config: JsonObject = {};
   // APISIX ignores allow_origins once allow_origins_by_regex is set, so mixed lists go all-regex.
   if (exact.length === policy.allowOrigins.length) config.allow_origins = exact.length > 0 ? exact.map((o) => (o as { value: string }).value).join(',') : '*';
-  else config.allow_origins_by_regex = policy.allowOrigins.map(originRegex);
+  else {
+    const regexes = policy.allowOrigins.flatMap((origin, i) => originRegex(origin, i, ctx));
+    // No origin left: a pattern that matches nothing keeps every origin out, as the dropped ones were.
+    config.allow_origins_by_regex = regexes.length > 0 ? regexes : ['(?!)'];
+  }
   // Envoy sends no Access-Control-Allow-Methods/-Headers when the policy has none, so browsers allow only
   // the CORS-safelisted methods and headers; APISIX's default `*` would allow any. Listing only
   // safelisted ones grants exactly what no list grants.
@@ -110,22 +114,29 @@ export function cors(policy: CorsPolicy, ctx: PluginContext): JsonObject {
   return config;
 }
 
-function originRegex(origin: StringMatcher): string {
+/** [] (reported) for a regex that cannot be used: the origin is then not allowed. */
+function originRegex(origin: StringMatcher, index: number, ctx: PluginContext): string[] {
   if (origin.kind === 'regex') {
     const pcre = re2ToPcre(origin.regex);
-    return pcre.ok ? pcre.value.anchored : `^${escapePcre(origin.regex)}$`;
+    const field = `${ctx.field}.cors.allow_origin_string_match[${index}].safe_regex.regex`;
+    if (!pcre.ok) {
+      ctx.fidelity.record({ resource: ctx.ref, field, severity: 'dropped', reason: `${pcre.error}: the origin is not allowed` });
+      return [];
+    }
+    if (pcre.value.caveat) ctx.fidelity.record({ resource: ctx.ref, field, severity: 'approximated', reason: pcre.value.caveat });
+    return [pcre.value.anchored];
   }
   const literal = escapePcre(origin.value);
   const flag = origin.ignoreCase ? '(?i)' : '';
   switch (origin.kind) {
     case 'exact':
-      return `${flag}^${literal}$`;
+      return [`${flag}^${literal}$`];
     case 'prefix':
-      return `${flag}^${literal}`;
+      return [`${flag}^${literal}`];
     case 'suffix':
-      return `${flag}${literal}$`;
+      return [`${flag}${literal}$`];
     case 'contains':
-      return `${flag}${literal}`;
+      return [`${flag}${literal}`];
   }
 }
 
@@ -149,8 +160,9 @@ export function redirect(action: RedirectAction, matchedPrefix: string | undefin
       if (matchedPrefix === undefined) return err(`${ctx.field}.redirect.prefix_rewrite: only valid on a prefix or path match`);
       rewrite = [`^${escapePcre(matchedPrefix)}(.*)`, `${ngxTemplateLiteral(path.value)}$1`];
     } else if (path?.kind === 'regex') {
-      const pcre = re2ToPcre(path.regex);
+      const pcre = re2ToPcreSearch(path.regex);
       if (!pcre.ok) return err(`${ctx.field}.redirect.regex_rewrite.pattern.regex: ${pcre.error}`);
+      if (pcre.value.caveat) ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.redirect.regex_rewrite.pattern.regex`, severity: 'approximated', reason: pcre.value.caveat });
       rewrite = [pcre.value.body, toNgxSubstitution(path.substitution)];
     } else {
       ctx.fidelity.record({

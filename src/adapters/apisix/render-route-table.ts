@@ -9,7 +9,7 @@ import { clip, stableId } from './ids.js';
 import { matchesEverything, routeMatchVars } from './match-vars.js';
 import { cors, faultInjection, fixedResponse, headerOperations, mergeHeaderMutations, proxyMirror, redirect, toNgxSubstitution, type PluginContext } from './render-plugins.js';
 import { groupVars, MAX_ROUTES_PER_VHOST, MAX_TABLES, MAX_VHOSTS_PER_TABLE, portVar, routePriority, splitDomains, stripPort, type HostGroup, type PriorityPlan } from './route-precedence.js';
-import { escapePcre, re2ToPcre } from './regex.js';
+import { escapePcre, re2ToPcreSearch } from './regex.js';
 import { DEFAULT_SETTINGS, type UpstreamSettings } from './render-upstream.js';
 
 export interface TranslationError {
@@ -85,9 +85,10 @@ function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ct
     pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.hash_policy`, severity: 'approximated', reason: 'only the first hash policy is used' });
   }
   const settings: UpstreamSettings = { ...DEFAULT_SETTINGS, retries, autoHostRewrite: action.hostRewrite?.kind === 'auto' };
+  const backends = splittableBackends(action.backends, pc);
   // Each backend keeps its own cluster's policy: Envoy hashes only for ring-hash and maglev clusters.
-  const hashes = action.backends.map((b) => hashFor(action, b.cluster, ctx));
-  const ids = action.backends.map((b, i) => ctx.useUpstream(b.cluster, { ...settings, hash: hashes[i] }));
+  const hashes = backends.map((b) => hashFor(action, b.cluster, ctx));
+  const ids = backends.map((b, i) => ctx.useUpstream(b.cluster, { ...settings, hash: hashes[i] }));
   const hash = hashes.find((h) => h !== undefined);
   if (hash && hash.kind !== 'source-ip') {
     pc.fidelity.record({
@@ -98,13 +99,13 @@ function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ct
     });
   }
   body.upstream_id = ids[0]!;
-  if (action.backends.length > 1) {
+  if (backends.length > 1) {
     body.plugins['traffic-split'] = {
-      rules: [{ weighted_upstreams: action.backends.map((b, i) => ({ upstream_id: ids[i]!, weight: b.weight })) }],
+      rules: [{ weighted_upstreams: backends.map((b, i) => ({ upstream_id: ids[i]!, weight: b.weight })) }],
     };
   }
   const timeoutMs = action.timeoutMs ?? ENVOY_DEFAULT_ROUTE_TIMEOUT_MS;
-  const connect = Math.min(...action.backends.map((b) => (ctx.clusters.get(b.cluster)?.connectTimeoutMs ?? 5000) / 1000));
+  const connect = Math.min(...backends.map((b) => (ctx.clusters.get(b.cluster)?.connectTimeoutMs ?? 5000) / 1000));
   if (timeoutMs === 0) {
     body.timeout = { connect, send: ENVOY_STREAM_IDLE_TIMEOUT_S, read: ENVOY_STREAM_IDLE_TIMEOUT_S };
   } else {
@@ -123,8 +124,9 @@ function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ct
     rewrite.regex_uri = [`^${escapePcre(matchedPrefix)}(.*)`, `${toNgxSubstitution(action.prefixRewrite)}$1`];
   }
   if (action.regexRewrite) {
-    const pcre = re2ToPcre(action.regexRewrite.regex);
+    const pcre = re2ToPcreSearch(action.regexRewrite.regex);
     if (!pcre.ok) return err(`${pc.field}.route.regex_rewrite.pattern.regex: ${pcre.error}`);
+    if (pcre.value.caveat) pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.regex_rewrite.pattern.regex`, severity: 'approximated', reason: pcre.value.caveat });
     rewrite.regex_uri = [pcre.value.body, toNgxSubstitution(action.regexRewrite.substitution)];
     pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.regex_rewrite`, severity: 'approximated', reason: 'APISIX substitutes the first match; Envoy substitutes every match' });
   }
@@ -135,13 +137,38 @@ function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ct
     const target = ctx.mirrorTarget(mirror.cluster);
     if (target) {
       body.plugins['proxy-mirror'] = proxyMirror(target.url, mirror.fraction);
-      if (target.approximation) pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies[0].cluster`, severity: 'approximated', reason: target.approximation });
-    } else pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies[0]`, severity: 'dropped', reason: `mirror cluster "${mirror.cluster}" has no address APISIX can mirror to` });
+      if (target.approximation) pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies[${mirror.index ?? 0}].cluster`, severity: 'approximated', reason: target.approximation });
+    } else pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies[${mirror.index ?? 0}]`, severity: 'dropped', reason: `mirror cluster "${mirror.cluster}" has no address APISIX can mirror to` });
   }
   if (moreMirrors.length > 0) {
     pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies`, severity: 'dropped', reason: 'APISIX mirrors to one target; further mirror policies are dropped' });
   }
   return ok(body);
+}
+
+/** APISIX 3.18's traffic-split schema: `weighted_upstreams` has at most 20 items. */
+export const MAX_WEIGHTED_UPSTREAMS = 20;
+
+/**
+ * Envoy takes any number of weighted clusters; APISIX refuses a traffic-split over more than 20
+ * and would drop the route. The heaviest 20 are kept (in their order) and the others reported:
+ * their share goes to the kept ones in proportion to their weights.
+ */
+function splittableBackends(backends: ForwardAction['backends'], pc: PluginContext): ForwardAction['backends'] {
+  if (backends.length <= MAX_WEIGHTED_UPSTREAMS) return backends;
+  const byWeight = backends.map((b, i) => ({ b, i })).sort((x, y) => y.b.weight - x.b.weight || x.i - y.i);
+  const kept = new Set(byWeight.slice(0, MAX_WEIGHTED_UPSTREAMS).map(({ i }) => i));
+  const total = backends.reduce((sum, b) => sum + b.weight, 0);
+  backends.forEach((b, i) => {
+    if (kept.has(i)) return;
+    pc.fidelity.record({
+      resource: pc.ref,
+      field: `${pc.field}.route.weighted_clusters.clusters[${i}]`,
+      severity: 'dropped',
+      reason: `APISIX's traffic-split takes at most ${MAX_WEIGHTED_UPSTREAMS} weighted upstreams (${backends.length} given): cluster "${b.cluster}" (weight ${b.weight} of ${total}) is left out and its share goes to the others in proportion`,
+    });
+  });
+  return backends.filter((_, i) => kept.has(i));
 }
 
 /** The route's hash policy if Envoy honours it on this cluster: only ring-hash and maglev clusters hash. */

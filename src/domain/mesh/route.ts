@@ -70,6 +70,8 @@ export interface MirrorPolicy {
   readonly cluster: string;
   /** 0..1 */
   readonly fraction: number;
+  /** Position among the route's mirror policies when it differs from this one's (some were not translated). */
+  readonly index?: number;
 }
 
 export interface ForwardAction {

@@ -5,7 +5,8 @@ import { TYPE_URL } from '../proto/type-urls.js';
 import { unpackAny } from '../proto/unpack-any.js';
 import type { DecodeContext } from './decode-context.js';
 import { decodeClusterLoadAssignment } from './endpoint-decoder.js';
-import { durationMs } from './scalars.js';
+import { checkedDurationMs } from './scalars.js';
+import type { Duration } from '../generated/google/protobuf/duration.js';
 import { upstreamTls } from './tls-decoder.js';
 
 const DISCOVERY: Record<Cluster_DiscoveryType, DiscoveryType | undefined> = {
@@ -85,12 +86,21 @@ function healthCheckOf(cluster: Cluster, ctx: DecodeContext): ActiveHealthCheck 
     protocol: checker.$case === 'tcpHealthCheck' ? 'tcp' : checker.$case === 'grpcHealthCheck' ? 'grpc' : 'http',
     path: http?.path || undefined,
     host: http?.host || undefined,
-    timeoutMs: durationMs(check.timeout) ?? 1000,
-    intervalMs: durationMs(check.interval) ?? 5000,
+    timeoutMs: requiredPositive(check.timeout, 'health_checks[0].timeout', ctx) ?? 1000,
+    intervalMs: requiredPositive(check.interval, 'health_checks[0].interval', ctx) ?? 5000,
     healthyThreshold: check.healthyThreshold ?? 1,
     unhealthyThreshold: check.unhealthyThreshold ?? 1,
     expectedStatuses: expected.length > 0 ? expected : [200],
   };
+}
+
+/** health_checks[].timeout and .interval are `required`, `gt: {}` in Envoy's validation rules. */
+function requiredPositive(duration: Duration | undefined, field: string, ctx: DecodeContext): number | undefined {
+  if (duration === undefined) {
+    ctx.fail(field, 'required');
+    return undefined;
+  }
+  return checkedDurationMs(duration, field, ctx, 'positive');
 }
 
 const HANDLED = [
@@ -123,10 +133,13 @@ export function decodeCluster(cluster: Cluster, ctx: DecodeContext): DomainClust
     discovery,
     edsName: cluster.edsClusterConfig?.serviceName || cluster.name,
     lb: lb ?? 'round-robin',
-    connectTimeoutMs: durationMs(cluster.connectTimeout),
+    connectTimeoutMs: checkedDurationMs(cluster.connectTimeout, 'connect_timeout', ctx, 'positive'),
     protocol: protocolOf(cluster, ctx),
     tls: tlsOf(cluster, ctx),
-    inlineEndpoints: discovery !== 'eds' && cluster.loadAssignment ? decodeClusterLoadAssignment({ ...cluster.loadAssignment, clusterName: cluster.name }, ctx, 'load_assignment') : undefined,
+    inlineEndpoints:
+      discovery !== 'eds' && cluster.loadAssignment
+        ? decodeClusterLoadAssignment({ ...cluster.loadAssignment, clusterName: cluster.name }, ctx, 'load_assignment', discovery === 'strict-dns' || discovery === 'logical-dns' ? 'name' : 'ip')
+        : undefined,
     healthCheck: healthCheckOf(cluster, ctx),
     outlierDetection: outlier ? { consecutive5xx: outlier.consecutive5xx, consecutiveGatewayFailure: outlier.consecutiveGatewayFailure } : undefined,
     localityWeighted: cluster.commonLbConfig?.localityConfigSpecifier?.$case === 'localityWeightedLbConfig',

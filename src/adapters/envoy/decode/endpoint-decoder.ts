@@ -1,4 +1,5 @@
 // ClusterLoadAssignment → EndpointSet.
+import { isIP } from 'node:net';
 import type { Endpoint, EndpointSet, HealthStatus as DomainHealth, LocalityEndpoints } from '../../../domain/mesh/endpoint.js';
 import type { ClusterLoadAssignment } from '../generated/envoy/config/endpoint/v3/endpoint.js';
 import type { LbEndpoint } from '../generated/envoy/config/endpoint/v3/endpoint_components.js';
@@ -45,18 +46,51 @@ function tlsModeOf(endpoint: LbEndpoint): string | undefined {
   return typeof mode === 'string' ? mode : undefined;
 }
 
-function decodeEndpoint(lb: LbEndpoint, field: string, ctx: DecodeContext): Endpoint | undefined {
+/**
+ * What an endpoint's address must be: an IP address (Envoy resolves no names for STATIC and EDS
+ * endpoints and refuses the configuration: "malformed IP address"), or for DNS clusters a name to
+ * resolve.
+ */
+export type EndpointAddresses = 'ip' | 'name';
+
+/** A DNS name (labels of letters, digits, '-' and '_' as service records use): what APISIX's node host accepts as one. */
+const DNS_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+
+function decodeEndpoint(lb: LbEndpoint, field: string, ctx: DecodeContext, addresses: EndpointAddresses): Endpoint | undefined {
   const id = lb.hostIdentifier;
   if (id?.$case !== 'endpoint') {
     ctx.dropped(`${field}.endpoint_name`, 'named endpoints are not supported');
     return undefined;
   }
-  const address = socketAddress(id.value.address, `${field}.endpoint.address`, ctx);
+  const at = `${field}.endpoint.address`;
+  const address = socketAddress(id.value.address, at, ctx);
   if (!address) return undefined;
+  const socket = `${at}.socket_address`;
+  if (address.port > 65535) {
+    ctx.fail(`${socket}.port_value`, `port ${address.port} is over 65535`);
+    return undefined;
+  }
+  if (address.port === 0) {
+    // Envoy accepts it, but no connection can be made to port 0; APISIX refuses such a node.
+    ctx.dropped(`${socket}.port_value`, 'port 0: the endpoint cannot be connected to and is left out');
+    return undefined;
+  }
+  if (addresses === 'ip' && isIP(address.host) === 0) {
+    ctx.fail(`${socket}.address`, `${JSON.stringify(clip(address.host))} is not an IP address (Envoy resolves no names for STATIC and EDS endpoints)`);
+    return undefined;
+  }
+  if (addresses === 'name' && isIP(address.host) === 0 && !DNS_NAME.test(address.host)) {
+    // Envoy would try to resolve it and never find it; APISIX refuses the whole upstream for one bad node.
+    ctx.dropped(`${socket}.address`, `${JSON.stringify(clip(address.host))} is not a host name; the endpoint is left out`);
+    return undefined;
+  }
   return { ...address, weight: lb.loadBalancingWeight, health: HEALTH[lb.healthStatus] ?? 'unknown', tlsMode: tlsModeOf(lb) };
 }
 
-export function decodeClusterLoadAssignment(assignment: ClusterLoadAssignment, ctx: DecodeContext, field = ''): EndpointSet {
+const clip = (text: string): string => (text.length > 80 ? `${text.slice(0, 80)}…` : text);
+
+/** `addresses`: ClusterLoadAssignment resources (EDS) and STATIC clusters take IP addresses, DNS clusters names. */
+export function decodeClusterLoadAssignment(assignment: ClusterLoadAssignment, ctx: DecodeContext, field = '', addresses: EndpointAddresses = 'ip'): EndpointSet {
   const at = (name: string): string => (field ? `${field}.${name}` : name);
   const localities: LocalityEndpoints[] = assignment.endpoints.map((group, g) => {
     const l = group.locality;
@@ -65,7 +99,7 @@ export function decodeClusterLoadAssignment(assignment: ClusterLoadAssignment, c
       priority: group.priority,
       weight: group.loadBalancingWeight,
       endpoints: group.lbEndpoints
-        .map((lb, e) => decodeEndpoint(lb, at(`endpoints[${g}].lb_endpoints[${e}]`), ctx))
+        .map((lb, e) => decodeEndpoint(lb, at(`endpoints[${g}].lb_endpoints[${e}]`), ctx, addresses))
         .filter((e): e is Endpoint => e !== undefined),
     };
   });

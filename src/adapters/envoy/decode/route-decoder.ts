@@ -36,7 +36,7 @@ import { TYPE_URL } from '../proto/type-urls.js';
 import { unpackAny } from '../proto/unpack-any.js';
 import type { Any } from '../generated/google/protobuf/any.js';
 import { DecodeContext } from './decode-context.js';
-import { durationMs, inlineData, percentOf } from './scalars.js';
+import { checkedDurationMs, durationMs, inlineData, percentOf } from './scalars.js';
 import { decodeRegex, decodeStringMatcher } from './string-matcher.js';
 import { quote } from '../../../domain/display-text.js';
 import { checkHeaderNames, checkHeaderText } from './header-text.js';
@@ -163,7 +163,7 @@ function retryPolicy(policy: RetryPolicy | undefined, field: string, ctx: Decode
   return {
     retryOn: policy.retryOn.split(',').map((s) => s.trim()).filter((s) => s.length > 0),
     numRetries: policy.numRetries ?? 1,
-    perTryTimeoutMs: durationMs(policy.perTryTimeout),
+    perTryTimeoutMs: checkedDurationMs(policy.perTryTimeout, `${field}.per_try_timeout`, ctx),
   };
 }
 
@@ -202,6 +202,11 @@ function forwardAction(action: RouteAction, field: string, ctx: DecodeContext): 
         ctx.fail(`${field}.weighted_clusters.clusters`, 'no clusters');
         return undefined;
       }
+      // Envoy: "Sum of weights in the weighted_cluster must be greater than 0."
+      if (backends.every((b) => b.weight === 0)) {
+        ctx.fail(`${field}.weighted_clusters.clusters`, 'the sum of the weights must be greater than 0');
+        return undefined;
+      }
       break;
     }
     default:
@@ -220,7 +225,24 @@ function forwardAction(action: RouteAction, field: string, ctx: DecodeContext): 
     ? { regex: decodeRegex(action.regexRewrite.pattern, `${field}.regex_rewrite.pattern`, ctx) ?? '', substitution: action.regexRewrite.substitution }
     : undefined;
   checkHeaderText(action.prefixRewrite, `${field}.prefix_rewrite`, ctx);
-  const mirrors: MirrorPolicy[] = action.requestMirrorPolicies.map((m) => ({ cluster: m.cluster, fraction: percentOf(m.runtimeFraction?.defaultValue) / 100 }));
+  const mirrors: MirrorPolicy[] = action.requestMirrorPolicies.flatMap((m, i): MirrorPolicy[] => {
+    const at = `${field}.request_mirror_policies[${i}]`;
+    ctx.unhandled(m, at, ['cluster', 'clusterHeader', 'runtimeFraction'], ['traceSampled']);
+    // Envoy wants exactly one of cluster and cluster_header.
+    if (m.cluster !== '' && m.clusterHeader !== '') {
+      ctx.fail(at, 'only one of cluster and cluster_header may be set');
+      return [];
+    }
+    if (m.clusterHeader !== '') {
+      ctx.dropped(`${at}.cluster_header`, 'the mirror cluster is named by a request header at request time, which APISIX cannot do: requests are not mirrored');
+      return [];
+    }
+    if (m.cluster === '') {
+      ctx.fail(at, 'one of cluster and cluster_header must be set');
+      return [];
+    }
+    return [{ cluster: m.cluster, fraction: percentOf(m.runtimeFraction?.defaultValue) / 100, index: i }];
+  });
   ctx.unhandled(
     action,
     field,
@@ -230,7 +252,7 @@ function forwardAction(action: RouteAction, field: string, ctx: DecodeContext): 
   return {
     kind: 'forward',
     backends,
-    timeoutMs: durationMs(action.timeout),
+    timeoutMs: checkedDurationMs(action.timeout, `${field}.timeout`, ctx),
     retry: retryPolicy(action.retryPolicy, `${field}.retry_policy`, ctx),
     prefixRewrite: action.prefixRewrite !== '' ? action.prefixRewrite : undefined,
     regexRewrite,

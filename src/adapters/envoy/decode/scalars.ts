@@ -8,6 +8,33 @@ import type { DecodeContext } from './decode-context.js';
 export const durationMs = (duration: Duration | undefined): number | undefined =>
   duration === undefined ? undefined : duration.seconds * 1000 + duration.nanos / 1e6;
 
+/** google.protobuf.Duration's range (±10,000 years), which Envoy enforces when it reads one. */
+const MAX_DURATION_SECONDS = 315_576_000_000;
+
+/**
+ * A duration Envoy would accept: it refuses a negative one wherever it converts one
+ * (DurationUtil: "Expected positive duration") and one out of protobuf's range; `positive` where
+ * the field's validation rule is `gt: {}` (a cluster's connect_timeout). Undefined when unset or
+ * refused (the failure is recorded).
+ */
+export function checkedDurationMs(duration: Duration | undefined, field: string, ctx: DecodeContext, rule: 'non-negative' | 'positive' = 'non-negative'): number | undefined {
+  if (duration === undefined) return undefined;
+  if (duration.seconds < 0 || duration.nanos < 0) {
+    ctx.fail(field, `negative duration ${duration.seconds}s${duration.nanos !== 0 ? ` ${duration.nanos}ns` : ''}: Envoy expects a positive duration`);
+    return undefined;
+  }
+  if (duration.seconds > MAX_DURATION_SECONDS) {
+    ctx.fail(field, `duration ${duration.seconds}s is out of range (at most ${MAX_DURATION_SECONDS}s)`);
+    return undefined;
+  }
+  const ms = durationMs(duration)!;
+  if (rule === 'positive' && ms === 0) {
+    ctx.fail(field, 'must be greater than 0');
+    return undefined;
+  }
+  return ms;
+}
+
 /** 0..100 */
 export function percentOf(fraction: FractionalPercent | undefined): number {
   if (!fraction) return 100;
