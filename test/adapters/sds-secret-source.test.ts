@@ -111,7 +111,7 @@ s('a corrupt key, the key of another certificate, a value that is not PEM, a cha
       ['corrupt key', [certificate(first.chain, corrupt), rootCa(pki.root)], /Secret "default" field tls_certificate\.private_key: /],
       ["another certificate's key", [certificate(first.chain, second.key), rootCa(pki.root)], /Secret "default" field tls_certificate\.private_key: does not belong to the leaf certificate of tls_certificate\.certificate_chain/],
       ['a key that is not PEM', [certificate(first.chain, 'not a key'), rootCa(pki.root)], /Secret "default" field tls_certificate\.private_key: no PEM block/],
-      ['a chain that is not PEM', [certificate('garbage', first.key), rootCa(pki.root)], /Secret "default" field tls_certificate\.certificate_chain: no PEM block/],
+      ['a chain that is not PEM', [certificate('garbage', first.key), rootCa(pki.root)], /Secret "default" field tls_certificate\.certificate_chain: (no PEM block|not a PEM certificate)/],
       ['a chain out of order', [certificate(`${root}${leaf}`, first.key), rootCa(pki.root)], /Secret "default" field tls_certificate\.certificate_chain: certificate 1 is not issued by certificate 2/],
       ['roots that are not PEM', [certificate(first.chain, first.key), rootCa('-----BEGIN CERTIFICATE-----\nAAAA')], /Secret "ROOTCA" field validation_context\.trusted_ca: /],
     ];

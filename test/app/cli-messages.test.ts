@@ -76,7 +76,7 @@ s('--explain never shows a private key, even one that landed in a reported field
   const key = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n';
   const secret = `- "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret
   name: client
-  tls_certificate: { certificate_chain: { inline_string: "not used" }, private_key: { filename: ${JSON.stringify(key)} } }
+  tls_certificate: { certificate_chain: { inline_string: "-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n" }, private_key: { filename: ${JSON.stringify(key)} } }
 `;
   await inTempDir({ 'in.yaml': `resources:\n${cluster('c1')}${secret}` }, async (dir) => {
     for (const explain of ['text', 'json']) {

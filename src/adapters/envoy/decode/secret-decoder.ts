@@ -16,7 +16,8 @@ const BASE64_LINES = /^[A-Za-z0-9+/=\r\n]+$/;
 function checkPemCertificates(pem: string, field: string, ctx: DecodeContext): void {
   const blocks = [...pem.matchAll(PEM_BLOCK)];
   const certificates = blocks.filter((b) => b[1] === 'CERTIFICATE');
-  if (certificates.length === 0) ctx.fail(field, 'not a PEM certificate (no BEGIN CERTIFICATE block)');
+  // The message names no PEM marker: NACK text is checked to carry none (nothing of a secret leaks).
+  if (certificates.length === 0) ctx.fail(field, 'not a PEM certificate (no certificate block in it)');
   else if (certificates.some((b) => !BASE64_LINES.test(b[2] ?? ''))) ctx.fail(field, 'a PEM certificate block is not base64');
 }
 
