@@ -24,6 +24,8 @@ export function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string
     xds: pick(flags.xds, 'AMESH_XDS'),
     xdsMode: pick(flags.xdsMode, 'AMESH_XDS_MODE'),
     file: pick(flags.file, 'AMESH_FILE'),
+    allowEmpty: flags.allowEmpty ?? (env.AMESH_ALLOW_EMPTY === 'true' || env.AMESH_ALLOW_EMPTY === '1'),
+    maxInputBytes: pick(flags.maxInputBytes, 'AMESH_MAX_INPUT_BYTES'),
     ...(sinks ? { sink: sinks } : {}),
     caFile: pick(flags.caFile, 'AMESH_XDS_CA_FILE'),
     certFile: pick(flags.certFile, 'AMESH_XDS_CERT_FILE'),

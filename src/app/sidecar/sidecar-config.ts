@@ -3,6 +3,8 @@ import { err, ok, type Result } from '../../domain/result.js';
 import { parseOrigin } from '../../adapters/apisix/http-json.js';
 import type { LogLevel } from '../../adapters/logging/pino-logger.js';
 import type { SecretText } from '../../domain/secret-text.js';
+import { DEFAULT_MAX_INPUT_BYTES } from '../../adapters/fs/bounded-read.js';
+import { parseByteCount } from '../cli-io.js';
 
 export type SourceConfig =
   | {
@@ -12,7 +14,8 @@ export type SourceConfig =
       readonly tls: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string; readonly serverName?: string } | undefined;
       readonly tokenFile: string | undefined;
     }
-  | { readonly kind: 'file'; readonly path: string };
+  /** `allowEmpty`: a file without resources is applied (else refused); `maxInputBytes`: the input's size limit. */
+  | { readonly kind: 'file'; readonly path: string; readonly allowEmpty: boolean; readonly maxInputBytes: number };
 
 /** Where the Admin API key comes from: never a command-line argument. */
 export type AdminKeySource = { readonly from: 'none' } | { readonly from: 'env'; readonly value: SecretText } | { readonly from: 'file'; readonly path: string };
@@ -61,6 +64,8 @@ export interface SidecarFlags {
   readonly xds?: string;
   readonly xdsMode?: string;
   readonly file?: string;
+  readonly allowEmpty?: boolean;
+  readonly maxInputBytes?: string;
   readonly sink?: readonly string[];
   readonly caFile?: string;
   readonly certFile?: string;
@@ -174,7 +179,9 @@ export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, s
       tokenFile: flags.tokenFile,
     };
   } else if (flags.file) {
-    source = { kind: 'file', path: flags.file };
+    const maxInputBytes = flags.maxInputBytes === undefined ? ok(DEFAULT_MAX_INPUT_BYTES) : parseByteCount('--max-input-bytes', flags.maxInputBytes);
+    if (!maxInputBytes.ok) return maxInputBytes;
+    source = { kind: 'file', path: flags.file, allowEmpty: flags.allowEmpty ?? false, maxInputBytes: maxInputBytes.value };
   } else {
     return err('missing source: --xds <host:port|unix:path> or --file <path> (or AMESH_XDS / AMESH_FILE)');
   }

@@ -107,7 +107,13 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
   container.bind<ConfigSource>(ConfigSource).toDynamicValue((ctx) => {
     if (overrides.source) return overrides.source;
     const source = config.source;
-    if (source.kind === 'file') return new adapters.FileConfigSource!({ path: source.path, follow: !config.once, logger: ctx.get<Logger>(Logger) });
+    if (source.kind === 'file') return new adapters.FileConfigSource!({
+        path: source.path,
+        follow: !config.once,
+        logger: ctx.get<Logger>(Logger),
+        allowEmpty: source.allowEmpty,
+        maxInputBytes: source.maxInputBytes,
+      });
     const metrics = ctx.get<Metrics>(Metrics);
     return new adapters.AdsClient!({
       target: source.target,
