@@ -76,6 +76,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--plugins-cert-file <file>', 'client certificate for the controller [AMESH_PLUGINS_CERT_FILE]')
     .option('--plugins-key-file <file>', 'its key [AMESH_PLUGINS_KEY_FILE]')
     .option('--once', 'exit after the first configuration is applied')
+    .option('--once-wait <ms>', 'with --once: how long failing sinks are retried before giving up with exit 1 (default 30000) [AMESH_ONCE_WAIT_MS]')
     .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
     .action(async (flags: SidecarFlags) => {
       const { runSidecar, withEnvironment } = await import('./sidecar/sidecar-command.js');

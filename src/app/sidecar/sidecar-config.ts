@@ -46,6 +46,8 @@ export interface SidecarConfig {
   /** How often a sink that held objects back as unserved is applied again; undefined = the SyncService's default (no flag: tests shorten it). */
   readonly unservedProbeMs?: number | undefined;
   readonly once: boolean;
+  /** With `once`: how long sinks may go on failing (from the first failure) before the run gives up. */
+  readonly onceWaitMs: number;
   readonly logLevel: LogLevel;
   /** AmeshPluginConfig plugins from `amesh controller`; undefined = none. */
   readonly plugins?: PluginsConfig | undefined;
@@ -83,6 +85,8 @@ export interface SidecarFlags {
   /** --verdict-wait, milliseconds. */
   readonly verdictWait?: string | undefined;
   readonly once?: boolean;
+  /** --once-wait, milliseconds. */
+  readonly onceWait?: string | undefined;
   readonly logLevel?: string;
   /** A file holding the Admin API key (admin: and standalone: sinks). */
   readonly adminKeyFile?: string;
@@ -113,6 +117,12 @@ function pluginsConfig(flags: SidecarFlags): Result<PluginsConfig | undefined, s
     keyFile: flags.pluginsKeyFile || undefined,
   });
 }
+
+/**
+ * Half a minute of retries (the sinks back off up to 10 s): a target that is restarting comes back within
+ * it, one that refuses the configuration or cannot be written to does not, and a run-once job must end.
+ */
+export const DEFAULT_ONCE_WAIT_MS = 30_000;
 
 const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/;
 
@@ -210,6 +220,10 @@ export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, s
   if (verdictWaitMs !== undefined && !(Number.isInteger(verdictWaitMs) && verdictWaitMs >= 1 && verdictWaitMs <= 60_000)) {
     return err(`--verdict-wait: expected milliseconds from 1 to 60000, got "${flags.verdictWait}"`);
   }
+  const onceWaitMs = flags.onceWait === undefined ? DEFAULT_ONCE_WAIT_MS : Number(flags.onceWait);
+  if (!(Number.isInteger(onceWaitMs) && onceWaitMs >= 1 && onceWaitMs <= 3_600_000)) {
+    return err(`--once-wait: expected milliseconds from 1 to 3600000, got "${flags.onceWait}"`);
+  }
   const plugins = pluginsConfig(flags);
   if (!plugins.ok) return plugins;
   return ok({
@@ -225,6 +239,7 @@ export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, s
     metricsAddress: metrics.value,
     portVariable: flags.portVariable,
     once: flags.once ?? false,
+    onceWaitMs,
     logLevel,
   });
 }

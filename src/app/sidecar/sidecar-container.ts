@@ -32,6 +32,7 @@ export interface SidecarOverrides {
   readonly secrets?: SecretSource;
   readonly secretFiles?: SecretFiles;
   readonly onSourceError?: (message: string) => void;
+  readonly onApplyFailed?: (sink: string, reason: string) => void;
   readonly plugins?: PluginConfigSource;
 }
 
@@ -167,6 +168,7 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
         secrets: ctx.get<SecretSource | undefined>(SecretSource),
         secretFiles: ctx.get<SecretFiles | undefined>(SecretFiles),
         onSourceError: overrides.onSourceError,
+        onApplyFailed: overrides.onApplyFailed,
         plugins: ctx.get<PluginConfigSource | undefined>(PluginConfigSource),
         verdictWaitMs: config.verdictWaitMs,
         unservedProbeMs: config.unservedProbeMs,

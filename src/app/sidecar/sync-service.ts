@@ -47,6 +47,8 @@ export interface SyncDeps {
   readonly secretFiles?: SecretFiles | undefined;
   /** Told about source errors (the run-once mode gives up on them). */
   readonly onSourceError?: ((message: string) => void) | undefined;
+  /** Told about each failed apply, with the sink's target (the run-once mode gives up when they go on too long). */
+  readonly onApplyFailed?: ((sink: string, reason: string) => void) | undefined;
   /** AmeshPluginConfig plugins for this pod (from `amesh controller`), merged into every route. */
   readonly plugins?: PluginConfigSource | undefined;
   /**
@@ -449,6 +451,7 @@ export class SyncService {
         const reason = result.failed.slice(0, 5).map((f) => `${f.key}: ${f.reason}`).join('; ');
         this.status = { ...this.status, lastError: `${state.sink.target}: ${reason}` };
         this.deps.logger.error({ sink: state.sink.target, version: desired.version, error: reason }, 'apply failed; will retry');
+        this.deps.onApplyFailed?.(state.sink.target, reason);
         const refused = result.failed.filter((f) => f.rejected);
         if (refused.length > 0) refusals.push({ target: state.sink.target, failures: refused });
         continue;
