@@ -3,7 +3,8 @@
 // Each command's modules are imported when it runs: a sidecar never loads the translate command's (and
 // the reverse), which keeps a sidecar's resident memory down.
 import { Command, CommanderError } from 'commander';
-import { defaultIo, EXIT, type CliIo } from './cli-io.js';
+import { DEFAULT_MAX_INPUT_BYTES } from '../adapters/fs/bounded-read.js';
+import { debugRequested, defaultIo, EXIT, unexpectedErrorText, type CliIo } from './cli-io.js';
 import { packageVersion } from './package-info.js';
 import type { ContainerOverrides } from './container.js';
 import type { TranslateFlags } from './config.js';
@@ -37,6 +38,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--format <format>', 'yaml or json (default: from the output extension, else yaml)')
     .option('--explain [format]', 'print what could not be carried over, per resource and field (text or json)')
     .option('--partial', 'accept references to resources missing from the input (partial dumps): report them instead of failing')
+    .option('--allow-empty', 'translate an input without any resource (to an empty configuration) instead of refusing it')
+    .option('--max-input-bytes <size>', `refuse inputs larger than this, all files together (bytes, or 512Mi; default ${DEFAULT_MAX_INPUT_BYTES}) [AMESH_MAX_INPUT_BYTES]`)
     .option('--port-variable <var>', 'nginx variable holding the destination port, to keep per-port route tables apart')
     .option('--example <name>', 'translate a bundled example instead of a file (bookinfo)')
     .option('--log-level <level>', 'debug, info, warn, error or silent', 'warn')
@@ -51,6 +54,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--xds <target>', 'xDS server: host:port (istiod 15010/15012) or unix:<path> (pilot-agent ./etc/istio/proxy/XDS) [AMESH_XDS]')
     .option('--xds-mode <mode>', 'delta (Istio default) or sotw [AMESH_XDS_MODE]')
     .option('--file <path>', 'instead of xDS: a config dump, bootstrap or resource file/directory, re-read on change [AMESH_FILE]')
+    .option('--allow-empty', '--file: apply a file without any resource (removing every route) instead of keeping the last good configuration [AMESH_ALLOW_EMPTY=true]')
+    .option('--max-input-bytes <size>', `--file: refuse inputs larger than this, all files together (bytes, or 512Mi; default ${DEFAULT_MAX_INPUT_BYTES}) [AMESH_MAX_INPUT_BYTES]`)
     .option('--sink <spec...>', 'where to write: file:<apisix.yaml|json>[?group=<APISIX workers group>], shdict:<shm file>[?group=<nginx group>], admin:<url>, standalone:<url>, etcd:<endpoints>[?stream=off], memory [AMESH_SINKS, comma-separated]')
     .option('--admin-key-file <file>', 'file holding the APISIX Admin API key for admin:/standalone: sinks (or the key itself in AMESH_ADMIN_KEY) [AMESH_ADMIN_KEY_FILE]')
     .option('--etcd-prefix <prefix>', "APISIX's etcd prefix for etcd: sinks, default /apisix [AMESH_ETCD_PREFIX]")
@@ -74,6 +79,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--plugins-cert-file <file>', 'client certificate for the controller [AMESH_PLUGINS_CERT_FILE]')
     .option('--plugins-key-file <file>', 'its key [AMESH_PLUGINS_KEY_FILE]')
     .option('--once', 'exit after the first configuration is applied [AMESH_ONCE=true]')
+    .option('--once-wait <ms>', 'with --once: how long failing sinks are retried before giving up with exit 1 (default 30000) [AMESH_ONCE_WAIT_MS]')
     .option('--log-level <level>', 'debug, info, warn, error or silent [AMESH_LOG_LEVEL]')
     .action(async (flags: SidecarFlags) => {
       const { runSidecar, withEnvironment } = await import('./sidecar/sidecar-command.js');
@@ -131,7 +137,9 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    throw error;
+    // No command lets an exception out on purpose: one line for whoever runs it, never a stack trace dump.
+    io.err(unexpectedErrorText(error, debugRequested(argv, io.env ?? {})));
+    return EXIT.internal;
   }
   return exitCode;
 }

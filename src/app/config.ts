@@ -1,8 +1,10 @@
 // Command-line options → typed configuration, validated in one place.
 import { extname, resolve } from 'node:path';
 import type { StandaloneFormat } from '../adapters/apisix/standalone-document.js';
+import { DEFAULT_MAX_INPUT_BYTES } from '../adapters/fs/bounded-read.js';
 import type { LogLevel } from '../adapters/logging/pino-logger.js';
 import { err, ok, type Result } from '../domain/result.js';
+import { parseByteCount } from './cli-io.js';
 import type { PipelineOptions } from './pipeline.js';
 import { packageRoot } from './package-info.js';
 
@@ -13,6 +15,10 @@ export interface TranslateConfig {
   readonly explain: 'text' | 'json' | undefined;
   readonly pipeline: PipelineOptions;
   readonly logLevel: LogLevel;
+  /** The input's size limit, all files together. */
+  readonly maxInputBytes: number;
+  /** An input without resources is translated (to an empty configuration) instead of refused. */
+  readonly allowEmpty: boolean;
 }
 
 export interface TranslateFlags {
@@ -23,6 +29,9 @@ export interface TranslateFlags {
   readonly portVariable?: string;
   readonly example?: string;
   readonly logLevel?: string;
+  readonly allowEmpty?: boolean;
+  /** --max-input-bytes, else AMESH_MAX_INPUT_BYTES. */
+  readonly maxInputBytes?: string;
 }
 
 /** Examples bundled with the package, usable without any input file (see examples/bookinfo/README.md). */
@@ -35,7 +44,7 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
-export function parseTranslateConfig(input: string | undefined, flags: TranslateFlags): Result<TranslateConfig, string> {
+export function parseTranslateConfig(input: string | undefined, flags: TranslateFlags, env: Readonly<Record<string, string | undefined>> = {}): Result<TranslateConfig, string> {
   let path = input;
   if (flags.example !== undefined) {
     const example = EXAMPLES[flags.example];
@@ -60,6 +69,9 @@ export function parseTranslateConfig(input: string | undefined, flags: Translate
   }
   const logLevel = (flags.logLevel ?? 'warn') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) return err(`--log-level: expected one of ${LOG_LEVELS.join(', ')}`);
+  const maxInput = flags.maxInputBytes ?? (env.AMESH_MAX_INPUT_BYTES || undefined);
+  const maxInputBytes = maxInput === undefined ? ok(DEFAULT_MAX_INPUT_BYTES) : parseByteCount('--max-input-bytes', maxInput);
+  if (!maxInputBytes.ok) return maxInputBytes;
   return ok({
     input: path,
     output: flags.output === '-' ? undefined : flags.output,
@@ -67,5 +79,7 @@ export function parseTranslateConfig(input: string | undefined, flags: Translate
     explain,
     pipeline: { partial: flags.partial ?? false, portVariable: flags.portVariable },
     logLevel,
+    maxInputBytes: maxInputBytes.value,
+    allowEmpty: flags.allowEmpty ?? false,
   });
 }

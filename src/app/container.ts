@@ -23,7 +23,7 @@ export interface ContainerOverrides {
 export function buildTranslateContainer(config: TranslateConfig, overrides: ContainerOverrides = {}): Container {
   const container = new Container({ defaultScope: 'Singleton' });
   container.bind<Logger>(Logger).toDynamicValue(() => overrides.logger ?? new PinoLogger({ level: config.logLevel }));
-  container.bind<ConfigSource>(ConfigSource).toDynamicValue(() => overrides.source ?? new FileConfigSource({ path: config.input }));
+  container.bind<ConfigSource>(ConfigSource).toDynamicValue(() => overrides.source ?? new FileConfigSource({ path: config.input, maxInputBytes: config.maxInputBytes, allowEmpty: config.allowEmpty }));
   container
     .bind<ConfigSink>(ConfigSink)
     .toDynamicValue(() => overrides.sink ?? (config.output ? new FileConfigSink({ path: config.output, format: config.format }) : new StreamConfigSink(process.stdout, config.format ?? 'yaml')));

@@ -14,6 +14,11 @@ export interface SourceUpdate {
    * consumer's report reuse them instead of walking every record of the mesh on each update.
    */
   readonly fidelityGroups?: readonly FidelityGroup[];
+  /**
+   * The source already holds newer updates that it delivers right after this one (a flood of xDS pushes):
+   * the consumer may give its verdict on this one without applying it, and apply only the newest.
+   */
+  readonly newerPending?: boolean;
 }
 
 export interface SourceError {

@@ -1,11 +1,16 @@
 // ConfigSource over files: an Envoy admin config dump (JSON/YAML, as `istioctl proxy-config all
 // -o json` prints it), a bootstrap's static_resources, an xDS resource list, or a directory of
 // such files. Errors name the file, the resource and the field.
+//
+// Input is not trusted to be sane: only regular files are read, no more than `maxInputBytes` in all
+// (document-text.ts bounds nesting and alias expansion), and a file without any resource is refused
+// unless `allowEmpty`: an empty, truncated or comment-only file would otherwise be published as an
+// empty configuration and remove every route. A refused input is an error like any other: the
+// consumer keeps the last good configuration.
 import { createHash } from 'node:crypto';
 import { statSync, watch as watchFs, type FSWatcher } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { quote } from '../../domain/display-text.js';
 import { FidelityReport } from '../../domain/fidelity.js';
 import { err, ok, type Result } from '../../domain/result.js';
@@ -14,6 +19,8 @@ import { onRejection, type ConfigSource, type ConfigWatcher, type Disposable, ty
 import type { Logger } from '../../ports/logger.js';
 import { streamDocument } from '../envoy/config-document.js';
 import { decodeXdsResources, xdsResourceName, type XdsResource } from '../envoy/xds-resources.js';
+import { DEFAULT_MAX_INPUT_BYTES, readRegularFile } from '../fs/bounded-read.js';
+import { parseDocuments } from './document-text.js';
 
 export interface FileSourceOptions {
   /** A file, or a directory whose *.json, *.yaml and *.yml files are read together. */
@@ -22,6 +29,12 @@ export interface FileSourceOptions {
   readonly follow?: boolean;
   /** Told of updates the watcher rejects (a file has nobody upstream to NACK to). */
   readonly logger?: Logger;
+  /** The most bytes read from the input, all files together; default DEFAULT_MAX_INPUT_BYTES. */
+  readonly maxInputBytes?: number;
+  /** Publish a file that holds no resource (an empty configuration) instead of refusing it. */
+  readonly allowEmpty?: boolean;
+  /** Told what a long load is doing (for a progress line); called often, so it should be cheap. */
+  readonly progress?: (what: string) => void;
 }
 
 const DOCUMENT_EXTENSIONS = new Set(['.json', '.yaml', '.yml']);
@@ -33,31 +46,6 @@ async function filesOf(path: string): Promise<string[]> {
   return names.map((n) => join(path, n));
 }
 
-/** JSON is valid YAML, but JSON.parse is much faster and gives the same values. */
-function parseText(text: string, file: string): Result<unknown[], SourceError> {
-  const trimmed = text.trimStart();
-  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
-    try {
-      return ok([JSON.parse(text)]);
-    } catch (error) {
-      return err({ location: file, message: `invalid JSON: ${(error as Error).message}` });
-    }
-  }
-  const documents: unknown[] = [];
-  // Parsed as one stream so that error positions are lines of the file, not of one document.
-  for (const document of parseAllDocuments(text, { uniqueKeys: true })) {
-    const [problem] = document.errors;
-    if (problem) {
-      const position = problem.linePos?.[0];
-      const message = problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-      return err({ location: position ? `${file}:${position.line}:${position.col}` : file, message: `invalid YAML: ${message}` });
-    }
-    const value: unknown = document.toJS();
-    if (value !== null && value !== undefined) documents.push(value);
-  }
-  return ok(documents);
-}
-
 /** Where each resource came from, so that a decode error can name its file. */
 const resourceKey = (type: string, name: string): string => `${type}/${name}`;
 
@@ -65,6 +53,37 @@ export class FileConfigSource implements ConfigSource {
   constructor(private readonly options: FileSourceOptions) {}
 
   async load(): Promise<Result<SourceUpdate, SourceError>> {
+    try {
+      return await this.loadOnce();
+    } catch (error) {
+      // Whatever the input does to the code below, it is this input's error, not the end of the process.
+      return err({ location: this.options.path, message: `could not be read: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  }
+
+  /** Every file, read whole within the size limit: reading is the part that may block, not the parsing. */
+  private async readAll(files: readonly string[]): Promise<Result<Buffer[], SourceError>> {
+    const maxBytes = this.options.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES;
+    const contents: Buffer[] = [];
+    let total = 0;
+    for (const file of files) {
+      this.options.progress?.(`reading ${file}`);
+      // What the files before this one left of the limit: the limit is on the whole input.
+      const read = await readRegularFile(file, maxBytes - total);
+      if (!read.ok) {
+        const refusal = read.error;
+        if (refusal.kind === 'refused') return err({ location: file, message: refusal.message });
+        const size = refusal.bytes === undefined ? 'more bytes' : `${refusal.bytes} bytes`;
+        const before = total > 0 ? ` with the ${total} bytes of the files before it` : '';
+        return err({ location: file, message: `${size}${before}: over the input size limit of ${maxBytes} bytes (max-input-bytes)` });
+      }
+      total += read.value.length;
+      contents.push(read.value);
+    }
+    return ok(contents);
+  }
+
+  private async loadOnce(): Promise<Result<SourceUpdate, SourceError>> {
     let files: string[];
     try {
       files = await filesOf(this.options.path);
@@ -72,20 +91,22 @@ export class FileConfigSource implements ConfigSource {
       return err({ location: this.options.path, message: (error as Error).message });
     }
     if (files.length === 0) return err({ location: this.options.path, message: 'no .json, .yaml or .yml files' });
-    const texts: (Result<string, SourceError> | undefined)[] = await Promise.all(
-      files.map((file) => readFile(file, 'utf8').then(ok, (error: Error) => err({ location: file, message: error.message }))),
-    );
+    const read = await this.readAll(files);
+    if (!read.ok) return read;
+    const contents: (Buffer | undefined)[] = read.value;
+    const { progress, allowEmpty } = this.options;
     const hash = createHash('sha256');
-    /** The documents of the f-th file; its text is let go, and the caller lets go of each document once checked. */
+    /** The documents of the f-th file; its content is let go, and the caller lets go of each document once checked. */
     const documentsOf = (f: number): Result<unknown[], SourceError> => {
-      const text = texts[f]!;
-      texts[f] = undefined;
-      if (!text.ok) return text;
-      hash.update(files[f]!).update(text.value);
-      return parseText(text.value, files[f]!);
+      const content = contents[f]!;
+      contents[f] = undefined;
+      hash.update(files[f]!).update(content);
+      progress?.(`parsing ${files[f]!}`);
+      return parseDocuments(content.toString('utf8'), files[f]!);
     };
     const origins = new Map<string, string>();
     let failure: SourceError | undefined;
+    let converted = 0;
     /**
      * Each resource is typed only when decodeXdsResources reaches it, so the typed messages die young. A file
      * that cannot be read or parsed, or a document error, ends the stream: `failure` then wins over decode errors.
@@ -95,6 +116,7 @@ export class FileConfigSource implements ConfigSource {
         const documents = documentsOf(f);
         if (!documents.ok) return void (failure = documents.error);
         const count = documents.value.length;
+        let found = 0;
         for (let d = 0; d < count; d++) {
           const where = count > 1 ? `${file} (document ${d + 1})` : file;
           // Taken out of the list: a config dump streams from its checked copy, and the parsed one can go.
@@ -102,6 +124,7 @@ export class FileConfigSource implements ConfigSource {
           const errors = stream.ok ? stream.value.errors : stream.error;
           if (stream.ok) {
             for (const resource of stream.value.resources) {
+              found += 1;
               const name = xdsResourceName(resource);
               const key = resourceKey(resource.type, name);
               const first = origins.get(key);
@@ -111,6 +134,7 @@ export class FileConfigSource implements ConfigSource {
                 return void (failure = { location: `${where}: ${resource.type} ${quote(name)} field name`, message: `duplicate ${resource.type} ${quote(name)} (${at})` });
               }
               if (first === undefined) origins.set(key, where);
+              if (++converted % 1000 === 0) progress?.(`converting resources: ${converted}`);
               if (errors.length === 0) yield resource;
             }
           }
@@ -119,6 +143,12 @@ export class FileConfigSource implements ConfigSource {
             const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
             return void (failure = { location: first?.path ? `${where}: ${first.path}` : where, message: `${first?.message ?? 'invalid'}${more}` });
           }
+        }
+        if (found === 0 && !allowEmpty) {
+          return void (failure = {
+            location: file,
+            message: 'holds no resources (empty, truncated or only comments): refused, as an empty configuration would remove every route (allow-empty accepts it)',
+          });
         }
       }
     }

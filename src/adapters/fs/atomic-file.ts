@@ -6,6 +6,33 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
+const code = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | undefined)?.code;
+
+/**
+ * `mkdir -p`, without Node's recursive mkdir: that one loops for ever where a directory cannot be made
+ * inside one that exists (mkdir under /proc or /sys fails with ENOENT, and it retries the parent). The
+ * missing directories are made from the nearest existing one down; the first refusal is the error.
+ */
+async function makeDirectories(directory: string): Promise<void> {
+  const missing: string[] = [];
+  for (let current = directory; ; current = dirname(current)) {
+    try {
+      await stat(current);
+      break;
+    } catch (error) {
+      if (code(error) !== 'ENOENT' || dirname(current) === current) throw error;
+      missing.push(current);
+    }
+  }
+  for (const path of missing.reverse()) {
+    try {
+      await mkdir(path);
+    } catch (error) {
+      if (code(error) !== 'EEXIST') throw error; // made meanwhile by someone else: as good
+    }
+  }
+}
+
 async function previousMtimeSeconds(path: string): Promise<number | undefined> {
   try {
     return Math.floor((await stat(path)).mtimeMs / 1000);
@@ -17,7 +44,7 @@ async function previousMtimeSeconds(path: string): Promise<number | undefined> {
 /** `gid`: the group the file is given before it replaces the old one (a reader in that group, e.g. nginx's). */
 export async function writeAtomically(path: string, text: string, mode: number, gid?: number): Promise<void> {
   const directory = dirname(path);
-  await mkdir(directory, { recursive: true });
+  await makeDirectories(directory);
   const before = await previousMtimeSeconds(path);
   const temp = join(directory, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
@@ -33,7 +60,8 @@ export async function writeAtomically(path: string, text: string, mode: number, 
     await chmod(temp, mode); // the umask may have narrowed or the mode must be exact
     await rename(temp, path);
   } catch (error) {
-    await rm(temp, { force: true });
+    // The write's error is the one to tell, not a failure to clean up after it.
+    await rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
   const after = await previousMtimeSeconds(path);

@@ -9,6 +9,11 @@
 // a new stream's first requests) waits in a serial queue, so the cache is only ever changed on top of a
 // settled state and a NACK can still undo its commit. A stream that closes meanwhile gets no answer:
 // its queued responses are dropped, the settled verdict still keeps or undoes the cache.
+//
+// A flood of pushes (istiod sends without waiting for ACKs) queues behind a pending verdict. Each queued
+// response is still handled, committed and answered in order, but a publish made while newer responses
+// of the stream wait in the queue says so (SourceUpdate.newerPending): the watcher may judge it without
+// applying it, so that only the newest state reaches the gateway instead of every one in turn.
 import { ACCEPTED, type ConfigSource, type ConfigWatcher, type Disposable, type SourceUpdate, type UpdateVerdict } from '../../ports/config-source.js';
 import type { Logger } from '../../ports/logger.js';
 import type { DecodeError } from '../envoy/xds-resources.js';
@@ -118,7 +123,7 @@ export class AdsClient implements ConfigSource {
   private readonly reconciled = new Map<XdsType, ReadonlySet<string>>();
   /** The work waiting for a watcher's verdict; while set, new work goes to `backlog`, run in order after it. */
   private busy: Promise<void> | undefined;
-  private readonly backlog: (() => Pending<void>)[] = [];
+  private readonly backlog: { readonly task: () => Pending<void>; readonly stream?: AdsStream }[] = [];
 
   constructor(private readonly options: AdsClientOptions) {
     this.subscriptions = new SubscriptionState(options.mode);
@@ -146,6 +151,11 @@ export class AdsClient implements ConfigSource {
 
   get connected(): boolean {
     return this.stream !== undefined;
+  }
+
+  /** Responses received and waiting behind a pending verdict (a flood of pushes queues here). */
+  get queuedResponses(): number {
+    return this.backlog.filter((queued) => queued.stream !== undefined).length;
   }
 
   private start(): void {
@@ -203,9 +213,15 @@ export class AdsClient implements ConfigSource {
   }
 
   /** Runs `task` now if nothing waits for a verdict, else after everything queued before it. */
-  private enqueue(task: () => Pending<void>): void {
-    if (this.busy) this.backlog.push(task);
+  /** `stream`: the task handles a response of that stream. */
+  private enqueue(task: () => Pending<void>, stream?: AdsStream): void {
+    if (this.busy) this.backlog.push({ task, ...(stream ? { stream } : {}) });
     else this.run(task);
+  }
+
+  /** Whether a response of `stream` waits in the queue: what is published now will be superseded at once. */
+  private responseQueued(stream: AdsStream): boolean {
+    return this.backlog.some((queued) => queued.stream === stream);
   }
 
   private run(task: () => Pending<void>): void {
@@ -213,7 +229,7 @@ export class AdsClient implements ConfigSource {
     if (!isPromise(outcome)) return;
     const done = (): void => {
       this.busy = undefined;
-      while (!this.busy && this.backlog.length > 0) this.run(this.backlog.shift()!);
+      while (!this.busy && this.backlog.length > 0) this.run(this.backlog.shift()!.task);
     };
     this.busy = outcome.then(done, (error: unknown) => {
       this.options.logger.error({ error: String(error) }, 'handling an xDS response failed');
@@ -236,7 +252,7 @@ export class AdsClient implements ConfigSource {
   private onResponse(stream: AdsStream, typeUrl: string, meta: ResponseMeta, incoming: () => Parameters<ResourceCache['stage']>[1], removed: readonly string[]): void {
     if (this.stream !== stream) return;
     this.backoff.reset();
-    this.enqueue(() => (this.stream === stream ? this.handleResponse(stream, typeUrl, meta, incoming, removed) : undefined));
+    this.enqueue(() => (this.stream === stream ? this.handleResponse(stream, typeUrl, meta, incoming, removed) : undefined), stream);
   }
 
   private handleResponse(stream: AdsStream, typeUrl: string, meta: ResponseMeta, incoming: () => Parameters<ResourceCache['stage']>[1], removed: readonly string[]): Pending<void> {
@@ -254,7 +270,7 @@ export class AdsClient implements ConfigSource {
     }
     for (const name of staged.puts.keys()) this.resolved(type, name);
     for (const name of removed) if (this.subscriptions.subscribedNames(type).has(name)) this.markAbsent(type, name);
-    return andThen(this.accept(type, staged), (verdict) => {
+    return andThen(this.accept(type, staged, this.responseQueued(stream)), (verdict) => {
       // Closed while the verdict was pending: the new stream asks afresh, this answer would go nowhere.
       if (this.stream !== stream) return;
       if (!verdict.accepted) {
@@ -275,13 +291,13 @@ export class AdsClient implements ConfigSource {
     this.options.events?.nack?.(type, message);
   }
 
-  /** Commits the staged change and publishes if warm; undone when the consumer rejects it. */
-  private accept(type: XdsType, staged: StagedChange): Pending<UpdateVerdict> {
+  /** Commits the staged change and publishes if warm; undone when the consumer rejects it. `newerPending`: see SourceUpdate. */
+  private accept(type: XdsType, staged: StagedChange, newerPending: boolean): Pending<UpdateVerdict> {
     const from = this.cache.generation(type.kind);
     const undo = this.cache.commit(staged);
     this.received.add(type.kind);
     const change: KindChange = { kind: type.kind, from, to: this.cache.generation(type.kind), names: [...staged.puts.keys(), ...staged.deletes] };
-    return andThen(this.publishIfWarm(change, staged.deletes.size === 0), (verdict) => {
+    return andThen(this.publishIfWarm(change, staged.deletes.size === 0, newerPending), (verdict) => {
       if (!verdict.accepted) {
         undo();
         // The undone state may lack what the rejected one had: check warming in full next time.
@@ -294,8 +310,9 @@ export class AdsClient implements ConfigSource {
   /**
    * `change`: what the commit that led here changed (lets the assembler patch rather than rebuild);
    * `onlyAdded`: that commit deleted nothing, so if everything referenced was present before, it still is.
+   * `newerPending`: responses that will be handled right after this one are queued (see SourceUpdate).
    */
-  private publishIfWarm(change?: KindChange, onlyAdded = false): Pending<UpdateVerdict> {
+  private publishIfWarm(change?: KindChange, onlyAdded = false, newerPending = false): Pending<UpdateVerdict> {
     if (!this.received.has('Listener') || !this.received.has('Cluster')) return { accepted: true };
     const references = this.references.of(this.cache);
     if (!(onlyAdded && this.warmWith === references)) {
@@ -313,7 +330,10 @@ export class AdsClient implements ConfigSource {
     if (this.published && generations === this.publishedGenerations) return ACCEPTED;
     const version = `xds-${this.publishCount + 1}`;
     const state = this.assembler.assemble(this.cache, references, version, change);
-    const update: SourceUpdate = state;
+    // The flag goes on a view of the state: spreading it would flatten its lazy fidelity records.
+    const update: SourceUpdate = newerPending
+      ? { snapshot: state.snapshot, fidelityGroups: state.fidelityGroups, newerPending, get fidelity() { return state.fidelity; } }
+      : state;
     const verdicts: Pending<UpdateVerdict>[] = [];
     for (const watcher of this.watchers) {
       const verdict = verdictOf(watcher.onUpdate(update));

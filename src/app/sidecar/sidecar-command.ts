@@ -24,6 +24,8 @@ export function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string
     xds: pick(flags.xds, 'AMESH_XDS'),
     xdsMode: pick(flags.xdsMode, 'AMESH_XDS_MODE'),
     file: pick(flags.file, 'AMESH_FILE'),
+    allowEmpty: flags.allowEmpty ?? (env.AMESH_ALLOW_EMPTY === 'true' || env.AMESH_ALLOW_EMPTY === '1'),
+    maxInputBytes: pick(flags.maxInputBytes, 'AMESH_MAX_INPUT_BYTES'),
     ...(sinks ? { sink: sinks } : {}),
     caFile: pick(flags.caFile, 'AMESH_XDS_CA_FILE'),
     certFile: pick(flags.certFile, 'AMESH_XDS_CERT_FILE'),
@@ -40,6 +42,7 @@ export function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string
     adminAddress: pick(flags.adminAddress, 'AMESH_ADMIN_ADDRESS'),
     portVariable: pick(flags.portVariable, 'AMESH_PORT_VARIABLE'),
     verdictWait: pick(flags.verdictWait, 'AMESH_VERDICT_WAIT_MS'),
+    onceWait: pick(flags.onceWait, 'AMESH_ONCE_WAIT_MS'),
     logLevel: pick(flags.logLevel, 'AMESH_LOG_LEVEL'),
     adminKeyFile: pick(flags.adminKeyFile, 'AMESH_ADMIN_KEY_FILE'),
     ...(env.AMESH_ADMIN_KEY ? { adminKey: new SecretText(env.AMESH_ADMIN_KEY) } : {}),
@@ -73,6 +76,8 @@ export async function runSidecar(flags: SidecarFlags, io: CliIo, overrides: Side
   let failure: string | undefined;
   let giveUp: () => void = () => undefined;
   const gaveUp = new Promise<void>((resolve) => (giveUp = resolve));
+  let onceTimer: NodeJS.Timeout | undefined;
+  let lastApplyFailure = '';
   const container = await buildSidecarContainer(config.value, node.value, {
     ...overrides,
     onSourceError: (message) => {
@@ -83,12 +88,38 @@ export async function runSidecar(flags: SidecarFlags, io: CliIo, overrides: Side
         giveUp();
       }
     },
+    onApplyFailed: (sink, reason) => {
+      overrides.onApplyFailed?.(sink, reason);
+      if (!config.value.once) return;
+      // Run-once retries a failing sink for a while (a target restarting comes back), then names it and ends.
+      lastApplyFailure = `${sink}: ${reason}`;
+      onceTimer ??= setTimeout(() => {
+        failure = `--once: the sinks still fail after ${config.value.onceWaitMs} ms of retries: ${lastApplyFailure}`;
+        giveUp();
+      }, config.value.onceWaitMs);
+    },
   });
   const app = container.get<SidecarApp>(SidecarAppToken);
-  await app.start();
-  const stopped = whenAborted(io.signal);
-  await Promise.race([config.value.once ? app.sync.applied : new Promise<never>(() => undefined), stopped, gaveUp]);
-  await app.stop();
+  // Node ends a process that waits for nothing: with a file source and the endpoints off nothing else is
+  // open (the file watcher does not hold the process), and the sidecar runs until it is stopped.
+  const alive = setInterval(() => undefined, 2 ** 30);
+  try {
+    try {
+      await app.start();
+    } catch (error) {
+      // A busy or forbidden address is the operator's to fix: told in one line, not as a crash.
+      if ((error as NodeJS.ErrnoException).syscall !== 'listen') throw error;
+      await app.stop();
+      io.err(`error: cannot serve the operations endpoints (--ready-address, --metrics-address): ${(error as Error).message}\n`);
+      return EXIT.usage;
+    }
+    const stopped = whenAborted(io.signal);
+    await Promise.race([config.value.once ? app.sync.applied : new Promise<never>(() => undefined), stopped, gaveUp]);
+    await app.stop();
+  } finally {
+    clearInterval(alive);
+    clearTimeout(onceTimer);
+  }
   if (failure) {
     // The source's error echoes its input (file names, resource names): one bounded line, no keys.
     io.err(`error: ${displayText(failure)}\n`);

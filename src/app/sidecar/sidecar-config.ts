@@ -3,6 +3,8 @@ import { err, ok, type Result } from '../../domain/result.js';
 import { parseOrigin } from '../../adapters/apisix/http-json.js';
 import type { LogLevel } from '../../adapters/logging/pino-logger.js';
 import type { SecretText } from '../../domain/secret-text.js';
+import { DEFAULT_MAX_INPUT_BYTES } from '../../adapters/fs/bounded-read.js';
+import { parseByteCount } from '../cli-io.js';
 
 export type SourceConfig =
   | {
@@ -12,7 +14,8 @@ export type SourceConfig =
       readonly tls: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string; readonly serverName?: string } | undefined;
       readonly tokenFile: string | undefined;
     }
-  | { readonly kind: 'file'; readonly path: string };
+  /** `allowEmpty`: a file without resources is applied (else refused); `maxInputBytes`: the input's size limit. */
+  | { readonly kind: 'file'; readonly path: string; readonly allowEmpty: boolean; readonly maxInputBytes: number };
 
 /** Where the Admin API key comes from: never a command-line argument. */
 export type AdminKeySource = { readonly from: 'none' } | { readonly from: 'env'; readonly value: SecretText } | { readonly from: 'file'; readonly path: string };
@@ -45,6 +48,8 @@ export interface SidecarConfig {
   /** How often a sink that held objects back as unserved is applied again; undefined = the SyncService's default (no flag: tests shorten it). */
   readonly unservedProbeMs?: number | undefined;
   readonly once: boolean;
+  /** With `once`: how long sinks may go on failing (from the first failure) before the run gives up. */
+  readonly onceWaitMs: number;
   readonly logLevel: LogLevel;
   /** AmeshPluginConfig plugins from `amesh controller`; undefined = none. */
   readonly plugins?: PluginsConfig | undefined;
@@ -63,6 +68,8 @@ export interface SidecarFlags {
   readonly xds?: string;
   readonly xdsMode?: string;
   readonly file?: string;
+  readonly allowEmpty?: boolean;
+  readonly maxInputBytes?: string;
   readonly sink?: readonly string[];
   readonly caFile?: string;
   readonly certFile?: string;
@@ -81,6 +88,8 @@ export interface SidecarFlags {
   /** --verdict-wait, milliseconds. */
   readonly verdictWait?: string | undefined;
   readonly once?: boolean;
+  /** --once-wait, milliseconds. */
+  readonly onceWait?: string | undefined;
   readonly logLevel?: string;
   /** A file holding the Admin API key (admin: and standalone: sinks). */
   readonly adminKeyFile?: string;
@@ -114,6 +123,12 @@ function pluginsConfig(flags: SidecarFlags): Result<PluginsConfig | undefined, s
 
 /** Envoy's admin port, free in a pod whose proxy is APISIX; loopback: the config dump is for this pod's own debugging. */
 export const DEFAULT_ADMIN_ADDRESS = '127.0.0.1:15000';
+
+/**
+ * Half a minute of retries (the sinks back off up to 10 s): a target that is restarting comes back within
+ * it, one that refuses the configuration or cannot be written to does not, and a run-once job must end.
+ */
+export const DEFAULT_ONCE_WAIT_MS = 30_000;
 
 const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/;
 
@@ -180,7 +195,9 @@ export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, s
       tokenFile: flags.tokenFile,
     };
   } else if (flags.file) {
-    source = { kind: 'file', path: flags.file };
+    const maxInputBytes = flags.maxInputBytes === undefined ? ok(DEFAULT_MAX_INPUT_BYTES) : parseByteCount('--max-input-bytes', flags.maxInputBytes);
+    if (!maxInputBytes.ok) return maxInputBytes;
+    source = { kind: 'file', path: flags.file, allowEmpty: flags.allowEmpty ?? false, maxInputBytes: maxInputBytes.value };
   } else {
     return err('missing source: --xds <host:port|unix:path> or --file <path> (or AMESH_XDS / AMESH_FILE)');
   }
@@ -211,6 +228,10 @@ export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, s
   if (verdictWaitMs !== undefined && !(Number.isInteger(verdictWaitMs) && verdictWaitMs >= 1 && verdictWaitMs <= 60_000)) {
     return err(`--verdict-wait: expected milliseconds from 1 to 60000, got "${flags.verdictWait}"`);
   }
+  const onceWaitMs = flags.onceWait === undefined ? DEFAULT_ONCE_WAIT_MS : Number(flags.onceWait);
+  if (!(Number.isInteger(onceWaitMs) && onceWaitMs >= 1 && onceWaitMs <= 3_600_000)) {
+    return err(`--once-wait: expected milliseconds from 1 to 3600000, got "${flags.onceWait}"`);
+  }
   const plugins = pluginsConfig(flags);
   if (!plugins.ok) return plugins;
   return ok({
@@ -227,6 +248,7 @@ export function parseSidecarConfig(flags: SidecarFlags): Result<SidecarConfig, s
     adminAddress: admin.value,
     portVariable: flags.portVariable,
     once: flags.once ?? false,
+    onceWaitMs,
     logLevel,
   });
 }

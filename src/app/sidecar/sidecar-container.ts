@@ -32,6 +32,7 @@ export interface SidecarOverrides {
   readonly secrets?: SecretSource;
   readonly secretFiles?: SecretFiles;
   readonly onSourceError?: (message: string) => void;
+  readonly onApplyFailed?: (sink: string, reason: string) => void;
   readonly plugins?: PluginConfigSource;
 }
 
@@ -108,7 +109,13 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
   container.bind<ConfigSource>(ConfigSource).toDynamicValue((ctx) => {
     if (overrides.source) return overrides.source;
     const source = config.source;
-    if (source.kind === 'file') return new adapters.FileConfigSource!({ path: source.path, follow: !config.once, logger: ctx.get<Logger>(Logger) });
+    if (source.kind === 'file') return new adapters.FileConfigSource!({
+        path: source.path,
+        follow: !config.once,
+        logger: ctx.get<Logger>(Logger),
+        allowEmpty: source.allowEmpty,
+        maxInputBytes: source.maxInputBytes,
+      });
     const metrics = ctx.get<Metrics>(Metrics);
     return new adapters.AdsClient!({
       target: source.target,
@@ -163,6 +170,7 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
         secrets: ctx.get<SecretSource | undefined>(SecretSource),
         secretFiles: ctx.get<SecretFiles | undefined>(SecretFiles),
         onSourceError: overrides.onSourceError,
+        onApplyFailed: overrides.onApplyFailed,
         plugins: ctx.get<PluginConfigSource | undefined>(PluginConfigSource),
         verdictWaitMs: config.verdictWaitMs,
         unservedProbeMs: config.unservedProbeMs,

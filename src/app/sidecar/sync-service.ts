@@ -13,6 +13,11 @@
 // again, so that sinks that took the rest of the rejected configuration converge back to it: the
 // source (xDS) has undone it too, and its next update builds on that.
 //
+// A source flooded with updates (SourceUpdate.newerPending: newer ones are queued right behind) gets its
+// verdict on each at once after the translation, and the apply is started only once the queued ones have
+// been handed over too: 1,000 EDS pushes make one or two applies of the newest state, not 1,000. The last
+// of the flood waits for its apply as usual, so a refusal is still NACKed (and restores the one before).
+//
 // Objects a sink's target does not serve as it is set up (ApplyResult.unserved: APISIX's stream routes
 // while its stream mode is off) are neither failures nor refusals: the update is accepted, the apply
 // settles (so `--once` finishes), and they are shown in the status (config dump) and counted per sink.
@@ -47,6 +52,8 @@ export interface SyncDeps {
   readonly secretFiles?: SecretFiles | undefined;
   /** Told about source errors (the run-once mode gives up on them). */
   readonly onSourceError?: ((message: string) => void) | undefined;
+  /** Told about each failed apply, with the sink's target (the run-once mode gives up when they go on too long). */
+  readonly onApplyFailed?: ((sink: string, reason: string) => void) | undefined;
   /** AmeshPluginConfig plugins for this pod (from `amesh controller`), merged into every route. */
   readonly plugins?: PluginConfigSource | undefined;
   /**
@@ -155,6 +162,9 @@ export class SyncService {
   private waiting: VerdictWaiter | undefined;
   /** The last update whose verdict was acceptance: where a rejection goes back to. */
   private lastAccepted: SourceUpdate | undefined;
+  /** The order updates came in: a verdict settled late (an apply in flight) must not take `lastAccepted` back to an older one. */
+  private readonly arrival = new WeakMap<SourceUpdate, number>();
+  private arrivals = 0;
   /** The configuration last applied to every sink. */
   private inForce: GatewayConfig | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
@@ -291,6 +301,7 @@ export class SyncService {
 
   /** `judged`: the source waits for a verdict (else: the same update again, e.g. with new certificates). */
   private onUpdate(update: SourceUpdate, judged = false): UpdateVerdict | Promise<UpdateVerdict> {
+    if (judged) this.arrival.set(update, ++this.arrivals);
     const started = performance.now();
     const translated = translateUpdate(this.withLocalSecrets(update), this.options, this.translator);
     const seconds = (performance.now() - started) / 1000;
@@ -308,9 +319,23 @@ export class SyncService {
     this.lastUpdate = update;
     this.translation = translated.value;
     this.desired = this.desiredOf(translated.value);
+    if (judged && update.newerPending) {
+      // Superseded before it could reach a sink: accepted now (as awaitVerdict does for a waiting one),
+      // and the apply waits for the queued updates, which the source hands over in this same turn.
+      this.waiting?.settle(ACCEPTED);
+      this.accepted(update);
+      queueMicrotask(() => void this.runApply());
+      return ACCEPTED;
+    }
     const verdict = judged ? this.awaitVerdict(update) : ACCEPTED;
     void this.runApply();
     return verdict;
+  }
+
+  /** `update` was accepted: the newest accepted one is where a rejection goes back to. */
+  private accepted(update: SourceUpdate): void {
+    const previous = this.lastAccepted && this.arrival.get(this.lastAccepted);
+    if (previous === undefined || (this.arrival.get(update) ?? 0) > previous) this.lastAccepted = update;
   }
 
   /** The verdict on `update`, settled by its first apply, or by a newer update, or when the wait is over. */
@@ -328,7 +353,7 @@ export class SyncService {
           settled = true;
           clearTimeout(timer);
           if (this.waiting === waiter) this.waiting = undefined;
-          if (verdict.accepted) this.lastAccepted = update;
+          if (verdict.accepted) this.accepted(update);
           resolve(verdict);
           return true;
         },
@@ -449,6 +474,7 @@ export class SyncService {
         const reason = result.failed.slice(0, 5).map((f) => `${f.key}: ${f.reason}`).join('; ');
         this.status = { ...this.status, lastError: `${state.sink.target}: ${reason}` };
         this.deps.logger.error({ sink: state.sink.target, version: desired.version, error: reason }, 'apply failed; will retry');
+        this.deps.onApplyFailed?.(state.sink.target, reason);
         const refused = result.failed.filter((f) => f.rejected);
         if (refused.length > 0) refusals.push({ target: state.sink.target, failures: refused });
         continue;

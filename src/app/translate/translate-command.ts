@@ -33,7 +33,7 @@ function summary(outcome: TranslateOutcome, target: string): string {
 }
 
 export async function runTranslate(input: string | undefined, flags: TranslateFlags, io: CliIo, overrides: ContainerOverrides = {}): Promise<number> {
-  const config = parseTranslateConfig(input, flags);
+  const config = parseTranslateConfig(input, flags, io.env ?? {});
   if (!config.ok) {
     io.err(`error: ${config.error}\n`);
     return EXIT.usage;
