@@ -11,6 +11,8 @@ export interface CliIo {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Aborted on SIGTERM/SIGINT by main.ts: long-running commands stop gracefully. */
   readonly signal?: AbortSignal;
+  /** `err` goes to a terminal: a long run may show its progress there. */
+  readonly errIsTerminal?: boolean;
 }
 
 export const defaultIo: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };

@@ -10,7 +10,7 @@ import { ConfigSource } from '../ports/config-source.js';
 import { Logger } from '../ports/logger.js';
 import type { TranslateConfig } from './config.js';
 import { StreamConfigSink } from '../adapters/file-sink/stream-sink.js';
-import { TranslateApp } from './translate/translate-app.js';
+import { TranslateApp, type Progress } from './translate/translate-app.js';
 
 export const TranslateAppToken = Symbol.for('amesh.TranslateApp');
 
@@ -20,15 +20,16 @@ export interface ContainerOverrides {
   readonly logger?: Logger;
 }
 
-export function buildTranslateContainer(config: TranslateConfig, overrides: ContainerOverrides = {}): Container {
+/** `progress`: told what a long run is doing (a terminal's progress line). */
+export function buildTranslateContainer(config: TranslateConfig, overrides: ContainerOverrides = {}, progress?: Progress): Container {
   const container = new Container({ defaultScope: 'Singleton' });
   container.bind<Logger>(Logger).toDynamicValue(() => overrides.logger ?? new PinoLogger({ level: config.logLevel }));
-  container.bind<ConfigSource>(ConfigSource).toDynamicValue(() => overrides.source ?? new FileConfigSource({ path: config.input, maxInputBytes: config.maxInputBytes, allowEmpty: config.allowEmpty }));
+  container.bind<ConfigSource>(ConfigSource).toDynamicValue(() => overrides.source ?? new FileConfigSource({ path: config.input, maxInputBytes: config.maxInputBytes, allowEmpty: config.allowEmpty, ...(progress ? { progress: progress.update } : {}) }));
   container
     .bind<ConfigSink>(ConfigSink)
     .toDynamicValue(() => overrides.sink ?? (config.output ? new FileConfigSink({ path: config.output, format: config.format }) : new StreamConfigSink(process.stdout, config.format ?? 'yaml')));
   container
     .bind<TranslateApp>(TranslateAppToken)
-    .toDynamicValue((ctx) => new TranslateApp({ source: ctx.get(ConfigSource), sink: ctx.get(ConfigSink), logger: ctx.get(Logger) }, config.pipeline));
+    .toDynamicValue((ctx) => new TranslateApp({ source: ctx.get(ConfigSource), sink: ctx.get(ConfigSink), logger: ctx.get(Logger), progress }, config.pipeline));
   return container;
 }

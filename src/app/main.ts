@@ -29,4 +29,5 @@ process.exitCode = await runCli(argv, {
   err: (text) => process.stderr.write(text),
   env: process.env,
   signal: shutdown.signal,
+  errIsTerminal: process.stderr.isTTY === true,
 });

@@ -33,22 +33,28 @@ const YAML_OPTIONS: YamlOptions = {
 
 /** Why `value` exceeds the limits, or undefined. `budget`: how many values it may hold. */
 function exceedsLimits(value: unknown, budget: number): string | undefined {
-  const stack: unknown[] = [value];
+  // Iterative (the point is not to overflow the stack), and allocating nothing per value: this walks every
+  // value of a 200 MB document, and garbage here would add to the peak it is meant to bound.
+  const stack: object[] = [value as object];
   const depths: number[] = [1];
   let values = 1;
+  const visit = (child: unknown, depth: number): void => {
+    values += 1;
+    if (typeof child === 'object' && child !== null) {
+      stack.push(child);
+      depths.push(depth);
+    }
+  };
   while (stack.length > 0) {
-    const node = stack.pop();
+    const node = stack.pop()!;
     const depth = depths.pop()!;
     if (depth > MAX_NESTING) return `nested deeper than ${MAX_NESTING} levels (the nesting limit)`;
-    const children: unknown[] = Array.isArray(node) ? node : Object.values(node as object);
-    values += children.length;
-    if (values > budget) return `aliases expand the document to more than ${budget} values, one per character of its text (the alias expansion limit)`;
-    for (const child of children) {
-      if (typeof child === 'object' && child !== null) {
-        stack.push(child);
-        depths.push(depth + 1);
-      }
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) visit(node[i], depth + 1);
+    } else {
+      for (const key in node) visit((node as Record<string, unknown>)[key], depth + 1);
     }
+    if (values > budget) return `aliases expand the document to more than ${budget} values, one per character of its text (the alias expansion limit)`;
   }
   return undefined;
 }

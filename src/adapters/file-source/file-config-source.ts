@@ -7,7 +7,7 @@
 // unless `allowEmpty`: an empty, truncated or comment-only file would otherwise be published as an
 // empty configuration and remove every route. A refused input is an error like any other: the
 // consumer keeps the last good configuration.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { statSync, watch as watchFs, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
@@ -62,9 +62,9 @@ export class FileConfigSource implements ConfigSource {
   }
 
   /** Every file, read whole within the size limit: reading is the part that may block, not the parsing. */
-  private async readAll(files: readonly string[]): Promise<Result<Buffer[], SourceError>> {
+  private async readAll(files: readonly string[], hash: Hash): Promise<Result<string[], SourceError>> {
     const maxBytes = this.options.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES;
-    const contents: Buffer[] = [];
+    const contents: string[] = [];
     let total = 0;
     for (const file of files) {
       this.options.progress?.(`reading ${file}`);
@@ -78,7 +78,9 @@ export class FileConfigSource implements ConfigSource {
         return err({ location: file, message: `${size}${before}: over the input size limit of ${maxBytes} bytes (max-input-bytes)` });
       }
       total += read.value.length;
-      contents.push(read.value);
+      hash.update(file).update(read.value);
+      // Decoded at once: the bytes are let go before parsing, which is where the memory peaks.
+      contents.push(read.value.toString('utf8'));
     }
     return ok(contents);
   }
@@ -91,18 +93,17 @@ export class FileConfigSource implements ConfigSource {
       return err({ location: this.options.path, message: (error as Error).message });
     }
     if (files.length === 0) return err({ location: this.options.path, message: 'no .json, .yaml or .yml files' });
-    const read = await this.readAll(files);
-    if (!read.ok) return read;
-    const contents: (Buffer | undefined)[] = read.value;
-    const { progress, allowEmpty } = this.options;
     const hash = createHash('sha256');
+    const read = await this.readAll(files, hash);
+    if (!read.ok) return read;
+    const contents: (string | undefined)[] = read.value;
+    const { progress, allowEmpty } = this.options;
     /** The documents of the f-th file; its content is let go, and the caller lets go of each document once checked. */
     const documentsOf = (f: number): Result<unknown[], SourceError> => {
       const content = contents[f]!;
       contents[f] = undefined;
-      hash.update(files[f]!).update(content);
       progress?.(`parsing ${files[f]!}`);
-      return parseDocuments(content.toString('utf8'), files[f]!);
+      return parseDocuments(content, files[f]!);
     };
     const origins = new Map<string, string>();
     let failure: SourceError | undefined;
@@ -119,6 +120,7 @@ export class FileConfigSource implements ConfigSource {
         let found = 0;
         for (let d = 0; d < count; d++) {
           const where = count > 1 ? `${file} (document ${d + 1})` : file;
+          progress?.(`checking ${where}`);
           // Taken out of the list: a config dump streams from its checked copy, and the parsed one can go.
           const stream = streamDocument(documents.value.splice(d, 1, undefined)[0]);
           const errors = stream.ok ? stream.value.errors : stream.error;

@@ -16,6 +16,13 @@ export type TranslateFailure =
   | { readonly kind: 'translation'; readonly errors: readonly PipelineError[] }
   | { readonly kind: 'output'; readonly reason: string };
 
+/** Told what a long run is doing (see app/progress.ts). */
+export interface Progress {
+  update(what: string): void;
+  /** Before anything else is written: the document may go to the same terminal. */
+  done(): void;
+}
+
 export interface TranslateOutcome {
   readonly update: SourceUpdate;
   readonly translation: Translation;
@@ -40,18 +47,27 @@ export function firstUpdate(source: ConfigSource): Promise<Result<SourceUpdate, 
 
 export class TranslateApp {
   constructor(
-    private readonly deps: { readonly source: ConfigSource; readonly sink: ConfigSink; readonly logger: Logger },
+    private readonly deps: { readonly source: ConfigSource; readonly sink: ConfigSink; readonly logger: Logger; readonly progress?: Progress | undefined },
     private readonly options: PipelineOptions,
   ) {}
 
   async run(): Promise<Result<TranslateOutcome, TranslateFailure>> {
     const started = performance.now();
+    const { progress } = this.deps;
     const update = await firstUpdate(this.deps.source);
-    if (!update.ok) return err({ kind: 'input', error: update.error });
+    if (!update.ok) {
+      progress?.done();
+      return err({ kind: 'input', error: update.error });
+    }
+    progress?.update(`translating ${update.value.snapshot.clusters.size} clusters, ${update.value.snapshot.listeners.size} listeners`);
     const translation = translateUpdate(update.value, this.options);
+    // The document may go to the terminal the progress line is on (stdout): the line goes first.
+    if (!translation.ok || this.deps.sink.target === 'stdout') progress?.done();
     if (!translation.ok) return err({ kind: 'translation', errors: translation.error });
     const desired = translation.value.config;
+    progress?.update(`writing ${desired.objects.size} objects to ${this.deps.sink.target}`);
     const result = await this.deps.sink.apply({ desired, changes: diffConfigs(GatewayConfig.empty(), desired) });
+    progress?.done();
     if (result.failed.length > 0) return err({ kind: 'output', reason: result.failed.map((f) => `${f.key}: ${f.reason}`).join('; ') });
     const elapsedMs = performance.now() - started;
     this.deps.logger.debug({ sink: this.deps.sink.target, objects: desired.objects.size, elapsedMs }, 'translated');

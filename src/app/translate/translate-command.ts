@@ -3,6 +3,7 @@ import { buildTranslateContainer, TranslateAppToken, type ContainerOverrides } f
 import { parseTranslateConfig, type TranslateFlags } from '../config.js';
 import { EXIT, type CliIo } from '../cli-io.js';
 import { displayJson, displayText } from '../../domain/display-text.js';
+import { ProgressLine } from '../progress.js';
 import { formatSummaryLine, type TranslateApp, type TranslateFailure, type TranslateOutcome } from './translate-app.js';
 
 /** One line per error: what is echoed from the input is cut, escaped and redacted (displayText). */
@@ -38,7 +39,9 @@ export async function runTranslate(input: string | undefined, flags: TranslateFl
     io.err(`error: ${config.error}\n`);
     return EXIT.usage;
   }
-  const container = buildTranslateContainer(config.value, overrides);
+  // A long run says what it is doing, on a terminal only (see progress.ts).
+  const progress = io.errIsTerminal ? new ProgressLine(io.err) : undefined;
+  const container = buildTranslateContainer(config.value, overrides, progress);
   const app = container.get<TranslateApp>(TranslateAppToken);
   const outcome = await app.run();
   if (!outcome.ok) {
