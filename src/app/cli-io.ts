@@ -50,14 +50,28 @@ export function debugRequested(argv: readonly string[], env: Readonly<Record<str
 /** Room for the message, not for an input echoed in it. */
 const MAX_ERROR_LINE = 500;
 
+/** C0 and C1 controls, and the bidirectional overrides that can make a terminal show other text than is there. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` as one terminal line of at most `max` characters: what an input put in it (a resource name with a
+ * newline, an escape sequence, a 100 KB value echoed back) can neither break the line nor flood the screen.
+ * A long line loses its middle: the start says where, the end what is wrong.
+ */
+export function terminalLine(text: string, max = 1_000): string {
+  const escaped = text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (escaped.length <= max) return escaped;
+  const head = Math.ceil((max - 1) * 0.6);
+  return `${escaped.slice(0, head)}…${escaped.slice(escaped.length - (max - 1 - head))}`;
+}
+
 /**
  * An exception nothing handled, told in one line (the stack, and Node's print of the throwing source line,
  * which in the bundle is up to a megabyte of code, only at debug level).
  */
 export function unexpectedErrorText(error: unknown, debug: boolean): string {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  const flat = message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  const line = flat.length > MAX_ERROR_LINE ? `${flat.slice(0, MAX_ERROR_LINE - 1)}…` : flat;
+  const line = terminalLine(message.replace(/\s+/g, ' ').trim(), MAX_ERROR_LINE);
   const stack = debug && error instanceof Error && error.stack ? `${error.stack}\n` : '';
   return `error: unexpected failure (a bug, please report it): ${line}${debug ? '' : ' (--log-level debug shows where)'}\n${stack}`;
 }

@@ -1,18 +1,26 @@
 // `amesh translate`: Envoy configuration files → APISIX configuration, once.
 import { buildTranslateContainer, TranslateAppToken, type ContainerOverrides } from '../container.js';
 import { parseTranslateConfig, type TranslateFlags } from '../config.js';
-import { EXIT, type CliIo } from '../cli-io.js';
+import { EXIT, terminalLine, type CliIo } from '../cli-io.js';
 import { ProgressLine } from '../progress.js';
 import { formatSummaryLine, type TranslateApp, type TranslateFailure, type TranslateOutcome } from './translate-app.js';
 
+/** Enough to fix an input; the rest are counted. */
+const MAX_ERRORS_SHOWN = 20;
+
+/** One line per error, however the input's names and values would print (see terminalLine). */
 function describeFailure(failure: TranslateFailure): string {
+  const line = (text: string): string => `error: ${terminalLine(text)}\n`;
   switch (failure.kind) {
     case 'input':
-      return `error: ${failure.error.location}: ${failure.error.message}\n`;
-    case 'translation':
-      return failure.errors.map((e) => `error: ${e.resource}${e.field ? ` field ${e.field}` : ''}: ${e.message}\n`).join('');
+      return line(`${failure.error.location}: ${failure.error.message}`);
+    case 'translation': {
+      const shown = failure.errors.slice(0, MAX_ERRORS_SHOWN).map((e) => line(`${e.resource}${e.field ? ` field ${e.field}` : ''}: ${e.message}`));
+      const more = failure.errors.length - shown.length;
+      return `${shown.join('')}${more > 0 ? line(`and ${more} more`) : ''}`;
+    }
     case 'output':
-      return `error: could not write the output: ${failure.reason}\n`;
+      return line(`could not write the output: ${failure.reason}`);
   }
 }
 
