@@ -1,4 +1,5 @@
 import { err, ok, type Result } from '../domain/result.js';
+import { displayText } from '../domain/display-text.js';
 
 // What every `amesh` command shares: its input/output, the exit codes, and how an unexpected error is told.
 /** `internal`: an exception no command handled (a bug): sysexits' EX_SOFTWARE, told apart from bad input. */
@@ -56,8 +57,7 @@ const MAX_ERROR_LINE = 500;
  */
 export function unexpectedErrorText(error: unknown, debug: boolean): string {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  const flat = message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  const line = flat.length > MAX_ERROR_LINE ? `${flat.slice(0, MAX_ERROR_LINE - 1)}…` : flat;
+  const line = displayText(message.replace(/\s+/g, ' ').trim(), MAX_ERROR_LINE);
   const stack = debug && error instanceof Error && error.stack ? `${error.stack}\n` : '';
   return `error: unexpected failure (a bug, please report it): ${line}${debug ? '' : ' (--log-level debug shows where)'}\n${stack}`;
 }

@@ -128,6 +128,20 @@ s('an output under /proc fails with exit 3 instead of hanging in mkdir', async (
   assert.match(run.err, /^error: could not write the output: .*mkdir '\/proc\/amesh-no-such-dir'\n$/);
 });
 
+s('an error echoing the input stays one bounded, printable line: no raw newline or escape sequence, no 100 KB value', async () => {
+  const name = `evil\n\u001b[2Jcluster${'x'.repeat(100_000)}`;
+  // A route without a path specifier: refused by the decoder, which names the resource.
+  const route = { match: { headers: [{ name: 'x-a', present_match: true }] }, route: { cluster: 'c' } };
+  const document = { resources: [{ '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', name, virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [route] }] }] };
+  await inTempDir({ 'evil.json': JSON.stringify(document) }, async (dir) => {
+    const run = await failsKeepingOutput(dir, ['translate', join(dir, 'evil.json')]);
+    assert.is(run.code, 1);
+    assert.ok(run.err.length <= 1_010, `${run.err.length} characters`);
+    assert.not.match(run.err.slice(0, -1), /[\u0000-\u001f]/, 'no control character but the final newline');
+    assert.match(run.err, /RouteConfiguration "evil\\u000a\\u001b\[2Jclusterx+…x+" field virtual_hosts\[0\]\.routes\[0\]\.match\.path_specifier: /, 'the name escaped and cut in the middle, the field kept');
+  });
+});
+
 /** A source that fails in a way no command expects. */
 const throwingSource: ConfigSource = {
   watch: () => {
@@ -138,7 +152,7 @@ const throwingSource: ConfigSource = {
 s('an exception nothing handled: one line (exit 70), bounded; the stack only with --log-level debug', async () => {
   const run = await cli(['translate', bookinfo], {}, { source: throwingSource });
   assert.is(run.code, 70);
-  assert.match(run.err, /^error: unexpected failure \(a bug, please report it\): TypeError: something broke x+…? \(--log-level debug shows where\)\n$/);
+  assert.match(run.err, /^error: unexpected failure \(a bug, please report it\): TypeError: something broke x+(…x+)? \(--log-level debug shows where\)\n$/);
   assert.ok(run.err.length < 700, `${run.err.length} characters`);
   const debug = await cli(['translate', bookinfo, '--log-level', 'debug'], {}, { source: throwingSource });
   assert.is(debug.code, 70);

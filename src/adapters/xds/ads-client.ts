@@ -263,7 +263,14 @@ export class AdsClient implements ConfigSource {
     }
     const resources = incoming();
     this.options.events?.response?.(type, resources.length);
-    const staged = this.cache.stage(type, resources, { replaceAll: this.options.mode === 'sotw' && type.wildcard, removed });
+    let staged: StagedChange;
+    try {
+      staged = this.cache.stage(type, resources, { replaceAll: this.options.mode === 'sotw' && type.wildcard, removed });
+    } catch (error) {
+      // Decoding threw (a bug a response found): that response is refused, and nothing was committed.
+      this.nack(stream, type, meta, `the response could not be decoded (${error instanceof Error ? error.message : String(error)})`);
+      return;
+    }
     if (staged.errors.length > 0) {
       this.nack(stream, type, meta, describeErrors(staged.errors));
       return;

@@ -303,7 +303,7 @@ export class SyncService {
   private onUpdate(update: SourceUpdate, judged = false): UpdateVerdict | Promise<UpdateVerdict> {
     if (judged) this.arrival.set(update, ++this.arrivals);
     const started = performance.now();
-    const translated = translateUpdate(this.withLocalSecrets(update), this.options, this.translator);
+    const translated = this.translated(update);
     const seconds = (performance.now() - started) / 1000;
     if (!translated.ok) {
       this.deps.metrics.translation(seconds, 'error');
@@ -330,6 +330,20 @@ export class SyncService {
     const verdict = judged ? this.awaitVerdict(update) : ACCEPTED;
     void this.runApply();
     return verdict;
+  }
+
+  /**
+   * The translation of `update`; an exception (a bug an input found) is a rejection of that input like any
+   * translation error, not the end of the sidecar: the last good configuration stays and the source NACKs it.
+   */
+  private translated(update: SourceUpdate): ReturnType<typeof translateUpdate> {
+    try {
+      return translateUpdate(this.withLocalSecrets(update), this.options, this.translator);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.deps.logger.debug({ version: update.snapshot.version, stack: error instanceof Error ? error.stack : undefined }, 'the translation threw');
+      return { ok: false, error: [{ resource: 'configuration', field: '', message: `could not be translated (${message})` }] };
+    }
   }
 
   /** `update` was accepted: the newest accepted one is where a rejection goes back to. */

@@ -6,15 +6,22 @@ import { displayJson, displayText } from '../../domain/display-text.js';
 import { ProgressLine } from '../progress.js';
 import { formatSummaryLine, type TranslateApp, type TranslateFailure, type TranslateOutcome } from './translate-app.js';
 
+/** Enough to fix an input; the rest are counted. */
+const MAX_ERRORS_SHOWN = 20;
+
 /** One line per error: what is echoed from the input is cut, escaped and redacted (displayText). */
 function describeFailure(failure: TranslateFailure): string {
+  const line = (text: string): string => `error: ${displayText(text)}\n`;
   switch (failure.kind) {
     case 'input':
-      return `error: ${displayText(`${failure.error.location}: ${failure.error.message}`)}\n`;
-    case 'translation':
-      return failure.errors.map((e) => `error: ${displayText(`${e.resource}${e.field ? ` field ${e.field}` : ''}: ${e.message}`)}\n`).join('');
+      return line(`${failure.error.location}: ${failure.error.message}`);
+    case 'translation': {
+      const shown = failure.errors.slice(0, MAX_ERRORS_SHOWN).map((e) => line(`${e.resource}${e.field ? ` field ${e.field}` : ''}: ${e.message}`));
+      const more = failure.errors.length - shown.length;
+      return `${shown.join('')}${more > 0 ? line(`and ${more} more`) : ''}`;
+    }
     case 'output':
-      return `error: could not write the output: ${displayText(failure.reason)}\n`;
+      return line(`could not write the output: ${failure.reason}`);
   }
 }
 
