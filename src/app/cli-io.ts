@@ -1,5 +1,6 @@
 import { err, ok, type Result } from '../domain/result.js';
-import { displayText } from '../domain/display-text.js';
+import { escapeControls } from '../domain/display-text.js';
+import { redactPrivateKeys } from '../domain/redaction.js';
 
 // What every `amesh` command shares: its input/output, the exit codes, and how an unexpected error is told.
 /** `internal`: an exception no command handled (a bug): sysexits' EX_SOFTWARE, told apart from bad input. */
@@ -52,12 +53,23 @@ export function debugRequested(argv: readonly string[], env: Readonly<Record<str
 const MAX_ERROR_LINE = 500;
 
 /**
+ * `text` as one terminal line of at most `max` characters: controls escaped and keys redacted as everywhere
+ * (display-text.ts), and a long line loses its middle, so the start still says where and the end what is wrong.
+ */
+export function terminalLine(text: string, max = 1_000): string {
+  const escaped = escapeControls(redactPrivateKeys(text));
+  if (escaped.length <= max) return escaped;
+  const head = Math.ceil((max - 1) * 0.6);
+  return `${escaped.slice(0, head)}…${escaped.slice(escaped.length - (max - 1 - head))}`;
+}
+
+/**
  * An exception nothing handled, told in one line (the stack, and Node's print of the throwing source line,
  * which in the bundle is up to a megabyte of code, only at debug level).
  */
 export function unexpectedErrorText(error: unknown, debug: boolean): string {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  const line = displayText(message.replace(/\s+/g, ' ').trim(), MAX_ERROR_LINE);
+  const line = terminalLine(message.replace(/\s+/g, ' ').trim(), MAX_ERROR_LINE);
   const stack = debug && error instanceof Error && error.stack ? `${error.stack}\n` : '';
   return `error: unexpected failure (a bug, please report it): ${line}${debug ? '' : ' (--log-level debug shows where)'}\n${stack}`;
 }

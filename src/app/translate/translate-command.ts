@@ -1,17 +1,17 @@
 // `amesh translate`: Envoy configuration files → APISIX configuration, once.
 import { buildTranslateContainer, TranslateAppToken, type ContainerOverrides } from '../container.js';
 import { parseTranslateConfig, type TranslateFlags } from '../config.js';
-import { EXIT, type CliIo } from '../cli-io.js';
-import { displayJson, displayText } from '../../domain/display-text.js';
+import { EXIT, terminalLine, type CliIo } from '../cli-io.js';
+import { displayJson } from '../../domain/display-text.js';
 import { ProgressLine } from '../progress.js';
 import { formatSummaryLine, type TranslateApp, type TranslateFailure, type TranslateOutcome } from './translate-app.js';
 
 /** Enough to fix an input; the rest are counted. */
 const MAX_ERRORS_SHOWN = 20;
 
-/** One line per error: what is echoed from the input is cut, escaped and redacted (displayText). */
+/** One line per error: what is echoed from the input is cut, escaped and redacted (terminalLine). */
 function describeFailure(failure: TranslateFailure): string {
-  const line = (text: string): string => `error: ${displayText(text)}\n`;
+  const line = (text: string): string => `error: ${terminalLine(text)}\n`;
   switch (failure.kind) {
     case 'input':
       return line(`${failure.error.location}: ${failure.error.message}`);
