@@ -12,7 +12,13 @@ module.exports = {
       comment: 'src/domain: the mesh model and its rules; no ports, adapters, app, generated types or I/O.',
       severity: 'error',
       from: { path: '^src/domain/' },
-      to: { path: ['^src/(ports|adapters|app)/', '^node:(fs|net|http|https|http2|child_process|dgram|dns|tls|worker_threads|cluster)', '^(fs|net|http|https|child_process|dgram|dns|tls)$'] },
+      to: {
+        path: [
+          '^src/(ports|adapters|app)/',
+          '^node:(fs|net|http|https|http2|child_process|dgram|dns|tls|worker_threads|cluster)',
+          '^(fs|net|http|https|child_process|dgram|dns|tls)$',
+        ],
+      },
     },
     {
       name: 'domain-without-frameworks',

@@ -9,7 +9,12 @@ import type { EncodedResource } from './translate.bench.js';
 /** An empty message named `typeName`, standing in for a type amesh has no descriptor of. */
 function emptyMessage(typeName: string): DescMessage {
   const dot = typeName.lastIndexOf('.');
-  const file = create(FileDescriptorProtoSchema, { name: `${typeName}.proto`, package: typeName.slice(0, dot), syntax: 'proto3', messageType: [{ name: typeName.slice(dot + 1) }] });
+  const file = create(FileDescriptorProtoSchema, {
+    name: `${typeName}.proto`,
+    package: typeName.slice(0, dot),
+    syntax: 'proto3',
+    messageType: [{ name: typeName.slice(dot + 1) }],
+  });
   return createFileRegistry(file, () => undefined).getMessage(typeName)!;
 }
 

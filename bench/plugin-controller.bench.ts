@@ -29,7 +29,11 @@ async function inProcess(pods: number, namespaces: number): Promise<string> {
   for (let i = 0; i < pods; i++) cluster.putPod({ namespace: `ns-${i % namespaces}`, name: `pod-${i}`, labels: { app: `app-${i % 20}`, tier: i % 2 === 0 ? 'front' : 'back' } });
   for (let n = 0; n < namespaces; n++) {
     cluster.putConfig(`ns-${n}`, 'all', { plugins: [{ name: 'prometheus', phase: 'route', config: { prefer_name: true } }] });
-    cluster.putConfig(`ns-${n}`, 'front', { priority: 5, selector: { matchLabels: { tier: 'front' } }, plugins: [{ name: 'limit-count', phase: 'route', config: { count: 100, time_window: 60 } }] });
+    cluster.putConfig(`ns-${n}`, 'front', {
+      priority: 5,
+      selector: { matchLabels: { tier: 'front' } },
+      plugins: [{ name: 'limit-count', phase: 'route', config: { count: 100, time_window: 60 } }],
+    });
   }
   const clock = new VersionClock(Date.now);
   const delivery = new MemoryPluginDelivery(() => clock.next());
@@ -52,7 +56,11 @@ async function inProcess(pods: number, namespaces: number): Promise<string> {
   for (let k = 0; k < 10; k++) {
     published = 0;
     t = performance.now();
-    cluster.putConfig('ns-0', 'front', { priority: 5, selector: { matchLabels: { tier: k % 2 === 0 ? 'back' : 'front' } }, plugins: [{ name: 'limit-count', phase: 'route', config: { count: 100, time_window: 60 } }] });
+    cluster.putConfig('ns-0', 'front', {
+      priority: 5,
+      selector: { matchLabels: { tier: k % 2 === 0 ? 'back' : 'front' } },
+      plugins: [{ name: 'limit-count', phase: 'route', config: { count: 100, time_window: 60 } }],
+    });
     await controller.idle();
     changes.push(performance.now() - t - 10);
   }
@@ -80,7 +88,10 @@ async function onKube(repeat: number): Promise<void> {
   await objects.createPod(kc, 'bench', 'web-1', { app: 'web' });
   const config = parseControllerConfig({ listen: '127.0.0.1:0', healthAddress: 'off' });
   if (!config.ok) throw new Error(config.error);
-  const app = buildControllerContainer(config.value, { kubeConfig: kc, logger: process.env['BENCH_DEBUG'] ? { ...quiet, warn: (f, m) => console.log('warn', m, f), info: (f, m) => console.log('info', m, f) } : quiet }).get<import('../src/app/controller/controller-app.js').ControllerApp>(ControllerAppToken);
+  const app = buildControllerContainer(config.value, {
+    kubeConfig: kc,
+    logger: process.env['BENCH_DEBUG'] ? { ...quiet, warn: (f, m) => console.log('warn', m, f), info: (f, m) => console.log('info', m, f) } : quiet,
+  }).get<import('../src/app/controller/controller-app.js').ControllerApp>(ControllerAppToken);
   await app.start();
   const source = new GrpcPluginConfigSource({ target: app.address!, pod: { namespace: 'bench', name: 'web-1' }, logger: quiet });
   let waiting: ((version: number) => void) | undefined;
@@ -102,7 +113,9 @@ async function onKube(repeat: number): Promise<void> {
   const [createCall, ...changeCalls] = calls;
   changeCalls.sort((a, b) => a - b);
   console.log(`\nkube-apiserver → controller → gRPC subscriber (ms from issuing the API call to the set arriving; the API call alone in brackets):`);
-  console.log(`  create: ${fmt(create!)} (${fmt(createCall!)}); ${changes.length} spec changes: median ${fmt(pct(changes, 50))} (${fmt(pct(changeCalls, 50))}), p95 ${fmt(pct(changes, 95))}, max ${fmt(changes.at(-1)!)}`);
+  console.log(
+    `  create: ${fmt(create!)} (${fmt(createCall!)}); ${changes.length} spec changes: median ${fmt(pct(changes, 50))} (${fmt(pct(changeCalls, 50))}), p95 ${fmt(pct(changes, 95))}, max ${fmt(changes.at(-1)!)}`,
+  );
   await source.close();
   await app.stop();
   await kube.stop();

@@ -83,7 +83,7 @@ function writeInput(file: string, resources: EncodedResource[]): number {
 function readInput(file: string): EncodedResource[] {
   const data = readFileSync(file);
   const resources: EncodedResource[] = [];
-  for (let at = 0; at < data.length; ) {
+  for (let at = 0; at < data.length;) {
     const length = data.readUInt32LE(at + 1);
     resources.push({ typeUrl: XDS_RESOURCE_TYPE_URLS[data.readUInt8(at)]!, bytes: data.subarray(at + 5, at + 5 + length) });
     at += 5 + length;
@@ -172,11 +172,15 @@ function main(): void {
 
 function report(pin: boolean, build: string | undefined, loadLine: string): void {
   const sizes = args.sizes!.split(',').map(Number);
-  console.log(`bench ${args.bench}: endpoints/service ${args.endpoints}, ports/service ${args.ports}, median of ${args.runs} runs after ≥ ${args.warmup} warm-up runs and ≥ ${args['warmup-ms']} ms, ` +
-    `${pin ? 'pinned to CPU 0 (taskset -c 0)' : 'not pinned'}, ${args.runtime}, ${args.source === 'file' ? 'file source (JSON config dump)' : args.streaming ? 'streaming decode' : 'staged decode'}, port variable ${args['no-port-variable'] ? 'none' : args['port-variable']}, node ${process.version}`);
+  console.log(
+    `bench ${args.bench}: endpoints/service ${args.endpoints}, ports/service ${args.ports}, median of ${args.runs} runs after ≥ ${args.warmup} warm-up runs and ≥ ${args['warmup-ms']} ms, ` +
+      `${pin ? 'pinned to CPU 0 (taskset -c 0)' : 'not pinned'}, ${args.runtime}, ${args.source === 'file' ? 'file source (JSON config dump)' : args.streaming ? 'streaming decode' : 'staged decode'}, port variable ${args['no-port-variable'] ? 'none' : args['port-variable']}, node ${process.version}`,
+  );
   console.log(`${loadLine}\n`);
   const f = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
-  console.log(`| services | resources | input MB | routes / upstreams / stream routes | ${STAGES.join(' ms | ')} ms | **total CPU ms** | wall ms | µs / service | cold ms | re-diff ms | peak RSS MB, 1st run (baseline) | max RSS MB, all runs |`);
+  console.log(
+    `| services | resources | input MB | routes / upstreams / stream routes | ${STAGES.join(' ms | ')} ms | **total CPU ms** | wall ms | µs / service | cold ms | re-diff ms | peak RSS MB, 1st run (baseline) | max RSS MB, all runs |`,
+  );
   console.log(`|${' ---: |'.repeat(11 + STAGES.length)}`);
   const perService: number[] = [];
   let goal: string | undefined;
@@ -186,8 +190,10 @@ function report(pin: boolean, build: string | undefined, loadLine: string): void
     const stages = STAGES.map((s) => f(median(result.runs.map((r) => r.ms[s]))));
     const c = result.runs[0]!.counts;
     perService.push((total * 1000) / services);
-    console.log(`| ${services} | ${resources} | ${inputMb.toFixed(1)} | ${c.routes} / ${c.upstreams} / ${c.stream_routes} | ${stages.join(' | ')} | **${f(total)}** | ${f(median(result.runs.map((r) => r.wallMs)))} | ${perService.at(-1)!.toFixed(1)} | ` +
-      `${f(result.coldMs)} | ${f(median(result.runs.map((r) => r.steadyDiffMs ?? 0)))} | ${result.peakRssMb.toFixed(0)} (${result.baselineRssMb.toFixed(0)}) | ${result.steadyRssMb.toFixed(0)} |`);
+    console.log(
+      `| ${services} | ${resources} | ${inputMb.toFixed(1)} | ${c.routes} / ${c.upstreams} / ${c.stream_routes} | ${stages.join(' | ')} | **${f(total)}** | ${f(median(result.runs.map((r) => r.wallMs)))} | ${perService.at(-1)!.toFixed(1)} | ` +
+        `${f(result.coldMs)} | ${f(median(result.runs.map((r) => r.steadyDiffMs ?? 0)))} | ${result.peakRssMb.toFixed(0)} (${result.baselineRssMb.toFixed(0)}) | ${result.steadyRssMb.toFixed(0)} |`,
+    );
     if (services === GOAL.services) {
       const ok = total <= GOAL.totalMs && result.peakRssMb <= GOAL.rssMb;
       goal = `goal (10k services ≤ ${GOAL.totalMs} ms median CPU time, ≤ ${GOAL.rssMb} MB peak RSS): ${ok ? 'met' : 'MISSED'} — ${f(total)} ms, ${result.peakRssMb.toFixed(0)} MB`;
@@ -199,7 +205,10 @@ function report(pin: boolean, build: string | undefined, loadLine: string): void
     // linearity as the largest size against the smallest size of at least 1000.
     const base = sizes.findIndex((n) => n >= 1000);
     const ratio = base >= 0 && base < sizes.length - 1 ? perService.at(-1)! / perService[base]! : undefined;
-    const verdict = ratio === undefined ? 'two sizes ≥ 1000 needed to judge' : `${ratio <= 1.25 ? 'linear' : 'NOT linear'}: ${sizes.at(-1)} vs ${sizes[base]} services ×${ratio.toFixed(2)} per service`;
+    const verdict =
+      ratio === undefined
+        ? 'two sizes ≥ 1000 needed to judge'
+        : `${ratio <= 1.25 ? 'linear' : 'NOT linear'}: ${sizes.at(-1)} vs ${sizes[base]} services ×${ratio.toFixed(2)} per service`;
     console.log(`\ntime per service, growth between sizes: ${growth.join(', ')} (${verdict})`);
   }
   if (goal) console.log(goal);

@@ -41,8 +41,7 @@ function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 const f = (ms: number): string => ms.toFixed(ms < 10 ? 2 : 1);
-const row = (name: string, samples: number[]): string =>
-  `| ${name} | ${samples.length} | ${[50, 90, 99, 100].map((p) => f(percentile(samples, p))).join(' / ')} |`;
+const row = (name: string, samples: number[]): string => `| ${name} | ${samples.length} | ${[50, 90, 99, 100].map((p) => f(percentile(samples, p))).join(' / ')} |`;
 
 async function timedApply(sink: ShdictConfigSink, from: GatewayConfig, to: GatewayConfig): Promise<number> {
   const changes = diffConfigs(from, to); // the sidecar diffs before calling the sink: not part of the sink's time
@@ -85,7 +84,10 @@ async function main(): Promise<void> {
     const one: number[] = [];
     for (let i = 0; i < 50 + Number(args['one-samples']); i++) {
       const next = meshConfig(2, `o${i}`, `t${i}`);
-      const single = GatewayConfig.of(`o${i}`, [...next.objects.values()].filter((o) => o.kind === 'upstreams'));
+      const single = GatewayConfig.of(
+        `o${i}`,
+        [...next.objects.values()].filter((o) => o.kind === 'upstreams'),
+      );
       const ms = await timedApply(sink, current, single);
       if (i >= 50) one.push(ms);
       current = single;
@@ -135,7 +137,11 @@ async function main(): Promise<void> {
     }
     await verify(nginx, current);
 
-    console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (at the end of the run)`);
+    console.log(
+      `load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (at the end of the run)`,
+    );
     console.log(`shared-memory file ${shmPath}`);
     console.log(`nginx ${prefix}, ${objects} objects of ~${Math.round(new StateEncoder().encode(current).payload.length / objects)} bytes (routes and upstreams)\n`);
     console.log('| case | samples | apply → visible in nginx, ms p50 / p90 / p99 / max |');

@@ -12,17 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type {
-  MemorySample,
-  MeshChoice,
-  PipelineMessage,
-  PipelineRequest,
-  ServerMessage,
-  ServerRequest,
-  StageName,
-  SyncSample,
-  UpdateSample,
-} from './sidecar.bench.js';
+import type { MemorySample, MeshChoice, PipelineMessage, PipelineRequest, ServerMessage, ServerRequest, StageName, SyncSample, UpdateSample } from './sidecar.bench.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PROFILE_DIR = path.join(root, 'bench/.cache/profiles');
@@ -101,7 +91,15 @@ interface Build {
 function compile(): Build {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'amesh-sidecar-bench-'));
   const out = path.join(dir, 'out');
-  const compilerOptions = { outDir: out, rootDir: root, noEmit: false, declaration: false, sourceMap: false, incremental: false, typeRoots: [path.join(root, 'node_modules/@types')] };
+  const compilerOptions = {
+    outDir: out,
+    rootDir: root,
+    noEmit: false,
+    declaration: false,
+    sourceMap: false,
+    incremental: false,
+    typeRoots: [path.join(root, 'node_modules/@types')],
+  };
   const include = [path.join(root, 'src'), path.join(root, 'bench/sidecar.bench.ts')];
   writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ extends: path.join(root, 'tsconfig.json'), compilerOptions, include }));
   const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(dir, 'tsconfig.json')], { encoding: 'utf8' });
@@ -142,7 +140,10 @@ class Child<Out extends { type: string }, In> {
   private stderr = '';
   private exited: string | undefined;
 
-  constructor(readonly proc: ChildProcess, readonly name: string) {
+  constructor(
+    readonly proc: ChildProcess,
+    readonly name: string,
+  ) {
     proc.stderr?.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-8000)));
     proc.on('message', (message: Out) => {
       if (message.type === 'problem') console.warn(`${name}: ${(message as unknown as { message: string }).message}`);
@@ -279,26 +280,46 @@ async function measureSize(services: number, where: Placement, build: Build | un
 function printUpdates(results: readonly SizeResult[]): string[] {
   const verdicts: string[] = [];
   console.log('\n#### Initial full sync (delta ADS: connect → first configuration applied to the sink)\n');
-  console.log('| services | resources | wire MB | routes / upstreams / stream routes | fidelity records | wall ms | CPU ms | RSS MB before → after sync | peak RSS MB | heap used MB |');
+  console.log(
+    '| services | resources | wire MB | routes / upstreams / stream routes | fidelity records | wall ms | CPU ms | RSS MB before → after sync | peak RSS MB | heap used MB |',
+  );
   console.log(`|${' ---: |'.repeat(10)}`);
   for (const r of results) {
     const o = r.sync.objects;
-    console.log(`| ${r.services} | ${r.resources} | ${r.wireMb.toFixed(1)} | ${o.routes} / ${o.upstreams} / ${o.stream_routes} | ${r.sync.fidelityRecords} | ${f(r.sync.wallMs)} | ${f(r.sync.cpuMs)} | ` +
-      `${mb(r.baseline.rssMb)} → ${mb(r.sync.rssMb)} | ${mb(r.sync.maxRssMb)} | ${mb(r.sync.heapUsedMb)} |`);
+    console.log(
+      `| ${r.services} | ${r.resources} | ${r.wireMb.toFixed(1)} | ${o.routes} / ${o.upstreams} / ${o.stream_routes} | ${r.sync.fidelityRecords} | ${f(r.sync.wallMs)} | ${f(r.sync.cpuMs)} | ` +
+        `${mb(r.baseline.rssMb)} → ${mb(r.sync.rssMb)} | ${mb(r.sync.maxRssMb)} | ${mb(r.sync.heapUsedMb)} |`,
+    );
   }
 
   const runs = results[0]?.samples.length ?? 0;
   console.log(`\n#### One-endpoint change (one ClusterLoadAssignment ±1 endpoint over delta; ${runs} updates after ${args.warmup} warm-up)\n`);
-  console.log('*propagation*: wall time from the ADS client receiving the response to the SyncService having applied it; ' +
-    '*CPU*: process CPU time over the same interval; *update CPU*: also the gRPC receive/decode and the ACK.\n');
-  console.log('| services | propagation ms p50 / p90 / p99 / max | CPU ms p50 / p90 / p99 / max | update CPU ms p50 / p99 | GC ms in update p50 / p99 | objects changed | RSS MB after updates (heap used) |');
+  console.log(
+    '*propagation*: wall time from the ADS client receiving the response to the SyncService having applied it; ' +
+      '*CPU*: process CPU time over the same interval; *update CPU*: also the gRPC receive/decode and the ACK.\n',
+  );
+  console.log(
+    '| services | propagation ms p50 / p90 / p99 / max | CPU ms p50 / p90 / p99 / max | update CPU ms p50 / p99 | GC ms in update p50 / p99 | objects changed | RSS MB after updates (heap used) |',
+  );
   console.log(`|${' ---: |'.repeat(7)}`);
   const q = (xs: number[]): string => [50, 90, 99, 100].map((p) => f(percentile(xs, p))).join(' / ');
   for (const r of results) {
     const changes = [...new Set(r.samples.map((s) => s.changes))].join(', ');
-    console.log(`| ${r.services} | ${q(r.samples.map((s) => s.propagationMs))} | ${q(r.samples.map((s) => s.cpuMs))} | ` +
-      `${f(median(r.samples.map((s) => s.updateCpuMs)))} / ${f(percentile(r.samples.map((s) => s.updateCpuMs), 99))} | ` +
-      `${f(median(r.samples.map((s) => s.gcMs)))} / ${f(percentile(r.samples.map((s) => s.gcMs), 99))} | ${changes} | ${mb(r.after.rssMb)} (${mb(r.after.heapUsedMb)}) |`);
+    console.log(
+      `| ${r.services} | ${q(r.samples.map((s) => s.propagationMs))} | ${q(r.samples.map((s) => s.cpuMs))} | ` +
+        `${f(median(r.samples.map((s) => s.updateCpuMs)))} / ${f(
+          percentile(
+            r.samples.map((s) => s.updateCpuMs),
+            99,
+          ),
+        )} | ` +
+        `${f(median(r.samples.map((s) => s.gcMs)))} / ${f(
+          percentile(
+            r.samples.map((s) => s.gcMs),
+            99,
+          ),
+        )} | ${changes} | ${mb(r.after.rssMb)} (${mb(r.after.heapUsedMb)}) |`,
+    );
   }
 
   console.log('\n#### Where the update time goes (median wall ms per stage)\n');
@@ -311,7 +332,10 @@ function printUpdates(results: readonly SizeResult[]): string[] {
 
   const goal = results.find((r) => r.services === GOALS.services);
   if (goal) {
-    const p99 = percentile(goal.samples.map((s) => s.propagationMs), 99);
+    const p99 = percentile(
+      goal.samples.map((s) => s.propagationMs),
+      99,
+    );
     verdicts.push(`one-endpoint change at ${GOALS.services} services ≤ ${GOALS.p99Ms} ms p99: ${p99 <= GOALS.p99Ms ? 'met' : 'MISSED'} — p99 ${f(p99)} ms`);
   }
   const sized = results.filter((r) => r.services >= 1000);
@@ -319,8 +343,10 @@ function printUpdates(results: readonly SizeResult[]): string[] {
     const small = sized[0]!;
     const large = sized.at(-1)!;
     const ratio = median(large.samples.map((s) => s.cpuMs)) / median(small.samples.map((s) => s.cpuMs));
-    verdicts.push(`work proportional to the change (same cost at ${large.services} as at ${small.services} services, ≤ ×${GOALS.proportional}): ` +
-      `${ratio <= GOALS.proportional ? 'met' : 'MISSED'} — median CPU ×${ratio.toFixed(1)} for ×${(large.services / small.services).toFixed(0)} services`);
+    verdicts.push(
+      `work proportional to the change (same cost at ${large.services} as at ${small.services} services, ≤ ×${GOALS.proportional}): ` +
+        `${ratio <= GOALS.proportional ? 'met' : 'MISSED'} — median CPU ×${ratio.toFixed(1)} for ×${(large.services / small.services).toFixed(0)} services`,
+    );
   }
   return verdicts;
 }
@@ -348,7 +374,8 @@ function cliEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-const cliKnobs = (): string => [args['cli-env']!.split(',').filter(Boolean).join(' '), args['cli-node-options'] ? `NODE_OPTIONS="${args['cli-node-options']}"` : ''].filter(Boolean).join(' ');
+const cliKnobs = (): string =>
+  [args['cli-env']!.split(',').filter(Boolean).join(' '), args['cli-node-options'] ? `NODE_OPTIONS="${args['cli-node-options']}"` : ''].filter(Boolean).join(' ');
 
 function procStatus(pid: number): { rssMb: number; peakRssMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -361,10 +388,23 @@ async function measureCli(meshName: string, runtime: string, where: Placement, b
   const server = await startServer(mesh, where);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'amesh-sidecar-cli-'));
   try {
-    const main =
-      runtime === 'tsx' ? ['--import', 'tsx', path.join(root, 'src/app/main.ts')] : [path.join(build!.out, runtime === 'bundle' ? 'bundle/main.js' : 'src/app/main.js')];
+    const main = runtime === 'tsx' ? ['--import', 'tsx', path.join(root, 'src/app/main.ts')] : [path.join(build!.out, runtime === 'bundle' ? 'bundle/main.js' : 'src/app/main.js')];
     const sink = args['cli-sink'] === 'memory' ? 'memory' : `file:${path.join(dir, 'apisix.yaml')}`;
-    const flags = ['sidecar', '--xds', server.ready.address, '--sink', sink, '--ready-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0', '--admin-address', 'off', '--log-level', 'info'];
+    const flags = [
+      'sidecar',
+      '--xds',
+      server.ready.address,
+      '--sink',
+      sink,
+      '--ready-address',
+      '127.0.0.1:0',
+      '--metrics-address',
+      '127.0.0.1:0',
+      '--admin-address',
+      'off',
+      '--log-level',
+      'info',
+    ];
     if (portVariable()) flags.push('--port-variable', portVariable());
     const started = performance.now();
     const env: NodeJS.ProcessEnv = { POD_NAME: 'bench-0', POD_NAMESPACE: 'default', INSTANCE_IP: '10.244.0.10', ...cliEnv() };
@@ -411,16 +451,24 @@ const RUNTIME_LABEL: Record<string, string> = {
 
 function printCli(results: readonly CliResult[]): string[] {
   const knobs = cliKnobs();
-  console.log(`\n#### \`amesh sidecar\` at rest (${args['cli-sink']} sink${knobs ? `, ${knobs}` : ''}; RSS from /proc after the first apply and ${Number(args['settle-ms']) / 1000} s idle)\n`);
+  console.log(
+    `\n#### \`amesh sidecar\` at rest (${args['cli-sink']} sink${knobs ? `, ${knobs}` : ''}; RSS from /proc after the first apply and ${Number(args['settle-ms']) / 1000} s idle)\n`,
+  );
   console.log('| mesh | runtime | start → first apply ms | RSS MB at rest | RSS MB min / max while settling | peak RSS MB (VmHWM) |');
   console.log(`| --- | --- |${' ---: |'.repeat(4)}`);
   for (const r of results) {
-    console.log(`| ${r.mesh === 'bookinfo' ? 'bookinfo' : `${r.mesh} services`} | ${RUNTIME_LABEL[r.runtime] ?? r.runtime} | ` +
-      `${f(r.firstApplyMs)} | **${mb(r.rssMb)}** | ${mb(Math.min(...r.samples))} / ${mb(Math.max(...r.samples))} | ${mb(r.peakRssMb)} |`);
+    console.log(
+      `| ${r.mesh === 'bookinfo' ? 'bookinfo' : `${r.mesh} services`} | ${RUNTIME_LABEL[r.runtime] ?? r.runtime} | ` +
+        `${f(r.firstApplyMs)} | **${mb(r.rssMb)}** | ${mb(Math.min(...r.samples))} / ${mb(Math.max(...r.samples))} | ${mb(r.peakRssMb)} |`,
+    );
   }
   // Judged on the deployable form when it was measured.
   const idle = results.find((r) => r.mesh === 'bookinfo' && r.runtime === 'bundle') ?? results.find((r) => r.mesh === 'bookinfo' && r.runtime === 'compiled');
-  return idle ? [`idle sidecar RSS (bookinfo, ${idle.runtime}${knobs ? `, ${knobs}` : ''}) ≤ ${GOALS.idleRssMb} MB: ${idle.rssMb <= GOALS.idleRssMb ? 'met' : 'MISSED'} — ${mb(idle.rssMb)} MB`] : [];
+  return idle
+    ? [
+        `idle sidecar RSS (bookinfo, ${idle.runtime}${knobs ? `, ${knobs}` : ''}) ≤ ${GOALS.idleRssMb} MB: ${idle.rssMb <= GOALS.idleRssMb ? 'met' : 'MISSED'} — ${mb(idle.rssMb)} MB`,
+      ]
+    : [];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -461,7 +509,11 @@ function summarizeProfile(file: string, top = 20): void {
     }
   }
   const rows = (map: Map<string, number>, filter: (name: string) => boolean): string[] =>
-    [...map].filter(([name]) => filter(name)).sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, ms]) => `| ${(100 * ms / busy).toFixed(1)} % | \`${name}\` |`);
+    [...map]
+      .filter(([name]) => filter(name))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, ms]) => `| ${((100 * ms) / busy).toFixed(1)} % | \`${name}\` |`);
   console.log(`\nProfile ${path.relative(root, file)} (${(busy / 1000).toFixed(1)} s busy):\n\n| self | function |\n| ---: | --- |\n${rows(selfBy, () => true).join('\n')}`);
   console.log(`\n| inclusive | src/ function |\n| ---: | --- |\n${rows(inclusiveBy, (name) => name.includes(' src/')).join('\n')}`);
 }
@@ -476,8 +528,10 @@ async function main(): Promise<void> {
   const needBuild = (sections.has('updates') && args.runtime === 'compiled') || (sections.has('cli') && runtimes.some((r) => r === 'compiled' || r === 'bundle'));
   const build = needBuild ? compile() : undefined;
   const load = os.loadavg()[0]!;
-  console.log(`bench sidecar: endpoints/service ${args.endpoints}, ports/service ${args.ports}, seed ${args.seed}, port variable ${portVariable() || 'none'}, ` +
-    `pipeline ${args.runtime}, ${where.description}, node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.availableParallelism()}`);
+  console.log(
+    `bench sidecar: endpoints/service ${args.endpoints}, ports/service ${args.ports}, seed ${args.seed}, port variable ${portVariable() || 'none'}, ` +
+      `pipeline ${args.runtime}, ${where.description}, node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.availableParallelism()}`,
+  );
   console.log(`load average ${load.toFixed(2)}${load > 0.5 ? ' — WARNING: other work is running; wall times will be noisy (CPU times less so)' : ''}`);
   const verdicts: string[] = [];
   try {

@@ -223,7 +223,13 @@ export interface MemorySample {
 export function memorySample(): MemorySample {
   const m = process.memoryUsage();
   const mb = (bytes: number): number => bytes / 2 ** 20;
-  return { rssMb: mb(m.rss), maxRssMb: process.resourceUsage().maxRSS / 1024, heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external + m.arrayBuffers) };
+  return {
+    rssMb: mb(m.rss),
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    heapUsedMb: mb(m.heapUsed),
+    heapTotalMb: mb(m.heapTotal),
+    externalMb: mb(m.external + m.arrayBuffers),
+  };
 }
 
 class TimedSink extends MemoryConfigSink {

@@ -107,7 +107,9 @@ async function main(): Promise<void> {
   const translated = runTranslation(encodeMesh(generateMesh({ services, endpointsPerService: 2, seed: 1 })), undefined).config;
   const counts = translated.counts();
   const bytes = JSON.stringify([...translated.objects.values()].map((o) => o.value)).length;
-  console.log(`mesh: ${services} services → ${translated.objects.size} objects (${counts.routes} routes, ${counts.upstreams} upstreams, ${counts.ssls} ssls, ${counts.stream_routes} stream routes), ${(bytes / 1e6).toFixed(1)} MB of JSON`);
+  console.log(
+    `mesh: ${services} services → ${translated.objects.size} objects (${counts.routes} routes, ${counts.upstreams} upstreams, ${counts.ssls} ssls, ${counts.stream_routes} stream routes), ${(bytes / 1e6).toFixed(1)} MB of JSON`,
+  );
   const results: Figures[] = [];
   const retry = { initialMs: 50, maxMs: 1_000, budgetMs: 60_000 };
   for (const mode of ['admin', 'standalone'] as const) {
@@ -139,7 +141,10 @@ async function main(): Promise<void> {
   console.log('\n| sink | full sync wall | full sync agent CPU | no-op apply | one-object update median | p99 | agent CPU per update |');
   console.log('|---|---|---|---|---|---|---|');
   const ms = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
-  for (const r of results) console.log(`| ${r.sink} | ${ms(r.fullWallMs)} ms | ${ms(r.fullCpuMs)} ms | ${ms(r.noopMs)} ms | ${ms(r.updateMedianMs)} ms | ${ms(r.updateP99Ms)} ms | ${ms(r.updateCpuMs)} ms |`);
+  for (const r of results)
+    console.log(
+      `| ${r.sink} | ${ms(r.fullWallMs)} ms | ${ms(r.fullCpuMs)} ms | ${ms(r.noopMs)} ms | ${ms(r.updateMedianMs)} ms | ${ms(r.updateP99Ms)} ms | ${ms(r.updateCpuMs)} ms |`,
+    );
 }
 
 await main();

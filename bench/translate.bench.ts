@@ -49,11 +49,16 @@ function must<T>(result: Result<T, { message: string }>): T {
 
 function decodeOne({ typeUrl, bytes }: EncodedResource): XdsResource {
   switch (typeUrl) {
-    case TYPE_URL.Listener: return { type: 'Listener', message: must(decodeResource(typeUrl, bytes)) };
-    case TYPE_URL.RouteConfiguration: return { type: 'RouteConfiguration', message: must(decodeResource(typeUrl, bytes)) };
-    case TYPE_URL.Cluster: return { type: 'Cluster', message: must(decodeResource(typeUrl, bytes)) };
-    case TYPE_URL.ClusterLoadAssignment: return { type: 'ClusterLoadAssignment', message: must(decodeResource(typeUrl, bytes)) };
-    case TYPE_URL.Secret: return { type: 'Secret', message: must(decodeResource(typeUrl, bytes)) };
+    case TYPE_URL.Listener:
+      return { type: 'Listener', message: must(decodeResource(typeUrl, bytes)) };
+    case TYPE_URL.RouteConfiguration:
+      return { type: 'RouteConfiguration', message: must(decodeResource(typeUrl, bytes)) };
+    case TYPE_URL.Cluster:
+      return { type: 'Cluster', message: must(decodeResource(typeUrl, bytes)) };
+    case TYPE_URL.ClusterLoadAssignment:
+      return { type: 'ClusterLoadAssignment', message: must(decodeResource(typeUrl, bytes)) };
+    case TYPE_URL.Secret:
+      return { type: 'Secret', message: must(decodeResource(typeUrl, bytes)) };
   }
 }
 
@@ -65,7 +70,11 @@ function decodeOne({ typeUrl, bytes }: EncodedResource): XdsResource {
 export function runTranslation(input: readonly EncodedResource[], portVariable: string | undefined, previous?: GatewayConfig, streaming = false): TranslateRun {
   const wall = performance.now();
   const t0 = cpuMs();
-  const messages = streaming ? (function* () { for (const r of input) yield decodeOne(r); })() : input.map(decodeOne);
+  const messages = streaming
+    ? (function* () {
+        for (const r of input) yield decodeOne(r);
+      })()
+    : input.map(decodeOne);
   const t1 = cpuMs();
   const report = new FidelityReport();
   const decoded = decodeXdsResources(messages, report);
@@ -90,7 +99,13 @@ export async function runFileTranslation(file: string, portVariable: string | un
   return translateFrom(loaded.value.snapshot, report, { wall, t0, t1: t0, t2 }, portVariable, previous);
 }
 
-function translateFrom(snapshot: MeshSnapshot, report: FidelityReport, at: { wall: number; t0: number; t1: number; t2: number }, portVariable: string | undefined, previous?: GatewayConfig): TranslateRun {
+function translateFrom(
+  snapshot: MeshSnapshot,
+  report: FidelityReport,
+  at: { wall: number; t0: number; t1: number; t2: number },
+  portVariable: string | undefined,
+  previous?: GatewayConfig,
+): TranslateRun {
   const { wall, t0, t1, t2 } = at;
   const dangling = danglingReferences(snapshot);
   const t3 = cpuMs();

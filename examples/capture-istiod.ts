@@ -234,11 +234,17 @@ async function main(): Promise<void> {
       node,
       requests: [{ typeUrl: CDS }, { typeUrl: EDS, resourceNames: eds }, { typeUrl: LDS }, { typeUrl: RDS, resourceNames: rds }],
     });
-    for (const [type, wanted] of [[EDS, eds], [RDS, rds]] as const) {
+    for (const [type, wanted] of [
+      [EDS, eds],
+      [RDS, rds],
+    ] as const) {
       const missing = wanted.filter((n) => !(got.get(type)?.names ?? []).includes(n));
       if (missing.length > 0) console.warn(`warning: ${type.split('.').pop()} lacks ${missing.join(', ')}`);
     }
-    const errors = istiod.logs().split('\n').filter((l) => /\terror\t/.test(l));
+    const errors = istiod
+      .logs()
+      .split('\n')
+      .filter((l) => /\terror\t/.test(l));
     if (errors.length > 0) console.warn(`warning: istiod logged errors:\n${errors.join('\n')}`);
   } finally {
     await istiod.stop();
@@ -271,13 +277,21 @@ async function main(): Promise<void> {
     `- not from istiod: Secrets ${AGENT_SECRETS.map((n) => `\`${n}\``).join(' and ')}, which istio-agent would serve the sidecar over SDS, ` +
       `copied from \`${rel(secretsFile)}\` (a throwaway certificate for spiffe://cluster.local/ns/default/sa/bookinfo-productpage)`,
     `- Any payloads of types amesh has no descriptor for, replaced by an empty \`udpa.type.v1.TypedStruct\` naming their type: ` +
-      (opaque().map(([t, n]) => `\`${t}\` ×${n}`).join(', ') || 'none'),
+      (opaque()
+        .map(([t, n]) => `\`${t}\` ×${n}`)
+        .join(', ') || 'none'),
   ].join('\n');
   const readme = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : '';
   await writeFile(readmePath, withProvenance(readme, block));
 
   console.log(`wrote ${rel(out)} (${Buffer.byteLength(text)} bytes): ${counts}`);
-  console.log(`opaque Any types: ${opaque().map(([t, n]) => `${t} x${n}`).join(', ') || 'none'}`);
+  console.log(
+    `opaque Any types: ${
+      opaque()
+        .map(([t, n]) => `${t} x${n}`)
+        .join(', ') || 'none'
+    }`,
+  );
   if (notes.unknownFields.size > 0) {
     console.log(`fields outside amesh's protos (dropped from the JSON): ${[...notes.unknownFields].map(([f, n]) => `${f} x${n}`).join(', ')}`);
   }

@@ -27,7 +27,14 @@ function envoyDocument(weightV2: number): unknown {
               { match: { prefix: '/api/', headers: [{ name: 'x-beta', present_match: true }] }, route: { cluster: 'api-v2' } },
               {
                 match: { prefix: '/api/' },
-                route: { weighted_clusters: { clusters: [{ name: 'api-v1', weight: 100 - weightV2 }, { name: 'api-v2', weight: weightV2 }] } },
+                route: {
+                  weighted_clusters: {
+                    clusters: [
+                      { name: 'api-v1', weight: 100 - weightV2 },
+                      { name: 'api-v2', weight: weightV2 },
+                    ],
+                  },
+                },
               },
             ],
           },
@@ -69,4 +76,4 @@ export async function main(print: (text: string) => void = console.log): Promise
 }
 
 // Run when executed directly (not when imported by the test).
-if (process.argv[1]?.endsWith("embed-translator.ts")) void main();
+if (process.argv[1]?.endsWith('embed-translator.ts')) void main();

@@ -12,7 +12,9 @@ const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ig
 const compiler = process.env.CC || 'cc';
 
 if (!has('make') || !has(compiler)) {
-  console.warn(`build:native: skipped, ${has('make') ? compiler : 'make'} not found; the shdict sink (--sink shdict:) needs native/build/libxds.so (install gcc and make, then npm run build:native)`);
+  console.warn(
+    `build:native: skipped, ${has('make') ? compiler : 'make'} not found; the shdict sink (--sink shdict:) needs native/build/libxds.so (install gcc and make, then npm run build:native)`,
+  );
   process.exit(0);
 }
 const result = spawnSync('make', ['-C', native], { stdio: 'inherit' });

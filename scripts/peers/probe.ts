@@ -6,8 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { type RunningPeer, startGoControlPlane, startIstiod } from '../../test/support/peers.js';
 import { CDS, LDS, istioSidecarNode, sotwFetch } from '../../test/support/sotw-fetch.js';
 
-const arg = (name: string): string | undefined =>
-  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
 const PRODUCTPAGE = istioSidecarNode({
   ip: '10.244.0.7',

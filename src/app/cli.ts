@@ -56,7 +56,10 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, ove
     .option('--file <path>', 'instead of xDS: a config dump, bootstrap or resource file/directory, re-read on change [AMESH_FILE]')
     .option('--allow-empty', '--file: apply a file without any resource (removing every route) instead of keeping the last good configuration [AMESH_ALLOW_EMPTY=true]')
     .option('--max-input-bytes <size>', `--file: refuse inputs larger than this, all files together (bytes, or 512Mi; default ${DEFAULT_MAX_INPUT_BYTES}) [AMESH_MAX_INPUT_BYTES]`)
-    .option('--sink <spec...>', 'where to write: file:<apisix.yaml|json>[?group=<APISIX workers group>], shdict:<shm file>[?group=<nginx group>], admin:<url>, standalone:<url>, etcd:<endpoints>[?stream=off], memory [AMESH_SINKS, comma-separated]')
+    .option(
+      '--sink <spec...>',
+      'where to write: file:<apisix.yaml|json>[?group=<APISIX workers group>], shdict:<shm file>[?group=<nginx group>], admin:<url>, standalone:<url>, etcd:<endpoints>[?stream=off], memory [AMESH_SINKS, comma-separated]',
+    )
     .option('--admin-key-file <file>', 'file holding the APISIX Admin API key for admin:/standalone: sinks (or the key itself in AMESH_ADMIN_KEY) [AMESH_ADMIN_KEY_FILE]')
     .option('--etcd-prefix <prefix>', "APISIX's etcd prefix for etcd: sinks, default /apisix [AMESH_ETCD_PREFIX]")
     .option('--ca-file <file>', 'TLS to the xDS server: CA bundle [AMESH_XDS_CA_FILE]')

@@ -24,10 +24,18 @@ export interface ContainerOverrides {
 export function buildTranslateContainer(config: TranslateConfig, overrides: ContainerOverrides = {}, progress?: Progress): Container {
   const container = new Container({ defaultScope: 'Singleton' });
   container.bind<Logger>(Logger).toDynamicValue(() => overrides.logger ?? new PinoLogger({ level: config.logLevel }));
-  container.bind<ConfigSource>(ConfigSource).toDynamicValue(() => overrides.source ?? new FileConfigSource({ path: config.input, maxInputBytes: config.maxInputBytes, allowEmpty: config.allowEmpty, ...(progress ? { progress: progress.update } : {}) }));
+  container
+    .bind<ConfigSource>(ConfigSource)
+    .toDynamicValue(
+      () =>
+        overrides.source ??
+        new FileConfigSource({ path: config.input, maxInputBytes: config.maxInputBytes, allowEmpty: config.allowEmpty, ...(progress ? { progress: progress.update } : {}) }),
+    );
   container
     .bind<ConfigSink>(ConfigSink)
-    .toDynamicValue(() => overrides.sink ?? (config.output ? new FileConfigSink({ path: config.output, format: config.format }) : new StreamConfigSink(process.stdout, config.format ?? 'yaml')));
+    .toDynamicValue(
+      () => overrides.sink ?? (config.output ? new FileConfigSink({ path: config.output, format: config.format }) : new StreamConfigSink(process.stdout, config.format ?? 'yaml')),
+    );
   container
     .bind<TranslateApp>(TranslateAppToken)
     .toDynamicValue((ctx) => new TranslateApp({ source: ctx.get(ConfigSource), sink: ctx.get(ConfigSink), logger: ctx.get(Logger), progress }, config.pipeline));

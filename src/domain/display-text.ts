@@ -40,7 +40,10 @@ export const quote = (value: string, max = ECHO_LIMIT): string => `"${escapeCont
  * Private keys are redacted.
  */
 export function displayJson(value: unknown, indent?: number): string {
-  return JSON.stringify(redactJsonStrings(value), null, indent).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(redactJsonStrings(value), null, indent).replace(
+    /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** A whole message for display: private keys redacted, cut to `max`, controls escaped (one line). */

@@ -30,8 +30,7 @@ export function snapshotOfMaps(version: string, maps: Omit<MeshSnapshot, 'versio
 }
 
 export function createSnapshot(version: string, resources: MeshResources): MeshSnapshot {
-  const byName = <T extends { readonly name: string }>(items: Iterable<T> | undefined): ReadonlyMap<string, T> =>
-    new Map([...(items ?? [])].map((item) => [item.name, item]));
+  const byName = <T extends { readonly name: string }>(items: Iterable<T> | undefined): ReadonlyMap<string, T> => new Map([...(items ?? [])].map((item) => [item.name, item]));
   return Object.freeze({
     version,
     listeners: byName(resources.listeners),
@@ -62,12 +61,8 @@ export function clusterReferencesOfTable(table: RouteTable, fieldPrefix = ''): C
       if (route.action.kind !== 'forward') return;
       const base = `${fieldPrefix}virtual_hosts[${v}].routes[${r}].route`;
       const single = route.action.backends.length === 1;
-      route.action.backends.forEach((backend, b) =>
-        refs.push({ field: single ? `${base}.cluster` : `${base}.weighted_clusters.clusters[${b}].name`, cluster: backend.cluster }),
-      );
-      route.action.mirrors.forEach((mirror, m) =>
-        refs.push({ field: `${base}.request_mirror_policies[${mirror.index ?? m}].cluster`, cluster: mirror.cluster }),
-      );
+      route.action.backends.forEach((backend, b) => refs.push({ field: single ? `${base}.cluster` : `${base}.weighted_clusters.clusters[${b}].name`, cluster: backend.cluster }));
+      route.action.mirrors.forEach((mirror, m) => refs.push({ field: `${base}.request_mirror_policies[${mirror.index ?? m}].cluster`, cluster: mirror.cluster }));
     }),
   );
   return refs;

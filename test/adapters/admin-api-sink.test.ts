@@ -14,17 +14,7 @@ import { ApisixAdminServer } from '../support/apisix-admin-server.js';
 import { ApisixSchemas } from '../support/apisix-schemas.js';
 import { RecordingLogger } from '../support/mesh-sidecar.js';
 import { requireShared } from '../support/shared-fixtures.js';
-import {
-  applyChange,
-  applyUntilConverged,
-  bookinfoConfig,
-  meshConfig,
-  movedEndpoint,
-  sortedEntries,
-  valuesOf,
-  withObject,
-  withoutKeys,
-} from '../support/sink-configs.js';
+import { applyChange, applyUntilConverged, bookinfoConfig, meshConfig, movedEndpoint, sortedEntries, valuesOf, withObject, withoutKeys } from '../support/sink-configs.js';
 
 const FAST_RETRY = { initialMs: 5, maxMs: 50, budgetMs: 2_000 };
 
@@ -65,56 +55,66 @@ async function withServer(run: (server: ApisixAdminServer, sink: AdminApiSink) =
 }
 
 const owned = { [OWNER_LABEL]: OWNER_VALUE };
-const foreignRoute = (id: string): GatewayObject => ({ kind: 'routes', id, value: { id, uri: '/foreign/*', upstream: { type: 'roundrobin', nodes: { '10.9.9.9:80': 1 } }, labels: { team: 'edge' } } });
-
-s('APISIX with proxy_mode http (its default): the HTTP objects are applied, the stream routes reported as unserved, not failed; stream mode turned on, the next apply or resync delivers them', async () => {
-  const server = await ApisixAdminServer.start({ schemas, proxyMode: 'http' });
-  const logger = new RecordingLogger();
-  const sink = new AdminApiSink({ url: server.url, retry: FAST_RETRY, resyncMs: 0, logger });
-  try {
-    const streamKeys = bookinfo.ofKind('stream_routes').map((o) => `stream_routes/${o.id}`).sort();
-    assert.ok(streamKeys.length > 0, 'bookinfo has stream routes');
-    const httpOnly = withoutKeys(bookinfo, 'http-only', streamKeys);
-
-    const result = await applyChange(sink, GatewayConfig.empty(), bookinfo);
-    assert.equal(result.failed, [], 'nothing failed: the rest of the configuration is in force');
-    assert.is(result.applied, bookinfo.objects.size - streamKeys.length, 'the stream routes are not counted as applied');
-    assert.equal(result.unserved?.map((u) => u.key).sort(), streamKeys);
-    for (const unserved of result.unserved ?? []) {
-      assert.match(unserved.reason, /GET \/apisix\/admin\/stream_routes: 400 stream mode is disabled, can not add stream routes/);
-      assert.is(unserved.written, false);
-    }
-    assert.equal(sortedEntries(server.stored()), sortedEntries(valuesOf(httpOnly)), 'every HTTP object, no stream route');
-    assert.is(server.countRequests('PUT', '/apisix/admin/stream_routes'), 0, 'no write that is bound to be refused');
-
-    // Nothing changed: still reported, not failed, and the warning is not repeated.
-    const again = await applyChange(sink, bookinfo, GatewayConfig.of(bookinfo.version, [...bookinfo.objects.values()]));
-    assert.equal({ applied: again.applied, failed: again.failed }, { applied: 0, failed: [] });
-    assert.equal(again.unserved?.map((u) => u.key).sort(), streamKeys);
-    const warnings = logger.entries.filter((e) => e.fields['kind'] === 'stream_routes');
-    assert.is(warnings.length, 1, JSON.stringify(logger.entries));
-    assert.equal({ ...warnings[0]!.fields, reason: undefined }, { sink: sink.target, kind: 'stream_routes', objects: streamKeys.length, written: false, reason: undefined });
-
-    // APISIX reloaded with stream mode: the next apply (nothing changed) probes again and delivers.
-    server.proxyMode = 'http&stream';
-    const delivered = await applyChange(sink, bookinfo, bookinfo);
-    assert.equal(delivered, { applied: 0, failed: [] });
-    assert.equal(sortedEntries(server.stored()), sortedEntries(valuesOf(bookinfo)));
-
-    // Turned off again (its stream routes stay in etcd, out of the Admin API's reach): the resync notices.
-    server.proxyMode = 'http';
-    const report = await sink.reconcile();
-    assert.equal(report.failed, []);
-    assert.equal(report.unserved?.map((u) => u.key).sort(), streamKeys);
-    server.proxyMode = 'stream';
-    const repaired = await sink.reconcile();
-    assert.equal({ failed: repaired.failed, unserved: repaired.unserved }, { failed: [], unserved: undefined });
-    assert.equal(sortedEntries(server.stored()), sortedEntries(valuesOf(bookinfo)));
-  } finally {
-    sink.close();
-    await server.close();
-  }
+const foreignRoute = (id: string): GatewayObject => ({
+  kind: 'routes',
+  id,
+  value: { id, uri: '/foreign/*', upstream: { type: 'roundrobin', nodes: { '10.9.9.9:80': 1 } }, labels: { team: 'edge' } },
 });
+
+s(
+  'APISIX with proxy_mode http (its default): the HTTP objects are applied, the stream routes reported as unserved, not failed; stream mode turned on, the next apply or resync delivers them',
+  async () => {
+    const server = await ApisixAdminServer.start({ schemas, proxyMode: 'http' });
+    const logger = new RecordingLogger();
+    const sink = new AdminApiSink({ url: server.url, retry: FAST_RETRY, resyncMs: 0, logger });
+    try {
+      const streamKeys = bookinfo
+        .ofKind('stream_routes')
+        .map((o) => `stream_routes/${o.id}`)
+        .sort();
+      assert.ok(streamKeys.length > 0, 'bookinfo has stream routes');
+      const httpOnly = withoutKeys(bookinfo, 'http-only', streamKeys);
+
+      const result = await applyChange(sink, GatewayConfig.empty(), bookinfo);
+      assert.equal(result.failed, [], 'nothing failed: the rest of the configuration is in force');
+      assert.is(result.applied, bookinfo.objects.size - streamKeys.length, 'the stream routes are not counted as applied');
+      assert.equal(result.unserved?.map((u) => u.key).sort(), streamKeys);
+      for (const unserved of result.unserved ?? []) {
+        assert.match(unserved.reason, /GET \/apisix\/admin\/stream_routes: 400 stream mode is disabled, can not add stream routes/);
+        assert.is(unserved.written, false);
+      }
+      assert.equal(sortedEntries(server.stored()), sortedEntries(valuesOf(httpOnly)), 'every HTTP object, no stream route');
+      assert.is(server.countRequests('PUT', '/apisix/admin/stream_routes'), 0, 'no write that is bound to be refused');
+
+      // Nothing changed: still reported, not failed, and the warning is not repeated.
+      const again = await applyChange(sink, bookinfo, GatewayConfig.of(bookinfo.version, [...bookinfo.objects.values()]));
+      assert.equal({ applied: again.applied, failed: again.failed }, { applied: 0, failed: [] });
+      assert.equal(again.unserved?.map((u) => u.key).sort(), streamKeys);
+      const warnings = logger.entries.filter((e) => e.fields['kind'] === 'stream_routes');
+      assert.is(warnings.length, 1, JSON.stringify(logger.entries));
+      assert.equal({ ...warnings[0]!.fields, reason: undefined }, { sink: sink.target, kind: 'stream_routes', objects: streamKeys.length, written: false, reason: undefined });
+
+      // APISIX reloaded with stream mode: the next apply (nothing changed) probes again and delivers.
+      server.proxyMode = 'http&stream';
+      const delivered = await applyChange(sink, bookinfo, bookinfo);
+      assert.equal(delivered, { applied: 0, failed: [] });
+      assert.equal(sortedEntries(server.stored()), sortedEntries(valuesOf(bookinfo)));
+
+      // Turned off again (its stream routes stay in etcd, out of the Admin API's reach): the resync notices.
+      server.proxyMode = 'http';
+      const report = await sink.reconcile();
+      assert.equal(report.failed, []);
+      assert.equal(report.unserved?.map((u) => u.key).sort(), streamKeys);
+      server.proxyMode = 'stream';
+      const repaired = await sink.reconcile();
+      assert.equal({ failed: repaired.failed, unserved: repaired.unserved }, { failed: [], unserved: undefined });
+      assert.equal(sortedEntries(server.stored()), sortedEntries(valuesOf(bookinfo)));
+    } finally {
+      sink.close();
+      await server.close();
+    }
+  },
+);
 
 if (shared) {
   s('full sync of bookinfo: every object accepted by the schemas and references, then nothing to send', async () => {
@@ -153,13 +153,18 @@ if (shared) {
       await applyChange(sink, GatewayConfig.empty(), bookinfo);
       const route = bookinfo.ofKind('routes').find((r) => typeof r.value.upstream_id === 'string')!;
       const upstreamKey = `upstreams/${route.value.upstream_id as string}`;
-      const users = bookinfo.ofKind('routes').filter((r) => r.value.upstream_id === route.value.upstream_id || JSON.stringify(r.value.plugins ?? {}).includes(`"${route.value.upstream_id as string}"`));
+      const users = bookinfo
+        .ofKind('routes')
+        .filter((r) => r.value.upstream_id === route.value.upstream_id || JSON.stringify(r.value.plugins ?? {}).includes(`"${route.value.upstream_id as string}"`));
       const gone = [...users.map((r) => `routes/${r.id}`), upstreamKey];
       const smaller = withoutKeys(bookinfo, 'v2', gone);
       const before = server.requests.length;
       const result = await applyChange(sink, bookinfo, smaller);
       assert.equal(result.failed, []);
-      const deletes = server.requests.slice(before).filter((r) => r.method === 'DELETE').map((r) => r.path.replace('/apisix/admin/', ''));
+      const deletes = server.requests
+        .slice(before)
+        .filter((r) => r.method === 'DELETE')
+        .map((r) => r.path.replace('/apisix/admin/', ''));
       assert.equal(new Set(deletes), new Set(gone));
       assert.is(deletes.at(-1), upstreamKey, 'the upstream goes last');
       assert.equal(sortedEntries(server.stored()), sortedEntries(valuesOf(smaller)));
@@ -204,7 +209,11 @@ if (shared) {
       const quiet = server.requests.length;
       const second = await sink.reconcile();
       assert.equal({ ...second }, { applied: 0, failed: [], drift: 0 });
-      assert.equal(server.requests.slice(quiet).map((r) => r.method), Array(7).fill('GET'), 'a clean reconcile only lists');
+      assert.equal(
+        server.requests.slice(quiet).map((r) => r.method),
+        Array(7).fill('GET'),
+        'a clean reconcile only lists',
+      );
     });
   });
 
@@ -250,17 +259,28 @@ if (shared) {
     const server = await ApisixAdminServer.start({ schemas });
     const sink = new AdminApiSink({ url: server.url, retry: { initialMs: 5, maxMs: 20, budgetMs: 100 }, resyncMs: 0 });
     try {
-      const upstream = (id: string): GatewayObject => ({ kind: 'upstreams', id, value: { id, type: 'roundrobin', nodes: [{ host: '10.0.0.1', port: 80, weight: 1 }], labels: owned } });
+      const upstream = (id: string): GatewayObject => ({
+        kind: 'upstreams',
+        id,
+        value: { id, type: 'roundrobin', nodes: [{ host: '10.0.0.1', port: 80, weight: 1 }], labels: owned },
+      });
       const route = (target: string): GatewayObject => ({ kind: 'routes', id: 'r1', value: { id: 'r1', uri: '/a/*', upstream_id: target, labels: owned } });
       const v1 = GatewayConfig.of('v1', [upstream('u1'), route('u1')]);
       const v2 = GatewayConfig.of('v2', [upstream('u3'), route('u3')]);
       assert.equal((await applyChange(sink, GatewayConfig.empty(), v1)).failed, []);
       server.inject({ kind: 'status', status: 503 }, 1_000, (r) => r.method === 'PUT' && r.path === '/apisix/admin/routes/r1');
       const stuck = await applyChange(sink, v1, v2);
-      assert.equal(stuck.failed.map((f) => f.key), ['routes/r1', 'upstreams/u1']);
+      assert.equal(
+        stuck.failed.map((f) => f.key),
+        ['routes/r1', 'upstreams/u1'],
+      );
       assert.match(stuck.failed[0]!.reason, /503 injected fault 503 \(after \d+ attempts; will retry\)/);
       assert.is(stuck.failed[1]!.reason, 'held back: routes/r1 still references it');
-      assert.equal(stuck.failed.filter((f) => f.rejected), [], 'a 5xx is not the configuration\'s fault');
+      assert.equal(
+        stuck.failed.filter((f) => f.rejected),
+        [],
+        "a 5xx is not the configuration's fault",
+      );
       assert.ok(server.objects.has('upstreams/u1') && server.objects.has('upstreams/u3'));
       assert.is(server.countRequests('DELETE'), 0, 'no DELETE was even tried');
       server.clearFaults();
@@ -281,14 +301,22 @@ if (shared) {
       assert.ok(refused, 'the broken upstream is reported');
       assert.match(refused!.reason, /400 invalid configuration: property "\/retries" validation failed/);
       assert.is(refused!.rejected, true, 'the configuration is at fault');
-      assert.equal(result.failed.filter((f) => f.rejected).map((f) => f.key), [refused!.key], 'what is held back is not itself refused');
+      assert.equal(
+        result.failed.filter((f) => f.rejected).map((f) => f.key),
+        [refused!.key],
+        'what is held back is not itself refused',
+      );
       const dependents = bookinfo.ofKind('routes').filter((r) => r.value.upstream_id === upstream.id || JSON.stringify(r.value.plugins ?? {}).includes(`"${upstream.id}"`));
       assert.equal(new Set(result.failed.filter((f) => f.key !== refused!.key).map((f) => f.key)), new Set(dependents.map((r) => `routes/${r.id}`)));
       assert.is(server.objects.size, bookinfo.objects.size - 1 - dependents.length, 'everything unrelated was written');
       const puts = server.countRequests('PUT');
       const again = await applyChange(sink, GatewayConfig.empty(), broken);
       assert.equal(again.failed.map((f) => f.key).sort(), result.failed.map((f) => f.key).sort());
-      assert.equal(again.failed.filter((f) => f.rejected).map((f) => f.key), [refused!.key], 'still refused when reported from memory');
+      assert.equal(
+        again.failed.filter((f) => f.rejected).map((f) => f.key),
+        [refused!.key],
+        'still refused when reported from memory',
+      );
       assert.is(server.countRequests('PUT'), puts, 'the refused body is not sent again');
       const fixed = await applyChange(sink, broken, bookinfo);
       assert.equal(fixed.failed, []);
@@ -304,7 +332,7 @@ if (shared) {
       const result = await applyChange(sink, GatewayConfig.empty(), bookinfo);
       assert.is(result.failed.length, 1);
       assert.match(result.failed[0]!.reason, /401 failed to check token \(wrong apikey\)/);
-      assert.is(result.failed[0]!.rejected, undefined, 'a wrong key is not the configuration\'s fault');
+      assert.is(result.failed[0]!.rejected, undefined, "a wrong key is not the configuration's fault");
       const everything = JSON.stringify({ result, target: sink.target, sink, key: new SecretText(KEY) });
       assert.not.ok(everything.includes(wrong) || everything.includes(KEY), everything.slice(0, 300));
     } finally {

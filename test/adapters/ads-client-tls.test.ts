@@ -22,13 +22,43 @@ let server: XdsServer;
 let address = '';
 
 function issue(name: string, san: string): void {
-  openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}-key.pem`, '-out', `${name}.csr`, '-subj', `/O=amesh-test/CN=${name}`);
+  openssl(
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${name}-key.pem`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    `/O=amesh-test/CN=${name}`,
+  );
   writeFileSync(file(`${name}.ext`), `subjectAltName=${san}\n`);
   openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '1', '-out', `${name}.pem`, '-extfile', `${name}.ext`);
 }
 
 s.before(async () => {
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '1', '-subj', '/O=amesh-test/CN=test-ca');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca-key.pem',
+    '-out',
+    'ca.pem',
+    '-days',
+    '1',
+    '-subj',
+    '/O=amesh-test/CN=test-ca',
+  );
   issue('istiod', `DNS:${ISTIOD_NAME}`);
   issue('workload', 'URI:spiffe://cluster.local/ns/default/sa/bookinfo-productpage');
   writeFileSync(file('token'), 'the-jwt\n');
@@ -50,7 +80,15 @@ async function firstUpdate(options: Partial<AdsClientOptions>, ms: number): Prom
   const client = new AdsClient({
     target: address,
     mode: 'delta',
-    node: { id: 'sidecar~10.244.0.7~productpage-v1.default~default.svc.cluster.local', cluster: 'productpage.default', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] },
+    node: {
+      id: 'sidecar~10.244.0.7~productpage-v1.default~default.svc.cluster.local',
+      cluster: 'productpage.default',
+      dynamicParameters: {},
+      userAgentName: 'amesh-ts',
+      extensions: [],
+      clientFeatures: [],
+      listeningAddresses: [],
+    },
     logger: new PinoLogger({ level: 'silent' }),
     backoff: { initialMs: 50, maxMs: 200, multiplier: 2 },
     ...options,

@@ -17,20 +17,7 @@ import { AdsClient, type AdsClientOptions, type AdsMode } from '../../src/adapte
 import { translateUpdate } from '../../src/app/pipeline.js';
 import type { LogFields, Logger } from '../../src/ports/logger.js';
 import { ACCEPTED, type ConfigWatcher, type Disposable, type SourceUpdate, type UpdateVerdict } from '../../src/ports/config-source.js';
-import {
-  bookinfoFixture,
-  CDS,
-  EDS,
-  edsCluster,
-  LDS,
-  loadAssignment,
-  RDS,
-  resourcesOf,
-  SDS,
-  serve,
-  withResource,
-  type XdsFixture,
-} from '../support/xds-fixtures.js';
+import { bookinfoFixture, CDS, EDS, edsCluster, LDS, loadAssignment, RDS, resourcesOf, SDS, serve, withResource, type XdsFixture } from '../support/xds-fixtures.js';
 
 const NODE: Node = {
   id: 'sidecar~10.244.2.7~productpage-v1-6b746f74dc-9stvm.default~default.svc.cluster.local',
@@ -248,7 +235,10 @@ class Harness {
       const requests = this.server.requests.filter((r) => r.stream === stream);
       assert.equal(requests[0]?.node?.id, NODE.id, `node on the first request of stream ${stream}`);
       assert.equal(
-        requests.slice(1).filter((r) => r.node).map((r) => SHORT[r.typeUrl]),
+        requests
+          .slice(1)
+          .filter((r) => r.node)
+          .map((r) => SHORT[r.typeUrl]),
         [],
         `node on a later request of stream ${stream}`,
       );
@@ -274,7 +264,10 @@ const splitWeights = (p: Published): number[] => {
   return [...JSON.stringify(canary?.value['plugins'] ?? {}).matchAll(/"weight":(\d+)/g)].map((m) => Number(m[1]));
 };
 
-const withWeights = (v1: number, v3: number) => (yaml: string): string => yaml.replace('weight: 80', `weight: ${v1}`).replace('weight: 20', `weight: ${v3}`);
+const withWeights =
+  (v1: number, v3: number) =>
+  (yaml: string): string =>
+    yaml.replace('weight: 80', `weight: ${v1}`).replace('weight: 20', `weight: ${v3}`);
 const withBadRegex = (yaml: string): string => yaml.replace('regex: "/reviews/[0-9]+"', 'regex: "/reviews/(?=x)"');
 const staticCluster = (name: string) => resourcesOf(CDS, { name, type: 'STATIC', connect_timeout: '1s' })[0]!;
 
@@ -400,7 +393,11 @@ for (const mode of ['sotw', 'delta'] as const) {
     assert.not.ok(without.clusters.has(MONGODB));
     assert.not.ok(without.endpoints.has(MONGODB));
     assert.is(without.clusters.size, CLUSTER_NAMES.length - 1);
-    const unsubscribe = await h.server.waitFor((e) => e.typeUrl === EDS && (mode === 'sotw' ? e.resourceNames?.length === EDS_NAMES.length - 1 : e.unsubscribe?.length !== 0), 3000, { since });
+    const unsubscribe = await h.server.waitFor(
+      (e) => e.typeUrl === EDS && (mode === 'sotw' ? e.resourceNames?.length === EDS_NAMES.length - 1 : e.unsubscribe?.length !== 0),
+      3000,
+      { since },
+    );
     if (mode === 'sotw') assert.equal(sorted(unsubscribe.resourceNames!), sorted(EDS_NAMES.filter((n) => n !== MONGODB)));
     else {
       assert.equal(unsubscribe.unsubscribe, [MONGODB]);
@@ -479,8 +476,13 @@ for (const mode of ['sotw', 'delta'] as const) {
     const fixture = bookinfoFixture();
     await h.warm(fixture);
     const duplicate = fixture[CDS].find((r) => r.name === DETAILS)!;
-    await rejects(h, CDS, [...fixture[CDS], duplicate], /Cluster "outbound\|9080\|\|details\.default\.svc\.cluster\.local" field name: duplicate/, [...fixture[CDS], staticCluster('extra')], (p) =>
-      assert.ok(p.update.snapshot.clusters.has('extra')),
+    await rejects(
+      h,
+      CDS,
+      [...fixture[CDS], duplicate],
+      /Cluster "outbound\|9080\|\|details\.default\.svc\.cluster\.local" field name: duplicate/,
+      [...fixture[CDS], staticCluster('extra')],
+      (p) => assert.ok(p.update.snapshot.clusters.has('extra')),
     );
     h.assertProtocol();
   });
@@ -489,7 +491,8 @@ for (const mode of ['sotw', 'delta'] as const) {
     const fixture = bookinfoFixture();
     await h.warm(fixture);
     const bad = withResource(fixture[EDS], loadAssignment(REVIEWS_V3, ['10.244.3.50'], 70000));
-    const field = /ClusterLoadAssignment "outbound\|9080\|v3\|reviews\.default\.svc\.cluster\.local" field endpoints\[0\]\.lb_endpoints\[0\]\.endpoint\.address\.socket_address\.port_value: port 70000 is over 65535/;
+    const field =
+      /ClusterLoadAssignment "outbound\|9080\|v3\|reviews\.default\.svc\.cluster\.local" field endpoints\[0\]\.lb_endpoints\[0\]\.endpoint\.address\.socket_address\.port_value: port 70000 is over 65535/;
     await rejects(h, EDS, bad, field, withResource(fixture[EDS], loadAssignment(REVIEWS_V3, ['10.244.3.51'])), (p) => assert.equal(upstreamHosts(p, REVIEWS_V3), ['10.244.3.51']));
     h.assertProtocol();
   });
@@ -564,7 +567,10 @@ for (const mode of ['sotw', 'delta'] as const) {
       });
       h.start({ doesNotExistTimeoutMs: 800 });
       await until(() => h.watcher.published.length > 0, 'the snapshot');
-      assert.ok(h.responses.some((r) => r.typeUrl === EDS && r.removed.includes(GHOST)), 'the server said the name does not exist');
+      assert.ok(
+        h.responses.some((r) => r.typeUrl === EDS && r.removed.includes(GHOST)),
+        'the server said the name does not exist',
+      );
       assert.ok(h.watcher.last.at - subscribedAt < 500, `published ${h.watcher.last.at - subscribedAt} ms after subscribing`);
       assert.ok(h.watcher.last.update.snapshot.clusters.has(GHOST));
       assert.is(hostsOf(h.watcher.last, GHOST), undefined);
@@ -796,7 +802,11 @@ for (const mode of ['sotw', 'delta'] as const) {
       await until(() => h.watcher.held.length === 1, 'the EDS update offered');
       h.server.disconnectAll();
       await sleep(200);
-      assert.equal(h.server.requests.filter((r) => !before.has(r.stream)), [], 'the new stream asked before the pending verdict settled');
+      assert.equal(
+        h.server.requests.filter((r) => !before.has(r.stream)),
+        [],
+        'the new stream asked before the pending verdict settled',
+      );
       h.watcher.hold = false;
       h.watcher.settle({ accepted: false, reason: 'refused by the gateway' });
       await until(() => h.server.requests.some((r) => !before.has(r.stream) && r.typeUrl === EDS), 'the new stream');
@@ -819,4 +829,3 @@ for (const mode of ['sotw', 'delta'] as const) {
 
   s.run();
 }
-

@@ -16,7 +16,12 @@ s('the rejection reason goes out escaped, cut and without keys', async () => {
   const address = await server.start('127.0.0.1:0');
   serve(server, bookinfoFixture());
   const reason = `admin:http://apisix:9180 refused ssls/s1 (invalid\r\nerror: forged -----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----) ${'x'.repeat(100_000)}`;
-  const client = new AdsClient({ target: address, mode: 'sotw', node: plainNode('sidecar~10.244.0.7~productpage-v1.default~default.svc.cluster.local'), logger: new PinoLogger({ level: 'silent' }) });
+  const client = new AdsClient({
+    target: address,
+    mode: 'sotw',
+    node: plainNode('sidecar~10.244.0.7~productpage-v1.default~default.svc.cluster.local'),
+    logger: new PinoLogger({ level: 'silent' }),
+  });
   const subscription = client.watch({ onUpdate: () => ({ accepted: false, reason }), onError: () => undefined });
   try {
     const nack = await server.waitFor((e) => e.nack !== undefined, 5000, { since: 0 });

@@ -144,7 +144,13 @@ if (etcdBinary.ok) {
     const etcd = await sharedEtcd();
     const prefix = freshPrefix();
     const put = (key: string, value: JsonValue): Promise<Response> =>
-      fetch(`${etcd.url}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: Buffer.from(`${prefix}/${key}`).toString('base64'), value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64') }) });
+      fetch(`${etcd.url}/v3/kv/put`, {
+        method: 'POST',
+        body: JSON.stringify({
+          key: Buffer.from(`${prefix}/${key}`).toString('base64'),
+          value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64'),
+        }),
+      });
     await put('routes', 'init_dir');
     await put('routes/stale', { id: 'stale', uri: '/s/*', labels: { [OWNER_LABEL]: OWNER_VALUE } });
     await put('routes/foreign', { id: 'foreign', uri: '/f/*', create_time: 1, update_time: 1 });
@@ -171,7 +177,10 @@ if (etcdBinary.ok) {
     const logger = new RecordingLogger();
     const sink = new EtcdSink({ endpoints: [etcd.url], prefix, retry: FAST_RETRY, resyncMs: 0, streamMode: 'off', logger });
     try {
-      const streamKeys = bookinfo.ofKind('stream_routes').map((o) => `stream_routes/${o.id}`).sort();
+      const streamKeys = bookinfo
+        .ofKind('stream_routes')
+        .map((o) => `stream_routes/${o.id}`)
+        .sort();
       const result = await applyChange(sink, GatewayConfig.empty(), bookinfo);
       assert.equal({ applied: result.applied, failed: result.failed }, { applied: bookinfo.objects.size, failed: [] });
       assert.equal(result.unserved?.map((u) => u.key).sort(), streamKeys);

@@ -157,7 +157,40 @@ s('a failed write is reported as failed with key * (not thrown) and leaves no te
 });
 
 /** Strings a YAML 1.1 reader (lyaml, which APISIX uses) turns into booleans, null or numbers when unquoted. */
-const YAML11_TRAPS = ['yes', 'No', 'ON', 'off', 'Off', 'y', 'N', '~', 'null', 'NULL', 'true', 'False', '0755', '0x1F', '1_000', '1:20', '190:20:30', '.inf', '-.Inf', '.NaN', '1e3', '12', '+12', '3.14', '', ' padded ', 'a: b', '#x', '2001-12-14', '=', '<<', 'oFF'];
+const YAML11_TRAPS = [
+  'yes',
+  'No',
+  'ON',
+  'off',
+  'Off',
+  'y',
+  'N',
+  '~',
+  'null',
+  'NULL',
+  'true',
+  'False',
+  '0755',
+  '0x1F',
+  '1_000',
+  '1:20',
+  '190:20:30',
+  '.inf',
+  '-.Inf',
+  '.NaN',
+  '1e3',
+  '12',
+  '+12',
+  '3.14',
+  '',
+  ' padded ',
+  'a: b',
+  '#x',
+  '2001-12-14',
+  '=',
+  '<<',
+  'oFF',
+];
 
 /** A route whose header names and values are all the traps (as keys and as values). */
 function trapRoute(): GatewayObject {

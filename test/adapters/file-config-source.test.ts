@@ -58,7 +58,9 @@ async function loadError(path: string): Promise<SourceError> {
 }
 
 const cluster = (name: string): string =>
-  JSON.stringify({ resources: [{ '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name, type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } }, connect_timeout: '1s' }] });
+  JSON.stringify({
+    resources: [{ '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name, type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } }, connect_timeout: '1s' }],
+  });
 const routeConfiguration = (name: string, match: string): string => `resources:
 - "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration
   name: ${name}

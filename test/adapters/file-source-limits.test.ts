@@ -192,10 +192,13 @@ s('YAML: plain YAML 1.2 core values, as before (dates and yes/no stay strings); 
 });
 
 s('a byte-order mark before JSON is not an error', async () => {
-  await withDir({ 'bom.json': `\uFEFF${JSON.stringify({ resources: [{ '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name: 'c', connect_timeout: '1s' }] })}` }, async (dir) => {
-    const result = await load({ path: join(dir, 'bom.json') });
-    assert.ok(result.ok, result.ok ? '' : result.error.message);
-  });
+  await withDir(
+    { 'bom.json': `\uFEFF${JSON.stringify({ resources: [{ '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name: 'c', connect_timeout: '1s' }] })}` },
+    async (dir) => {
+      const result = await load({ path: join(dir, 'bom.json') });
+      assert.ok(result.ok, result.ok ? '' : result.error.message);
+    },
+  );
 });
 
 s.run();

@@ -15,7 +15,13 @@ s('not root', () => {
 
 s('a match or target the kernel lacks, with the rule of that input line', () => {
   const lines = new Map([[3, '-A ISTIO_OUTPUT -m foo -j RETURN']]);
-  const f = classify('iptables-legacy-restore', failed("iptables-restore v1.8.9 (legacy): Couldn't load match `foo':No such file or directory\n\nError occurred at line: 3\nTry `iptables-restore -h' or 'iptables-restore --help' for more information.\n"), lines);
+  const f = classify(
+    'iptables-legacy-restore',
+    failed(
+      "iptables-restore v1.8.9 (legacy): Couldn't load match `foo':No such file or directory\n\nError occurred at line: 3\nTry `iptables-restore -h' or 'iptables-restore --help' for more information.\n",
+    ),
+    lines,
+  );
   assert.equal([f.kind, f.rule], ['missing-kernel-feature', '-A ISTIO_OUTPUT -m foo -j RETURN']);
   assert.match(f.message, "iptables-legacy-restore: iptables-restore v1.8.9 (legacy): Couldn't load match `foo'");
 });

@@ -78,7 +78,7 @@ s('problems are values that name the file', ({ dir, pki }) => {
   }
 });
 
-s('names that are not files are not this reader\'s', () => {
+s("names that are not files are not this reader's", () => {
   const files = new IstioFileSecrets();
   for (const name of ['default', 'ROOTCA', 'kubernetes://cred', 'sds://x', 'my-cert']) assert.is(files.read(name), undefined, name);
 });

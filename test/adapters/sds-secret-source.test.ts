@@ -26,7 +26,9 @@ let server: XdsServer;
 const inline = (value: string) => ({ specifier: { $case: 'inlineString' as const, value } });
 const certificate = (chain: string, key: string) => ({
   name: 'default',
-  resource: EnvoySecret.encode(EnvoySecret.fromPartial({ name: 'default', type: { $case: 'tlsCertificate', value: { certificateChain: inline(chain), privateKey: inline(key) } } })).finish(),
+  resource: EnvoySecret.encode(
+    EnvoySecret.fromPartial({ name: 'default', type: { $case: 'tlsCertificate', value: { certificateChain: inline(chain), privateKey: inline(key) } } }),
+  ).finish(),
 });
 const rootCa = (ca: string) => ({
   name: 'ROOTCA',
@@ -47,7 +49,20 @@ s.after(async () => {
 function collect(): { sets: Secret[][]; errors: string[]; dispose(): void } {
   const sets: Secret[][] = [];
   const errors: string[] = [];
-  const source = new SdsSecretSource({ target: socket, node: { id: 'sidecar~10.0.0.1~p.default~default.svc.cluster.local', cluster: 'p', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] }, logger: new PinoLogger({ level: 'silent' }), check: checkSecret });
+  const source = new SdsSecretSource({
+    target: socket,
+    node: {
+      id: 'sidecar~10.0.0.1~p.default~default.svc.cluster.local',
+      cluster: 'p',
+      dynamicParameters: {},
+      userAgentName: 'amesh-ts',
+      extensions: [],
+      clientFeatures: [],
+      listeningAddresses: [],
+    },
+    logger: new PinoLogger({ level: 'silent' }),
+    check: checkSecret,
+  });
   const subscription = source.watch({ onSecrets: (secrets) => void sets.push([...secrets]), onError: (e) => void errors.push(e.message) });
   return { sets, errors, dispose: () => subscription.dispose() };
 }
@@ -88,7 +103,9 @@ s('a secret that does not decode is NACKed; the last good set stays', async () =
   try {
     await until(() => watcher.sets.length === 1, 'the first set');
     const before = server.requests.length;
-    server.setResources(SDS, [{ name: 'default', resource: { typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', value: Uint8Array.from([0xff, 0xff, 0xff]) } }]);
+    server.setResources(SDS, [
+      { name: 'default', resource: { typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', value: Uint8Array.from([0xff, 0xff, 0xff]) } },
+    ]);
     const nack = await server.waitFor((e) => e.typeUrl === SDS && e.nack !== undefined, 2000, { since: before });
     assert.ok(nack.nack?.message);
     await until(() => watcher.errors.length === 1, 'the error');
@@ -109,10 +126,22 @@ s('a corrupt key, the key of another certificate, a value that is not PEM, a cha
     const [leaf, root] = first.chain.split(/(?<=-----END CERTIFICATE-----\n)/);
     const cases: [string, ReturnType<typeof certificate>[], RegExp][] = [
       ['corrupt key', [certificate(first.chain, corrupt), rootCa(pki.root)], /Secret "default" field tls_certificate\.private_key: /],
-      ["another certificate's key", [certificate(first.chain, second.key), rootCa(pki.root)], /Secret "default" field tls_certificate\.private_key: does not belong to the leaf certificate of tls_certificate\.certificate_chain/],
+      [
+        "another certificate's key",
+        [certificate(first.chain, second.key), rootCa(pki.root)],
+        /Secret "default" field tls_certificate\.private_key: does not belong to the leaf certificate of tls_certificate\.certificate_chain/,
+      ],
       ['a key that is not PEM', [certificate(first.chain, 'not a key'), rootCa(pki.root)], /Secret "default" field tls_certificate\.private_key: no PEM block/],
-      ['a chain that is not PEM', [certificate('garbage', first.key), rootCa(pki.root)], /Secret "default" field tls_certificate\.certificate_chain: (no PEM block|not a PEM certificate)/],
-      ['a chain out of order', [certificate(`${root}${leaf}`, first.key), rootCa(pki.root)], /Secret "default" field tls_certificate\.certificate_chain: certificate 1 is not issued by certificate 2/],
+      [
+        'a chain that is not PEM',
+        [certificate('garbage', first.key), rootCa(pki.root)],
+        /Secret "default" field tls_certificate\.certificate_chain: (no PEM block|not a PEM certificate)/,
+      ],
+      [
+        'a chain out of order',
+        [certificate(`${root}${leaf}`, first.key), rootCa(pki.root)],
+        /Secret "default" field tls_certificate\.certificate_chain: certificate 1 is not issued by certificate 2/,
+      ],
       ['roots that are not PEM', [certificate(first.chain, first.key), rootCa('-----BEGIN CERTIFICATE-----\nAAAA')], /Secret "ROOTCA" field validation_context\.trusted_ca: /],
     ];
     for (const [what, resources, expected] of cases) {

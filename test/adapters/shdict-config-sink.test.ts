@@ -106,7 +106,7 @@ if (unavailable) {
 
   const s = suite(`${NAME}: what APISIX's xds provider reads`);
 
-  s('the file is mode 0660 and of nginx\'s group; nginx reads it as nobody', async () => {
+  s("the file is mode 0660 and of nginx's group; nginx reads it as nobody", async () => {
     const r = await rig();
     try {
       const v1 = meshConfig(4, 'v1');
@@ -122,7 +122,7 @@ if (unavailable) {
 
   const shared = requireShared(`${NAME} (schemas)`);
   if (shared) {
-    s('bookinfo: create, update, delete; the dict equals the snapshot, version moves per batch, every value passes APISIX\'s schemas', async () => {
+    s("bookinfo: create, update, delete; the dict equals the snapshot, version moves per batch, every value passes APISIX's schemas", async () => {
       const schemas = new ApisixSchemas(join(shared, 'apisix-schemas'));
       const bookinfo = (await translateFile(join(repoRoot, 'examples/bookinfo/istiod-capture.json'))).translation.config;
       const r = await rig();
@@ -238,7 +238,10 @@ if (unavailable) {
       assertDictHolds(await r.nginx.dump(), current);
       const lines = readerLines(await r.nginx.errorLog());
       assert.ok(lines.filter((l) => l.includes('following')).length >= 2, `a second instance attached:\n${lines.join('\n')}`);
-      assert.ok(lines.some((l) => l.includes('another instance follows')), 'the old one stopped');
+      assert.ok(
+        lines.some((l) => l.includes('another instance follows')),
+        'the old one stopped',
+      );
     } finally {
       await r.destroy();
     }
@@ -260,7 +263,9 @@ if (unavailable) {
 
       const reader = r.sink.readerStatus()!.readerPid;
       process.kill(reader, 'SIGKILL');
-      await until('a respawned worker 0 to follow the file', async () => (readerLines(await nginx.errorLog()).filter((l) => l.includes('following')).length >= 3 ? true : undefined));
+      await until('a respawned worker 0 to follow the file', async () =>
+        readerLines(await nginx.errorLog()).filter((l) => l.includes('following')).length >= 3 ? true : undefined,
+      );
       assertDictHolds(await nginx.dump(), v1);
       const v2 = withRouteChanged(v1, 'v2', 7, 'after-respawn');
       assert.equal((await applyNext(r.sink, v1, v2)).failed, []);
@@ -307,55 +312,62 @@ if (unavailable) {
   function mutate(base: GatewayConfig, step: number): GatewayConfig {
     const changed = withRouteChanged(base, `d${step}`, step % 50, `d${step}`);
     const extra = meshConfig(2 * (step + 1), `x${step}`, `x${step}`);
-    const added = [...extra.objects.values()].filter((o) => !changed.objects.has(`${o.kind}/${o.id}`)).map((o) => ({ ...o, id: `${o.id}-n${step}`, value: { ...o.value, id: `${o.id}-n${step}` } }));
+    const added = [...extra.objects.values()]
+      .filter((o) => !changed.objects.has(`${o.kind}/${o.id}`))
+      .map((o) => ({ ...o, id: `${o.id}-n${step}`, value: { ...o.value, id: `${o.id}-n${step}` } }));
     // Every third step deletes what step-1 added (route first, by the diff's order).
     const kept = [...changed.objects.values()].filter((o) => !(step % 3 === 0 && o.id.endsWith(`-n${step - 1}`)));
     return GatewayConfig.of(`d${step}`, [...kept, ...added.slice(0, 2)]);
   }
 
-  s('small deltas (creates, updates, deletes) travel as delta records; a restarted nginx and a respawned worker rebuild exactly the agent\'s state from snapshot + log', async () => {
-    const r = await rig();
-    let nginx = r.nginx;
-    try {
-      let current = meshConfig(100, 'base');
-      assert.equal((await applyNext(r.sink, GatewayConfig.empty(), current)).failed, []);
-      const logBefore = await deltaLogBytes(r.shmPath);
-      for (let step = 1; step <= 30; step++) {
-        const next = mutate(current, step);
-        const before = (await nginx.dump()).version!;
-        assert.equal((await applyNext(r.sink, current, next)).failed, [], `delta ${step}`);
-        current = next;
-        const dump = await nginx.dump();
-        assertDictHolds(dump, current);
-        assert.ok(BigInt(dump.version!) > BigInt(before), `version moved at delta ${step}`);
+  s(
+    "small deltas (creates, updates, deletes) travel as delta records; a restarted nginx and a respawned worker rebuild exactly the agent's state from snapshot + log",
+    async () => {
+      const r = await rig();
+      let nginx = r.nginx;
+      try {
+        let current = meshConfig(100, 'base');
+        assert.equal((await applyNext(r.sink, GatewayConfig.empty(), current)).failed, []);
+        const logBefore = await deltaLogBytes(r.shmPath);
+        for (let step = 1; step <= 30; step++) {
+          const next = mutate(current, step);
+          const before = (await nginx.dump()).version!;
+          assert.equal((await applyNext(r.sink, current, next)).failed, [], `delta ${step}`);
+          current = next;
+          const dump = await nginx.dump();
+          assertDictHolds(dump, current);
+          assert.ok(BigInt(dump.version!) > BigInt(before), `version moved at delta ${step}`);
+        }
+        assert.ok((await deltaLogBytes(r.shmPath)) > logBefore, 'the changes went into the delta log, not a new snapshot');
+
+        await nginx.stop();
+        nginx = await NginxShdict.start(nginx.prefix, { shmPath: r.shmPath });
+        await until('the restarted nginx to rebuild the state', async () => {
+          const dump = await nginx.dump();
+          return dump.version && objectsOf(dump).size === current.objects.size ? dump : undefined;
+        });
+        assertDictHolds(await nginx.dump(), current);
+
+        // The respawned worker adopts the dict at a generation inside the log, then takes the next delta.
+        process.kill(r.sink.readerStatus()!.readerPid, 'SIGKILL');
+        await until('a respawned worker 0 to follow the file', async () =>
+          readerLines(await nginx.errorLog()).filter((l) => l.includes('following')).length >= 3 ? true : undefined,
+        );
+        assert.not.match(await nginx.errorLog(), /cannot describe/, "the marker's generation was found in the log");
+        for (let step = 31; step <= 35; step++) {
+          const next = mutate(current, step);
+          assert.equal((await applyNext(r.sink, current, next)).failed, [], `delta ${step} after the respawn`);
+          current = next;
+        }
+        assertDictHolds(await nginx.dump(), current);
+      } finally {
+        r.sink.close();
+        await nginx.destroy();
       }
-      assert.ok((await deltaLogBytes(r.shmPath)) > logBefore, 'the changes went into the delta log, not a new snapshot');
+    },
+  );
 
-      await nginx.stop();
-      nginx = await NginxShdict.start(nginx.prefix, { shmPath: r.shmPath });
-      await until('the restarted nginx to rebuild the state', async () => {
-        const dump = await nginx.dump();
-        return dump.version && objectsOf(dump).size === current.objects.size ? dump : undefined;
-      });
-      assertDictHolds(await nginx.dump(), current);
-
-      // The respawned worker adopts the dict at a generation inside the log, then takes the next delta.
-      process.kill(r.sink.readerStatus()!.readerPid, 'SIGKILL');
-      await until('a respawned worker 0 to follow the file', async () => (readerLines(await nginx.errorLog()).filter((l) => l.includes('following')).length >= 3 ? true : undefined));
-      assert.not.match(await nginx.errorLog(), /cannot describe/, 'the marker\'s generation was found in the log');
-      for (let step = 31; step <= 35; step++) {
-        const next = mutate(current, step);
-        assert.equal((await applyNext(r.sink, current, next)).failed, [], `delta ${step} after the respawn`);
-        current = next;
-      }
-      assertDictHolds(await nginx.dump(), current);
-    } finally {
-      r.sink.close();
-      await nginx.destroy();
-    }
-  });
-
-  s('a full delta log is compacted into a new snapshot; the dict stays equal to the agent\'s state', async () => {
+  s("a full delta log is compacted into a new snapshot; the dict stays equal to the agent's state", async () => {
     const r = await rig();
     try {
       let current = meshConfig(10, 'base');
@@ -363,8 +375,14 @@ if (unavailable) {
       const firstSnapshot = (await shmSlots(r.shmPath)).find((slot) => slot.generation > 0n)!.generation;
       // Each change carries ~100 KiB: the log (bounded by snapshot + 1 MiB) fills within a dozen applies.
       for (let step = 1; step <= 15; step++) {
-        const big = { ...current.objects.get('routes/svc-1-default')!, value: { ...current.objects.get('routes/svc-1-default')!.value, desc: `${step}`.repeat(100_000 / `${step}`.length) } };
-        const next = GatewayConfig.of(`c${step}`, [...current.objects.values()].map((o) => (o.kind === 'routes' && o.id === 'svc-1-default' ? big : o)));
+        const big = {
+          ...current.objects.get('routes/svc-1-default')!,
+          value: { ...current.objects.get('routes/svc-1-default')!.value, desc: `${step}`.repeat(100_000 / `${step}`.length) },
+        };
+        const next = GatewayConfig.of(
+          `c${step}`,
+          [...current.objects.values()].map((o) => (o.kind === 'routes' && o.id === 'svc-1-default' ? big : o)),
+        );
         assert.equal((await applyNext(r.sink, current, next)).failed, [], `apply ${step}`);
         current = next;
         assertDictHolds(await r.nginx.dump(), current);
@@ -385,7 +403,11 @@ if (unavailable) {
       const logBefore = await deltaLogBytes(r.shmPath);
       const before = await r.nginx.dump();
       // 12 new upstreams of ~80 KiB each: a delta record (under the log's bound) the 1 MiB dict cannot hold.
-      const huge = [...Array(12).keys()].map((i) => ({ kind: 'upstreams' as const, id: `huge-${i}`, value: { id: `huge-${i}`, type: 'roundrobin', nodes: [{ host: '10.0.0.1', port: 80, weight: 1 }], desc: 'x'.repeat(80_000) } }));
+      const huge = [...Array(12).keys()].map((i) => ({
+        kind: 'upstreams' as const,
+        id: `huge-${i}`,
+        value: { id: `huge-${i}`, type: 'roundrobin', nodes: [{ host: '10.0.0.1', port: 80, weight: 1 }], desc: 'x'.repeat(80_000) },
+      }));
       const tooBig = GatewayConfig.of('v2', [...base.objects.values(), ...huge]);
       const result = await applyNext(r.sink, base, tooBig);
       assert.ok((await deltaLogBytes(r.shmPath)) > logBefore, 'it was published as a delta record');
@@ -403,7 +425,7 @@ if (unavailable) {
     }
   });
 
-  s('amesh sidecar --sink shdict:<path>?group=nogroup: the bookinfo file source reaches nginx\'s dicts', async () => {
+  s("amesh sidecar --sink shdict:<path>?group=nogroup: the bookinfo file source reaches nginx's dicts", async () => {
     const { prefix, shmDir } = await NginxShdict.makeDirs();
     const shmPath = join(shmDir, 'xds.shm');
     const nginx = await NginxShdict.start(prefix, { shmPath });

@@ -35,22 +35,34 @@ test('a whole state: every object once, upstreams before the routes that use the
   const { payload, count } = new StateEncoder().encode(config);
   const entries = entriesOf(payload, count);
   assert.is(count, 6);
-  assert.equal(entries.map((e) => e.key.split('/')[1]), ['upstreams', 'upstreams', 'upstreams', 'routes', 'routes', 'routes']);
+  assert.equal(
+    entries.map((e) => e.key.split('/')[1]),
+    ['upstreams', 'upstreams', 'upstreams', 'routes', 'routes', 'routes'],
+  );
   for (const entry of entries) assert.equal(JSON.parse(entry.value!), config.objects.get(entry.key.slice(1))!.value);
 });
 
-test('a delta: the changed and created objects, the deleted keys marked, in the change set\'s order', () => {
+test("a delta: the changed and created objects, the deleted keys marked, in the change set's order", () => {
   const encoder = new StateEncoder();
   const v1 = meshConfig(6, 'v1');
   encoder.encode(v1);
   const changed = withRouteChanged(v1, 'v2', 1, 'b');
   const merged = [...changed.objects.values(), ...meshConfig(8, 'x').objects.values()].filter((o, i, all) => all.findIndex((p) => p.kind === o.kind && p.id === o.id) === i);
-  const v2 = GatewayConfig.of('v2', merged.filter((o) => o.id !== 'svc-2-default'));
+  const v2 = GatewayConfig.of(
+    'v2',
+    merged.filter((o) => o.id !== 'svc-2-default'),
+  );
   const changes = diffConfigs(v1, v2).changes;
   const delta = encoder.encodeChanges(changes, v2)!;
   const entries = entriesOf(delta.payload, delta.count);
-  assert.equal(entries.map((e) => e.key), changes.map((c) => `/${c.key}`));
-  assert.equal(entries.filter((e) => e.value === undefined).map((e) => e.key), ['/routes/svc-2-default']);
+  assert.equal(
+    entries.map((e) => e.key),
+    changes.map((c) => `/${c.key}`),
+  );
+  assert.equal(
+    entries.filter((e) => e.value === undefined).map((e) => e.key),
+    ['/routes/svc-2-default'],
+  );
   assert.equal(JSON.parse(entries.find((e) => e.key === '/routes/svc-1-default')!.value!), v2.objects.get('routes/svc-1-default')!.value);
   // The encoder now stands at v2: the same change set again does not start from it.
   assert.is(encoder.encodeChanges(changes, v2), undefined);

@@ -15,10 +15,7 @@ import { Node } from '../../src/adapters/envoy/generated/envoy/config/core/v3/ba
 import { ClusterLoadAssignment } from '../../src/adapters/envoy/generated/envoy/config/endpoint/v3/endpoint.js';
 import { RouteConfiguration } from '../../src/adapters/envoy/generated/envoy/config/route/v3/route.js';
 import type { AggregatedDiscoveryServiceClient } from '../../src/adapters/envoy/generated/envoy/service/discovery/v3/ads.js';
-import type {
-  DeltaDiscoveryResponse,
-  DiscoveryResponse,
-} from '../../src/adapters/envoy/generated/envoy/service/discovery/v3/discovery.js';
+import type { DeltaDiscoveryResponse, DiscoveryResponse } from '../../src/adapters/envoy/generated/envoy/service/discovery/v3/discovery.js';
 import { Status } from '../../src/adapters/envoy/generated/google/rpc/status.js';
 import { TYPE_URL } from '../../src/adapters/envoy/proto/type-urls.js';
 import { XdsServer, type ResourceInput } from '../../src/adapters/xds-server/xds-server.js';
@@ -40,16 +37,13 @@ const route = (name: string, variant = ''): ResourceInput => ({
 });
 const endpoints = (clusterName: string, variant = ''): ResourceInput => ({
   name: clusterName,
-  resource: ClusterLoadAssignment.encode(
-    ClusterLoadAssignment.fromPartial({ clusterName, endpoints: variant ? [{ priority: 1 }] : [] }),
-  ).finish(),
+  resource: ClusterLoadAssignment.encode(ClusterLoadAssignment.fromPartial({ clusterName, endpoints: variant ? [{ priority: 1 }] : [] })).finish(),
 });
 
 const sotwNames = (r: DiscoveryResponse): string[] => r.resources.map((a) => Cluster.decode(a.value).name);
 const routeNames = (r: DiscoveryResponse): string[] => r.resources.map((a) => RouteConfiguration.decode(a.value).name);
 const deltaNames = (r: DeltaDiscoveryResponse): string[] => r.resources.map((x) => x.name);
-const versions = (r: DeltaDiscoveryResponse): Record<string, string> =>
-  Object.fromEntries(r.resources.map((x) => [x.name, x.version]));
+const versions = (r: DeltaDiscoveryResponse): Record<string, string> => Object.fromEntries(r.resources.map((x) => [x.name, x.version]));
 
 interface Context {
   server: XdsServer;
@@ -264,16 +258,14 @@ s('istiodStrict: subscription changes on an ACK and no-op spontaneous requests a
 s('payloads are served as given: malformed bytes, foreign type URLs, duplicate names', async ({ server, client }) => {
   const garbage = new Uint8Array([0xff, 0xff, 0xff, 0x0f]);
   const foreign = { typeUrl: RDS, value: route('r').resource as Uint8Array };
-  server.setResources(CDS, [
-    { name: 'garbage', resource: garbage },
-    { name: 'foreign', resource: foreign },
-    cluster('dup'),
-    cluster('dup', 'second'),
-  ]);
+  server.setResources(CDS, [{ name: 'garbage', resource: garbage }, { name: 'foreign', resource: foreign }, cluster('dup'), cluster('dup', 'second')]);
   const sotw = openSotw(client);
   sotw.send(sotwRequest({ typeUrl: CDS }));
   const r = await sotw.next();
-  assert.equal(r.resources.map((a) => a.typeUrl), [CDS, RDS, CDS, CDS]);
+  assert.equal(
+    r.resources.map((a) => a.typeUrl),
+    [CDS, RDS, CDS, CDS],
+  );
   assert.equal(new Uint8Array(r.resources[0]!.value), garbage);
   assert.equal(new Uint8Array(r.resources[1]!.value), foreign.value);
 
@@ -293,7 +285,13 @@ s('disconnectAll ends every stream with UNAVAILABLE; the client can open new one
   sotw.send(sotwRequest({ typeUrl: CDS }));
   delta.send(deltaRequest({ typeUrl: CDS, resourceNamesSubscribe: ['*'] }));
   await Promise.all([sotw.next(), delta.next()]);
-  assert.equal(server.connectedStreams().map((i) => i.mode).sort(), ['delta', 'sotw']);
+  assert.equal(
+    server
+      .connectedStreams()
+      .map((i) => i.mode)
+      .sort(),
+    ['delta', 'sotw'],
+  );
 
   assert.is(server.disconnectAll(), 2);
   const [a, b] = await Promise.all([sotw.status, delta.status]);

@@ -11,7 +11,7 @@ import { repoRoot } from '../support/shared-fixtures.js';
 const TREE: Record<string, string> = {
   'src/domain/model.ts': "import { readFileSync } from 'node:fs';\nimport { sink } from '../adapters/file-sink/sink.js';\nexport const model = [readFileSync, sink];\n",
   'src/ports/port.ts': "import { sink } from '../adapters/file-sink/sink.js';\nexport const port = sink;\n",
-  'src/adapters/file-sink/sink.ts': "export const sink = 1;\n",
+  'src/adapters/file-sink/sink.ts': 'export const sink = 1;\n',
   'src/adapters/etcd-sink/etcd.ts': "import { sink } from '../file-sink/sink.js';\nimport { shared } from '../apisix/shared.js';\nexport const etcd = [sink, shared];\n",
   'src/adapters/apisix/shared.ts': 'export const shared = 2;\n',
 };
@@ -27,7 +27,11 @@ test('npm run boundaries names each forbidden import, and allows the shared prot
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext' } }));
     let output = '';
     try {
-      execFileSync(join(repoRoot, 'node_modules/.bin/depcruise'), ['src', '--config', '.dependency-cruiser.cjs'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      execFileSync(join(repoRoot, 'node_modules/.bin/depcruise'), ['src', '--config', '.dependency-cruiser.cjs'], {
+        cwd: dir,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       assert.unreachable('the check passed a tree with violations');
     } catch (error) {
       // uvu's environment asks for colours; the rule lines are read without them.

@@ -57,7 +57,23 @@ s('intercept plan: the same rules as the sources', async ({ main }) => {
 s('sidecar --once from a file to a file sink', async ({ dir, main }) => {
   const sink = path.join(dir, 'apisix.json');
   const input = path.join(repoRoot, 'examples/bookinfo/istiod-capture.json');
-  await run(process.execPath, [main, 'sidecar', '--file', input, '--sink', `file:${sink}`, '--ready-address', 'off', '--metrics-address', 'off', '--admin-address', 'off', '--once', '--log-level', 'silent']);
+  await run(process.execPath, [
+    main,
+    'sidecar',
+    '--file',
+    input,
+    '--sink',
+    `file:${sink}`,
+    '--ready-address',
+    'off',
+    '--metrics-address',
+    'off',
+    '--admin-address',
+    'off',
+    '--once',
+    '--log-level',
+    'silent',
+  ]);
   const written = JSON.parse(await readFile(sink, 'utf8')) as { routes?: unknown[]; upstreams?: unknown[] };
   assert.ok((written.routes?.length ?? 0) > 0 && (written.upstreams?.length ?? 0) > 0, 'routes and upstreams written');
 });

@@ -132,14 +132,20 @@ s('an error echoing the input stays one bounded, printable line: no raw newline 
   const name = `evil\n\u001b[2Jcluster${'x'.repeat(100_000)}`;
   // A route without a path specifier: refused by the decoder, which names the resource.
   const route = { match: { headers: [{ name: 'x-a', present_match: true }] }, route: { cluster: 'c' } };
-  const document = { resources: [{ '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', name, virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [route] }] }] };
+  const document = {
+    resources: [{ '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', name, virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [route] }] }],
+  };
   await inTempDir({ 'evil.json': JSON.stringify(document) }, async (dir) => {
     const run = await failsKeepingOutput(dir, ['translate', join(dir, 'evil.json')]);
     assert.is(run.code, 1);
     assert.ok(run.err.length <= 1_010, `${run.err.length} characters`);
     assert.not.match(run.err.slice(0, -1), /[\u0000-\u001f]/, 'no control character but the final newline');
     // The name is quoted as every echoed value is (display-text.ts): escaped, cut at 200 characters, counted.
-    assert.match(run.err, /RouteConfiguration "evil\\n\\x1b\[2Jclusterx+…\[\d+ more characters\]" field virtual_hosts\[0\]\.routes\[0\]\.match\.path_specifier: /, 'the name escaped and cut, the field kept');
+    assert.match(
+      run.err,
+      /RouteConfiguration "evil\\n\\x1b\[2Jclusterx+…\[\d+ more characters\]" field virtual_hosts\[0\]\.routes\[0\]\.match\.path_specifier: /,
+      'the name escaped and cut, the field kept',
+    );
   });
 });
 
@@ -163,8 +169,15 @@ s('an exception nothing handled: one line (exit 70), bounded; the stack only wit
 s('the real process: an input that crashed it prints one line and exits 1', () => {
   const dir = mkdtempSync(join(tmpdir(), 'amesh-cli-process-'));
   try {
-    writeFileSync(join(dir, 'deep.json'), `{"resources": [{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "c", "metadata": {"filter_metadata": {"f": ${'{"x":'.repeat(3500)}1${'}'.repeat(3500)}}}}]}`);
-    const run = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'src/app/main.ts'), 'translate', join(dir, 'deep.json')], { encoding: 'utf8', cwd: repo, timeout: 60_000 });
+    writeFileSync(
+      join(dir, 'deep.json'),
+      `{"resources": [{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "c", "metadata": {"filter_metadata": {"f": ${'{"x":'.repeat(3500)}1${'}'.repeat(3500)}}}}]}`,
+    );
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'src/app/main.ts'), 'translate', join(dir, 'deep.json')], {
+      encoding: 'utf8',
+      cwd: repo,
+      timeout: 60_000,
+    });
     assert.is(run.status, 1, run.stderr);
     assert.is(run.stderr, `error: ${join(dir, 'deep.json')}: nested deeper than 100 levels (the nesting limit)\n`);
   } finally {

@@ -62,11 +62,17 @@ s('--explain (text and json) shows a name with control characters escaped, on th
       assert.is(run.code, 0, run.err);
       const shown = run.out + run.err;
       assert.not.match(shown, RAW_CONTROL, `${explain}: ${JSON.stringify(shown.slice(0, 300))}`);
-      assert.not.ok(shown.split('\n').some((line) => line.startsWith('error: forged')), 'no forged line');
+      assert.not.ok(
+        shown.split('\n').some((line) => line.startsWith('error: forged')),
+        'no forged line',
+      );
       if (explain === 'text') assert.ok(shown.includes('c\\x1b[2J\\x07\\r\\nerror: forged line\\x9b31m\\u202e'), shown);
       else {
         const records = JSON.parse(run.out.slice(0, run.out.lastIndexOf(']') + 1)) as { resource: { name: string } }[];
-        assert.ok(records.some((r) => r.resource.name === FORGED), 'the JSON keeps the name as it is (escaped only as JSON)');
+        assert.ok(
+          records.some((r) => r.resource.name === FORGED),
+          'the JSON keeps the name as it is (escaped only as JSON)',
+        );
       }
     }
   });

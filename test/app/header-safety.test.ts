@@ -31,13 +31,37 @@ ${CLUSTER}- "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguratio
 `;
 
 const cases: [string, string, RegExp][] = [
-  ['CRLF in a response header value', routes('', 'response_headers_to_add: [{ header: { key: x-a, value: "ok\\r\\nSet-Cookie: session=stolen" } }]'), /field virtual_hosts\[0\]\.routes\[0\]\.response_headers_to_add\[0\]\.header\.value: "ok\\r\\nSet-Cookie: session=stolen" contains CR at 2/],
-  ['LF in a request header name', routes('', 'request_headers_to_add: [{ header: { key: "x-a\\nx-b", value: v } }]'), /field virtual_hosts\[0\]\.routes\[0\]\.request_headers_to_add\[0\]\.header\.key: .* contains LF/],
-  ['NUL in a virtual host header value', routes('response_headers_to_add: [{ header: { key: x-a, value: "a\\u0000b" } }]', ''), /field virtual_hosts\[0\]\.response_headers_to_add\[0\]\.header\.value: "a\\x00b" contains NUL/],
+  [
+    'CRLF in a response header value',
+    routes('', 'response_headers_to_add: [{ header: { key: x-a, value: "ok\\r\\nSet-Cookie: session=stolen" } }]'),
+    /field virtual_hosts\[0\]\.routes\[0\]\.response_headers_to_add\[0\]\.header\.value: "ok\\r\\nSet-Cookie: session=stolen" contains CR at 2/,
+  ],
+  [
+    'LF in a request header name',
+    routes('', 'request_headers_to_add: [{ header: { key: "x-a\\nx-b", value: v } }]'),
+    /field virtual_hosts\[0\]\.routes\[0\]\.request_headers_to_add\[0\]\.header\.key: .* contains LF/,
+  ],
+  [
+    'NUL in a virtual host header value',
+    routes('response_headers_to_add: [{ header: { key: x-a, value: "a\\u0000b" } }]', ''),
+    /field virtual_hosts\[0\]\.response_headers_to_add\[0\]\.header\.value: "a\\x00b" contains NUL/,
+  ],
   ['CR in a header to remove', routes('', 'response_headers_to_remove: ["x-a\\r"]'), /field virtual_hosts\[0\]\.routes\[0\]\.response_headers_to_remove\[0\]: .* contains CR/],
-  ['LF in a redirect path', routes('', '', 'redirect: { path_redirect: "/a\\nLocation: http://evil" }'), /field virtual_hosts\[0\]\.routes\[0\]\.redirect\.path_redirect: .* contains LF/],
-  ['CRLF in a host rewrite', routes('', '', 'route: { cluster: c1, host_rewrite_literal: "a\\r\\nx: y" }'), /field virtual_hosts\[0\]\.routes\[0\]\.route\.host_rewrite_literal: .* contains CR/],
-  ['LF in a header matcher name', routes('', '').replace('match: { prefix: / }', 'match: { prefix: /, headers: [{ name: "x\\ny", present_match: true }] }'), /field virtual_hosts\[0\]\.routes\[0\]\.match\.headers\[0\]\.name: .* contains LF/],
+  [
+    'LF in a redirect path',
+    routes('', '', 'redirect: { path_redirect: "/a\\nLocation: http://evil" }'),
+    /field virtual_hosts\[0\]\.routes\[0\]\.redirect\.path_redirect: .* contains LF/,
+  ],
+  [
+    'CRLF in a host rewrite',
+    routes('', '', 'route: { cluster: c1, host_rewrite_literal: "a\\r\\nx: y" }'),
+    /field virtual_hosts\[0\]\.routes\[0\]\.route\.host_rewrite_literal: .* contains CR/,
+  ],
+  [
+    'LF in a header matcher name',
+    routes('', '').replace('match: { prefix: / }', 'match: { prefix: /, headers: [{ name: "x\\ny", present_match: true }] }'),
+    /field virtual_hosts\[0\]\.routes\[0\]\.match\.headers\[0\]\.name: .* contains LF/,
+  ],
 ];
 
 s('amesh translate: exit 1, one line naming the resource and the field; nothing written', async () => {
@@ -67,12 +91,21 @@ s('the sidecar NACKs an RDS response with CRLF in a header value, naming the fie
   try {
     await until(() => sidecar.app.sync.state.ready, 'the first apply');
     const applied = sidecar.sink.history.length;
-    const headerOf = (): unknown => JSON.stringify(sidecar.sink.history.at(-1)!.config.ofKind('routes').map((r) => r.value.plugins));
+    const headerOf = (): unknown =>
+      JSON.stringify(
+        sidecar.sink.history
+          .at(-1)!
+          .config.ofKind('routes')
+          .map((r) => r.value.plugins),
+      );
     const before = headerOf();
     const since = server.requests.length;
     server.setResources(RDS, bookinfoFixture((yaml) => yaml.replace('value: amesh }', 'value: "amesh\\r\\nSet-Cookie: a=b" }'))[RDS]);
     const nack = await server.waitFor((e) => e.typeUrl === RDS && e.nack !== undefined, 5000, { since });
-    assert.match(nack.nack!.message, /RouteConfiguration "9080" field virtual_hosts\[\d+\]\.routes\[0\]\.response_headers_to_add\[0\]\.header\.value: "amesh\\r\\nSet-Cookie: a=b" contains CR/);
+    assert.match(
+      nack.nack!.message,
+      /RouteConfiguration "9080" field virtual_hosts\[\d+\]\.routes\[0\]\.response_headers_to_add\[0\]\.header\.value: "amesh\\r\\nSet-Cookie: a=b" contains CR/,
+    );
     assert.is(sidecar.sink.history.length, applied, 'nothing applied');
     assert.is(headerOf(), before);
   } finally {

@@ -60,7 +60,14 @@ s('environment variables stand in for flags, as in istio-iptables', async () => 
   const dir = await mkdtemp(join(tmpdir(), 'amesh-intercept-'));
   try {
     await writeFile(join(dir, 'resolv.conf'), 'search svc.cluster.local\nnameserver 10.96.0.10\nnameserver fd00::a\n');
-    const env = { ISTIO_INBOUND_PORTS: '8080', ISTIO_SERVICE_CIDR: '10.0.0.0/8', ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE: '888', ISTIO_META_DNS_CAPTURE: 'true', PROXY_UID: '1500', AMESH_CHAIN_PREFIX: 'AMESH' };
+    const env = {
+      ISTIO_INBOUND_PORTS: '8080',
+      ISTIO_SERVICE_CIDR: '10.0.0.0/8',
+      ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE: '888',
+      ISTIO_META_DNS_CAPTURE: 'true',
+      PROXY_UID: '1500',
+      AMESH_CHAIN_PREFIX: 'AMESH',
+    };
     const run = await cli(['intercept', 'plan', '--resolv-conf', join(dir, 'resolv.conf'), '--dual-stack'], memory, env);
     assert.is(run.code, 0, run.err);
     for (const line of [
@@ -70,7 +77,8 @@ s('environment variables stand in for flags, as in istio-iptables', async () => 
       '-A AMESH_OUTPUT -m owner --uid-owner 1500 -j RETURN',
       '-A AMESH_OUTPUT_DNS -p udp --dport 53 -d 10.96.0.10/32 -j REDIRECT --to-port 15053',
       '-A AMESH_OUTPUT_DNS -p udp --dport 53 -d fd00::a/128 -j REDIRECT --to-port 15053',
-    ]) assert.match(run.out, line);
+    ])
+      assert.match(run.out, line);
     const flagWins = await cli(['intercept', 'plan', '-b', '9090'], memory, env);
     assert.match(flagWins.out, '--dport 9090 -j AMESH_IN_REDIRECT');
     assert.not.match(flagWins.out, '--dport 8080');

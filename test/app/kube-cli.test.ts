@@ -18,15 +18,24 @@ s('controller: a bad duration or half a TLS pair is a usage error', async () => 
 });
 
 s('controller: a --plugin-schemas directory that is not there fails at startup, before any connection (flag or AMESH_PLUGIN_SCHEMAS)', async () => {
-  assert.equal(await run(['controller', '--plugin-schemas', '/nonexistent/apisix-schemas']), { code: EXIT.input, err: 'error: --plugin-schemas: /nonexistent/apisix-schemas: not a directory\n' });
+  assert.equal(await run(['controller', '--plugin-schemas', '/nonexistent/apisix-schemas']), {
+    code: EXIT.input,
+    err: 'error: --plugin-schemas: /nonexistent/apisix-schemas: not a directory\n',
+  });
   let err = '';
   const code = await runCli(['controller'], { out: () => undefined, err: (t) => (err += t), env: { AMESH_PLUGIN_SCHEMAS: '/nonexistent/env-schemas' } });
   assert.equal({ code, err }, { code: EXIT.input, err: 'error: --plugin-schemas: /nonexistent/env-schemas: not a directory\n' });
 });
 
 s('injector: TLS and images are required', async () => {
-  assert.equal(await run(['injector', '--image', 'a', '--pilot-agent-image', 'b']), { code: EXIT.usage, err: 'error: --tls-cert-file and --tls-key-file are required (the API server only calls webhooks over TLS)\n' });
-  assert.equal(await run(['injector', '--tls-cert-file', 'c', '--tls-key-file', 'k', '--pilot-agent-image', 'b']), { code: EXIT.usage, err: 'error: --image is required (the image with APISIX and amesh)\n' });
+  assert.equal(await run(['injector', '--image', 'a', '--pilot-agent-image', 'b']), {
+    code: EXIT.usage,
+    err: 'error: --tls-cert-file and --tls-key-file are required (the API server only calls webhooks over TLS)\n',
+  });
+  assert.equal(await run(['injector', '--tls-cert-file', 'c', '--tls-key-file', 'k', '--pilot-agent-image', 'b']), {
+    code: EXIT.usage,
+    err: 'error: --image is required (the image with APISIX and amesh)\n',
+  });
 });
 
 s('sidecar: --plugins-from without the pod identity is a usage error', async () => {

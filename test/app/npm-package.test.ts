@@ -20,7 +20,11 @@ test('npm pack → install in an empty project → the embedding example type-ch
     const packed = JSON.parse(out.slice(out.search(/^\[$/m))) as { filename: string; files: { path: string }[] }[];
     const files = packed[0]!.files.map((f) => f.path);
     assert.ok(files.includes('dist/src/index.js') && files.includes('dist/src/index.d.ts'), 'the built entry point and its typings');
-    assert.equal(files.filter((f) => /^(test|bench)\//.test(f) || f.endsWith('.test.ts') || /^src\//.test(f)), [], 'no tests, benches or sources');
+    assert.equal(
+      files.filter((f) => /^(test|bench)\//.test(f) || f.endsWith('.test.ts') || /^src\//.test(f)),
+      [],
+      'no tests, benches or sources',
+    );
 
     const project = join(dir, 'user');
     execFileSync('mkdir', [project]);
@@ -31,7 +35,26 @@ test('npm pack → install in an empty project → the embedding example type-ch
     assert.ok(example.includes("from 'amesh-ts'"), 'the example imports the package');
     writeFileSync(join(project, 'embed-translator.ts'), example);
     // Type-checked against the installed package's .d.ts, as a user's editor and build would.
-    run(join(repoRoot, 'node_modules/.bin/tsc'), ['--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', join(repoRoot, 'node_modules/@types'), '--outDir', 'out', 'embed-translator.ts'], project);
+    run(
+      join(repoRoot, 'node_modules/.bin/tsc'),
+      [
+        '--strict',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--target',
+        'es2022',
+        '--types',
+        'node',
+        '--typeRoots',
+        join(repoRoot, 'node_modules/@types'),
+        '--outDir',
+        'out',
+        'embed-translator.ts',
+      ],
+      project,
+    );
     const output = run('node', ['-e', "import('./out/embed-translator.js').then((m) => m.main())"], project);
     assert.match(output, /traffic-split/);
     assert.match(output, /changed: update routes\//);

@@ -10,7 +10,10 @@ const s = suite('ProgressLine');
 function rig() {
   let now = 0;
   const written: string[] = [];
-  const line = new ProgressLine((text) => written.push(text), () => now);
+  const line = new ProgressLine(
+    (text) => written.push(text),
+    () => now,
+  );
   return { line, written, at: (ms: number) => void (now = ms) };
 }
 

@@ -180,12 +180,20 @@ for (const mode of ['sotw', 'delta'] as const) {
       await until(() => client.queuedResponses === N, `the ${N} pushes queued behind the held verdict`, 20_000);
       sink.held = false;
       sink.answer(OK);
-      await until(() => JSON.stringify(sync.state.translation?.config.ofKind('upstreams') ?? []).includes(hosts(N)[0]!) && sync.state.version !== undefined, 'the newest applied', 20_000);
+      await until(
+        () => JSON.stringify(sync.state.translation?.config.ofKind('upstreams') ?? []).includes(hosts(N)[0]!) && sync.state.version !== undefined,
+        'the newest applied',
+        20_000,
+      );
       const edsResponses = (): typeof responses => responses.filter((r) => r.typeUrl === EDS);
       const answered = (): boolean => edsResponses().every((r) => server.requests.some((q) => q.stream === r.stream && q.typeUrl === EDS && q.nonce === r.nonce));
       await until(answered, 'an answer to every EDS response', 20_000);
       const answers = edsResponses().map((r) => server.requests.find((q) => q.stream === r.stream && q.typeUrl === EDS && q.nonce === r.nonce)!);
-      assert.equal(answers.filter((a) => a.nack).map((a) => a.nack?.message), [], 'no NACK');
+      assert.equal(
+        answers.filter((a) => a.nack).map((a) => a.nack?.message),
+        [],
+        'no NACK',
+      );
       assert.ok(edsResponses().length >= N + 1, `${edsResponses().length} EDS responses`);
       const applies = sink.received.length - warm;
       assert.ok(applies <= 3, `${applies} applies for ${N + 1} pushes: the held one and the newest`);

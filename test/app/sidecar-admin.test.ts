@@ -64,7 +64,10 @@ s('readiness and metrics on a non-loopback address serve no config dump; the adm
     await app.sync.applied;
     const ssls = sink.applied.ofKind('ssls');
     assert.ok(ssls.length > 0, 'the workload certificate is rendered');
-    assert.ok(ssls.every((ssl) => KEY_MATERIAL.test(String(ssl.value.key))), 'the sink gets the private key as it is');
+    assert.ok(
+      ssls.every((ssl) => KEY_MATERIAL.test(String(ssl.value.key))),
+      'the sink gets the private key as it is',
+    );
 
     assert.is(app.ops.length, 1, 'readiness and metrics share the one address');
     const [served] = app.ops;
@@ -84,7 +87,10 @@ s('readiness and metrics on a non-loopback address serve no config dump; the adm
     assert.not.match(text, /PRIVATE KEY/);
     const dump = JSON.parse(text) as { config: { ssls: { key: string; cert: string }[] } };
     assert.is(dump.config.ssls.length, ssls.length);
-    assert.ok(dump.config.ssls.every((ssl) => ssl.key === '[redacted private key]' && ssl.cert.includes('BEGIN CERTIFICATE')), 'keys redacted, certificates shown');
+    assert.ok(
+      dump.config.ssls.every((ssl) => ssl.key === '[redacted private key]' && ssl.cert.includes('BEGIN CERTIFICATE')),
+      'keys redacted, certificates shown',
+    );
     assert.is((await fetch(`http://${app.admin}/healthz/ready`)).status, 200, 'the admin address answers probes too');
   } finally {
     await app.stop();
@@ -108,7 +114,10 @@ s('a busy admin address does not stop the sidecar: it serves readiness and says 
       await app.sync.applied;
       assert.is(app.admin, undefined);
       assert.is((await fetch(`http://${app.ops[0]}/healthz/ready`)).status, 200);
-      assert.ok(warnings.some((w) => w.includes('admin endpoints (config dump) not served')), warnings.join('; '));
+      assert.ok(
+        warnings.some((w) => w.includes('admin endpoints (config dump) not served')),
+        warnings.join('; '),
+      );
     } finally {
       await app.stop();
     }
@@ -119,7 +128,14 @@ s('a busy admin address does not stop the sidecar: it serves readiness and says 
 
 s('why the sidecar is not ready is told on the admin address only, as one line', async () => {
   const ops = new OpsServer({
-    status: () => ({ ready: false, version: undefined, translation: undefined, lastError: 'admin:http://apisix:9180 refused routes/r1 (bad\r\nthing)', fromCache: false, unserved: [] }),
+    status: () => ({
+      ready: false,
+      version: undefined,
+      translation: undefined,
+      lastError: 'admin:http://apisix:9180 refused routes/r1 (bad\r\nthing)',
+      fromCache: false,
+      unserved: [],
+    }),
     registry: undefined,
     xdsConnected: () => undefined,
   });

@@ -59,7 +59,10 @@ const agentSecrets = (files: Files): string[] => ['default', 'ROOTCA', 'file-roo
 /** How istiod points a name at pilot-agent's SDS (pkg/model/authentication.go constructSdsSecretConfig). */
 const agentSds = (name: string): JsonObject => ({
   name,
-  sds_config: { api_config_source: { api_type: 'GRPC', set_node_on_first_message_only: true, transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: 'sds-grpc' } }] }, resource_api_version: 'V3' },
+  sds_config: {
+    api_config_source: { api_type: 'GRPC', set_node_on_first_message_only: true, transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: 'sds-grpc' } }] },
+    resource_api_version: 'V3',
+  },
 });
 /** How istiod points a credentialName at itself (pilot/pkg/security/model SDSAdsConfig). */
 const adsSds = (name: string): JsonObject => ({ name, sds_config: { ads: {}, resource_api_version: 'V3' } });
@@ -227,7 +230,9 @@ for (const mode of ['sotw', 'delta'] as const) {
     assert.match(String(unreadable[0]!.fields['error']), /no such file/);
     assert.equal(
       // (file-root:system is left out: whether this machine has an OS bundle is not the test's business.)
-      sidecar.logger.entries.filter((e) => typeof e.fields['secret'] === 'string' && e.fields['secret'] !== files.missing && e.fields['secret'] !== 'file-root:system').map((e) => e.fields['secret']),
+      sidecar.logger.entries
+        .filter((e) => typeof e.fields['secret'] === 'string' && e.fields['secret'] !== files.missing && e.fields['secret'] !== 'file-root:system')
+        .map((e) => e.fields['secret']),
       [],
       'the other file names were read',
     );

@@ -40,7 +40,11 @@ function withFileNames(update: SourceUpdate): SourceUpdate {
   const details = snapshot.clusters.get(DETAILS)!;
   const clusters = new Map(snapshot.clusters);
   clusters.set(DETAILS, { ...details, tls: { ...details.tls!, certificateSecret: FILE_CERT } } as Cluster);
-  clusters.set('outbound|9080||gone.default.svc.cluster.local', { ...details, name: 'outbound|9080||gone.default.svc.cluster.local', tls: { ...details.tls!, certificateSecret: GONE } } as Cluster);
+  clusters.set('outbound|9080||gone.default.svc.cluster.local', {
+    ...details,
+    name: 'outbound|9080||gone.default.svc.cluster.local',
+    tls: { ...details.tls!, certificateSecret: GONE },
+  } as Cluster);
   return { snapshot: snapshotOfMaps('v1', { ...snapshot, clusters }), fidelity: update.fidelity };
 }
 

@@ -62,7 +62,14 @@ async function startRig(options: RigOptions = {}): Promise<Rig> {
   const logger = new RecordingLogger();
   // The real Admin API sink, with a short retry budget so that a 5xx ends the first attempt quickly.
   const sink = new AdminApiSink({ url: admin.url, retry: { initialMs: 5, maxMs: 50, budgetMs: 200 }, resyncMs: 0, logger });
-  const config = parseSidecarConfig({ xds: address, xdsMode: 'sotw', sink: [`admin:${admin.url}`], readyAddress: options.readyAddress ?? 'off', metricsAddress: 'off', adminAddress: options.readyAddress ?? 'off' });
+  const config = parseSidecarConfig({
+    xds: address,
+    xdsMode: 'sotw',
+    sink: [`admin:${admin.url}`],
+    readyAddress: options.readyAddress ?? 'off',
+    metricsAddress: 'off',
+    adminAddress: options.readyAddress ?? 'off',
+  });
   if (!config.ok) throw new Error(config.error);
   const metrics = new MemoryMetrics();
   const probe = options.unservedProbeMs !== undefined ? { unservedProbeMs: options.unservedProbeMs } : {};
@@ -126,7 +133,7 @@ s('--verdict-wait (AMESH_VERDICT_WAIT_MS) bounds the wait for the first apply; b
 });
 
 if (shared) {
-  s('an object the Admin API refuses: its xDS response is NACKed naming it and APISIX\'s error_msg; the last good configuration stays', async () => {
+  s("an object the Admin API refuses: its xDS response is NACKed naming it and APISIX's error_msg; the last good configuration stays", async () => {
     const rig = await startRig();
     try {
       await warm(rig);
@@ -144,11 +151,17 @@ if (shared) {
       const response = rig.responses.at(-1)!;
       const nack = await answerTo(rig, response);
       assert.ok(nack.nack, `answered with an ACK: ${JSON.stringify(nack)}`);
-      assert.match(nack.nack.message, new RegExp(`^admin:${rig.admin.url.replace(/[.]/g, '\\.')} refused upstreams/${before.id} \\(PUT /apisix/admin/upstreams/${before.id}: 400 injected fault 400`));
+      assert.match(
+        nack.nack.message,
+        new RegExp(`^admin:${rig.admin.url.replace(/[.]/g, '\\.')} refused upstreams/${before.id} \\(PUT /apisix/admin/upstreams/${before.id}: 400 injected fault 400`),
+      );
       assert.is(nack.versionInfo, rig.responses.filter((r) => r.typeUrl === EDS).at(-2)!.version, 'the NACK names the last good version');
       assert.equal(hostsOf(upstreamOf(rig, REVIEWS_V3).value), ['10.244.3.50'], 'APISIX keeps the last good upstream');
       await until(() => hostsOf(upstreamOf(rig, DETAILS).value).join() === '10.244.1.12', 'details back at its last good host');
-      assert.ok(rig.admin.requests.some((r) => r.method === 'PUT' && r.path === `/apisix/admin/upstreams/${details.id}`), 'details had been moved');
+      assert.ok(
+        rig.admin.requests.some((r) => r.method === 'PUT' && r.path === `/apisix/admin/upstreams/${details.id}`),
+        'details had been moved',
+      );
       assert.equal(rig.admin.stored(), objects, 'the Admin API holds the last good configuration again');
 
       // The next good update builds on the last good state and goes through.
@@ -181,32 +194,53 @@ if (shared) {
   });
 }
 
-s('APISIX without stream mode (proxy_mode http): every response is ACKed, the HTTP objects applied, the stream routes shown as unserved (config dump, metric) and delivered once stream mode is on', async () => {
-  const rig = await startRig({ proxyMode: 'http', unservedProbeMs: 20, readyAddress: '127.0.0.1:0' });
-  try {
-    await withTimeout(warm(rig), 10_000, () => `the first apply; sink status ${JSON.stringify(rig.app.sync.state.lastError)}`);
-    assert.equal(rig.responses.filter((r) => findAnswer(rig, r)?.nack).map((r) => r.typeUrl), [], 'nothing NACKed');
-    const config = rig.app.sync.state.translation!.config;
-    const streamKeys = config.ofKind('stream_routes').map((o) => `stream_routes/${o.id}`).sort();
-    assert.ok(streamKeys.length > 0, 'bookinfo has stream routes');
-    assert.is(rig.admin.objects.size, config.objects.size - streamKeys.length, 'every HTTP object is at the Admin API');
-    assert.not.ok([...rig.admin.objects.keys()].some((k) => k.startsWith('stream_routes/')));
+s(
+  'APISIX without stream mode (proxy_mode http): every response is ACKed, the HTTP objects applied, the stream routes shown as unserved (config dump, metric) and delivered once stream mode is on',
+  async () => {
+    const rig = await startRig({ proxyMode: 'http', unservedProbeMs: 20, readyAddress: '127.0.0.1:0' });
+    try {
+      await withTimeout(warm(rig), 10_000, () => `the first apply; sink status ${JSON.stringify(rig.app.sync.state.lastError)}`);
+      assert.equal(
+        rig.responses.filter((r) => findAnswer(rig, r)?.nack).map((r) => r.typeUrl),
+        [],
+        'nothing NACKed',
+      );
+      const config = rig.app.sync.state.translation!.config;
+      const streamKeys = config
+        .ofKind('stream_routes')
+        .map((o) => `stream_routes/${o.id}`)
+        .sort();
+      assert.ok(streamKeys.length > 0, 'bookinfo has stream routes');
+      assert.is(rig.admin.objects.size, config.objects.size - streamKeys.length, 'every HTTP object is at the Admin API');
+      assert.not.ok([...rig.admin.objects.keys()].some((k) => k.startsWith('stream_routes/')));
 
-    const target = `admin:${rig.admin.url}`;
-    const dump = (await (await fetch(`http://${rig.app.admin!}/debug/config_dump`)).json()) as { ready: boolean; lastError: string | null; unserved: { sink: string; key: string; reason: string; written: boolean }[] };
-    assert.equal({ ready: dump.ready, lastError: dump.lastError }, { ready: true, lastError: null });
-    assert.equal(dump.unserved.map((u) => u.key).sort(), streamKeys);
-    assert.ok(dump.unserved.every((u) => u.sink === target && !u.written && /stream mode is disabled/.test(u.reason)), JSON.stringify(dump.unserved[0]));
-    assert.is(rig.metrics.gauges.get(`unserved:${target}`), streamKeys.length);
+      const target = `admin:${rig.admin.url}`;
+      const dump = (await (await fetch(`http://${rig.app.admin!}/debug/config_dump`)).json()) as {
+        ready: boolean;
+        lastError: string | null;
+        unserved: { sink: string; key: string; reason: string; written: boolean }[];
+      };
+      assert.equal({ ready: dump.ready, lastError: dump.lastError }, { ready: true, lastError: null });
+      assert.equal(dump.unserved.map((u) => u.key).sort(), streamKeys);
+      assert.ok(
+        dump.unserved.every((u) => u.sink === target && !u.written && /stream mode is disabled/.test(u.reason)),
+        JSON.stringify(dump.unserved[0]),
+      );
+      assert.is(rig.metrics.gauges.get(`unserved:${target}`), streamKeys.length);
 
-    rig.admin.proxyMode = 'http&stream';
-    await until(() => streamKeys.every((k) => rig.admin.objects.has(k)), 'the stream routes at the Admin API once stream mode is on');
-    await until(() => rig.app.sync.state.unserved.length === 0, 'the sidecar to stop reporting them');
-    assert.is(rig.metrics.gauges.get(`unserved:${target}`), 0);
-    assert.equal(rig.responses.filter((r) => findAnswer(rig, r)?.nack).map((r) => r.typeUrl), [], 'still nothing NACKed');
-  } finally {
-    await rig.stop();
-  }
-});
+      rig.admin.proxyMode = 'http&stream';
+      await until(() => streamKeys.every((k) => rig.admin.objects.has(k)), 'the stream routes at the Admin API once stream mode is on');
+      await until(() => rig.app.sync.state.unserved.length === 0, 'the sidecar to stop reporting them');
+      assert.is(rig.metrics.gauges.get(`unserved:${target}`), 0);
+      assert.equal(
+        rig.responses.filter((r) => findAnswer(rig, r)?.nack).map((r) => r.typeUrl),
+        [],
+        'still nothing NACKed',
+      );
+    } finally {
+      await rig.stop();
+    }
+  },
+);
 
 s.run();

@@ -59,8 +59,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 5000): 
   }
 }
 
-const routePlugins = (config: GatewayConfig): Map<string, JsonObject> =>
-  new Map(config.ofKind('routes').map((r) => [r.id, (r.value['plugins'] as JsonObject | undefined) ?? {}]));
+const routePlugins = (config: GatewayConfig): Map<string, JsonObject> => new Map(config.ofKind('routes').map((r) => [r.id, (r.value['plugins'] as JsonObject | undefined) ?? {}]));
 
 const s = suite<Ctx>('amesh sidecar: AmeshPluginConfig plugins merged into the routes');
 
@@ -73,7 +72,9 @@ s.before.each(async (ctx) => {
   ctx.delivery.onReport((r) => ctx.reports.push(r));
   ctx.sink = new RecordingSink();
   const source = (ctx.source = new MemoryConfigSource());
-  ctx.app = (await buildSidecarContainer(config.value, node, { logger: new PinoLogger({ level: 'silent' }), source, sinks: [ctx.sink], plugins: ctx.delivery.source(POD) })).get<SidecarApp>(SidecarAppToken);
+  ctx.app = (
+    await buildSidecarContainer(config.value, node, { logger: new PinoLogger({ level: 'silent' }), source, sinks: [ctx.sink], plugins: ctx.delivery.source(POD) })
+  ).get<SidecarApp>(SidecarAppToken);
   await ctx.app.start();
   ctx.update = await loadFile(bookinfo);
   source.publish(ctx.update);
@@ -108,11 +109,17 @@ s('a plugin set reaches every route; translated plugins stay; removing it restor
 });
 
 s('a configured plugin that the translation also sets loses on those routes and is reported back', async (ctx) => {
-  ctx.delivery.publish(POD, { version: Date.now() + 10, plugins: [{ name: 'fault-injection', phase: 'route', config: { abort: { http_status: 500, percentage: 100 } }, source: 'default/chaos' }] });
+  ctx.delivery.publish(POD, {
+    version: Date.now() + 10,
+    plugins: [{ name: 'fault-injection', phase: 'route', config: { abort: { http_status: 500, percentage: 100 } }, source: 'default/chaos' }],
+  });
   await until(() => ctx.reports.some((r) => r.problems.length > 0), 'a problem report');
   const report = ctx.reports.find((r) => r.problems.length > 0)!;
   assert.is(report.pod, POD);
-  assert.equal(report.problems.map((p) => [p.name, p.source]), [['fault-injection', 'default/chaos']]);
+  assert.equal(
+    report.problems.map((p) => [p.name, p.source]),
+    [['fault-injection', 'default/chaos']],
+  );
   assert.match(report.problems[0]!.reason, /^3 routes already carry fault-injection from the mesh configuration/);
   const translated = routePlugins(ctx.translated);
   for (const [id, plugins] of routePlugins(ctx.sink.applied)) {
@@ -128,7 +135,13 @@ s('the merged routes pass APISIX schemas', async (ctx) => {
     return;
   }
   const dir = path.join(shared, 'apisix-schemas');
-  ctx.delivery.publish(POD, { version: Date.now() + 10, plugins: [{ name: 'response-rewrite', phase: 'route', config: { headers: { set: { 'x-mesh': 'amesh' } } }, source: 'default/h' }, { name: 'audit', phase: 'post-req', config: { level: 1 }, source: 'default/h' }] });
+  ctx.delivery.publish(POD, {
+    version: Date.now() + 10,
+    plugins: [
+      { name: 'response-rewrite', phase: 'route', config: { headers: { set: { 'x-mesh': 'amesh' } } }, source: 'default/h' },
+      { name: 'audit', phase: 'post-req', config: { level: 1 }, source: 'default/h' },
+    ],
+  });
   await until(() => [...routePlugins(ctx.sink.applied).values()].some((p) => 'ext-plugin-post-req' in p), 'the plugins');
   assert.equal(new ApisixSchemas(dir).violations(ctx.sink.applied), []);
 });

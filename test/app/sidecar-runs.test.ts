@@ -40,10 +40,29 @@ s('--file with the endpoints off keeps watching the file until stopped', async (
   const output = join(dir, 'apisix.yaml');
   copyFileSync(bookinfo, input);
   // A real process: how it ends (exit code 13 was Node's "unsettled top-level await") is the point.
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'src/app/main.ts'), 'sidecar', '--file', input, '--sink', `file:${output}`, '--ready-address', 'off', '--metrics-address', 'off', '--log-level', 'warn'], {
-    cwd: repo,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(repo, 'src/app/main.ts'),
+      'sidecar',
+      '--file',
+      input,
+      '--sink',
+      `file:${output}`,
+      '--ready-address',
+      'off',
+      '--metrics-address',
+      'off',
+      '--log-level',
+      'warn',
+    ],
+    {
+      cwd: repo,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -88,9 +107,15 @@ class RefusingSink implements ConfigSink {
 
 s('--once gives up on a sink that keeps refusing after --once-wait, naming the sink and its answer', async () => {
   const sink = new RefusingSink();
-  const run = await sidecar(['--file', bookinfo, '--sink', 'memory', '--once', '--once-wait', '300', '--ready-address', 'off', '--metrics-address', 'off'], { sinks: [sink], logger: new RecordingLogger() });
+  const run = await sidecar(['--file', bookinfo, '--sink', 'memory', '--once', '--once-wait', '300', '--ready-address', 'off', '--metrics-address', 'off'], {
+    sinks: [sink],
+    logger: new RecordingLogger(),
+  });
   assert.is(run.code, 1);
-  assert.is(run.err, 'error: --once: the sinks still fail after 300 ms of retries: admin:http://127.0.0.1:9180: routes/r1: PUT /apisix/admin/routes/r1: 400 invalid configuration\n');
+  assert.is(
+    run.err,
+    'error: --once: the sinks still fail after 300 ms of retries: admin:http://127.0.0.1:9180: routes/r1: PUT /apisix/admin/routes/r1: 400 invalid configuration\n',
+  );
   assert.ok(sink.applies >= 2, 'retried before giving up');
 });
 

@@ -24,7 +24,9 @@ const node: Node = { id: 'test', cluster: 'test', dynamicParameters: {}, userAge
 const inline = (value: string) => ({ specifier: { $case: 'inlineString' as const, value } });
 const pair = (chain: string, key: string) => ({
   name: 'default',
-  resource: EnvoySecret.encode(EnvoySecret.fromPartial({ name: 'default', type: { $case: 'tlsCertificate', value: { certificateChain: inline(chain), privateKey: inline(key) } } })).finish(),
+  resource: EnvoySecret.encode(
+    EnvoySecret.fromPartial({ name: 'default', type: { $case: 'tlsCertificate', value: { certificateChain: inline(chain), privateKey: inline(key) } } }),
+  ).finish(),
 });
 const rootCa = (ca: string) => ({
   name: 'ROOTCA',
@@ -40,7 +42,14 @@ s('a key of another certificate over SDS is NACKed; the sink keeps the last good
   await server.start(socket);
   const roots = rootCa(pki.root);
   server.setResources(SDS, [pair(first.chain, first.key), roots]);
-  const config = parseSidecarConfig({ file: path.join(repoRoot, 'examples/bookinfo/istiod-capture.json'), sink: ['memory'], sds: socket, readyAddress: 'off', metricsAddress: 'off', adminAddress: 'off' });
+  const config = parseSidecarConfig({
+    file: path.join(repoRoot, 'examples/bookinfo/istiod-capture.json'),
+    sink: ['memory'],
+    sds: socket,
+    readyAddress: 'off',
+    metricsAddress: 'off',
+    adminAddress: 'off',
+  });
   if (!config.ok) throw new Error(config.error);
   const sink = new MemoryConfigSink();
   const app = (await buildSidecarContainer(config.value, node, { sinks: [sink], logger: new PinoLogger({ level: 'silent' }) })).get<SidecarApp>(SidecarAppToken);

@@ -65,7 +65,19 @@ s('bad specs fail naming the flag, and credentials are not echoed', () => {
 async function runOnce(args: readonly string[], env: Record<string, string>, metrics?: MemoryMetrics): Promise<{ code: number; err: string }> {
   let err = '';
   const code = await runCli(
-    ['sidecar', '--file', join(repoRoot, 'examples/bookinfo/istiod-capture.json'), '--once', '--ready-address', 'off', '--metrics-address', 'off', '--admin-address', 'off', ...args],
+    [
+      'sidecar',
+      '--file',
+      join(repoRoot, 'examples/bookinfo/istiod-capture.json'),
+      '--once',
+      '--ready-address',
+      'off',
+      '--metrics-address',
+      'off',
+      '--admin-address',
+      'off',
+      ...args,
+    ],
     { out: () => {}, err: (t) => void (err += t), env },
     { sidecar: { logger: quiet, ...(metrics ? { metrics } : {}) } },
   );
@@ -95,20 +107,23 @@ s('amesh sidecar --once --sink admin:<url> writes bookinfo with the key from AME
   }
 });
 
-s('amesh sidecar --once --sink admin:<url> against APISIX without stream mode (proxy_mode http) writes the HTTP objects, counts the stream routes as unserved and exits', async () => {
-  const server = await ApisixAdminServer.start({ proxyMode: 'http' });
-  const metrics = new MemoryMetrics();
-  try {
-    // Before the fix the first listing failed on stream_routes and --once waited for ever.
-    const run = await withTimeout(runOnce(['--sink', `admin:${server.url}`], {}, metrics), 20_000, () => 'amesh sidecar --once to exit');
-    assert.is(run.code, 0, run.err);
-    const kinds = new Set([...server.objects.keys()].map((key) => key.slice(0, key.indexOf('/'))));
-    assert.equal([...kinds].sort(), ['routes', 'ssls', 'upstreams']);
-    assert.is(metrics.gauges.get(`unserved:admin:${server.url}`), 3, 'bookinfo\'s three stream routes');
-    assert.is(metrics.counters.get(`apply:admin:${server.url}:error`), undefined, 'not a failed apply');
-  } finally {
-    await server.close();
-  }
-});
+s(
+  'amesh sidecar --once --sink admin:<url> against APISIX without stream mode (proxy_mode http) writes the HTTP objects, counts the stream routes as unserved and exits',
+  async () => {
+    const server = await ApisixAdminServer.start({ proxyMode: 'http' });
+    const metrics = new MemoryMetrics();
+    try {
+      // Before the fix the first listing failed on stream_routes and --once waited for ever.
+      const run = await withTimeout(runOnce(['--sink', `admin:${server.url}`], {}, metrics), 20_000, () => 'amesh sidecar --once to exit');
+      assert.is(run.code, 0, run.err);
+      const kinds = new Set([...server.objects.keys()].map((key) => key.slice(0, key.indexOf('/'))));
+      assert.equal([...kinds].sort(), ['routes', 'ssls', 'upstreams']);
+      assert.is(metrics.gauges.get(`unserved:admin:${server.url}`), 3, "bookinfo's three stream routes");
+      assert.is(metrics.counters.get(`apply:admin:${server.url}:error`), undefined, 'not a failed apply');
+    } finally {
+      await server.close();
+    }
+  },
+);
 
 s.run();

@@ -34,7 +34,13 @@ test('an exception in the translation rejects the update; the configuration in f
     assert.equal(await source.offer(good), { accepted: true });
     const routes = sink.applied.ofKind('routes').length;
     // A snapshot that throws when the translation reads it.
-    const snapshot = Object.create(good.snapshot, { listeners: { get: () => { throw new TypeError('boom'); } } }) as SourceUpdate['snapshot'];
+    const snapshot = Object.create(good.snapshot, {
+      listeners: {
+        get: () => {
+          throw new TypeError('boom');
+        },
+      },
+    }) as SourceUpdate['snapshot'];
     const verdict = await source.offer({ ...good, snapshot });
     assert.ok(!verdict.accepted && /could not be translated \(boom\)/.test(verdict.reason), JSON.stringify(verdict));
     assert.is(sink.applied.ofKind('routes').length, routes, 'the configuration in force stays');

@@ -130,10 +130,16 @@ s('objects the target does not serve are neither a failure nor a refusal: accept
   sink.auto = { applied: 1, failed: [], unserved: [unserved] };
   assert.equal(await source.offer(variants[0]!), { accepted: true });
   await sync.applied;
-  assert.equal({ ready: sync.state.ready, lastError: sync.state.lastError, unserved: sync.state.unserved }, { ready: true, lastError: undefined, unserved: [{ sink: 'gated:test', ...unserved }] });
+  assert.equal(
+    { ready: sync.state.ready, lastError: sync.state.lastError, unserved: sync.state.unserved },
+    { ready: true, lastError: undefined, unserved: [{ sink: 'gated:test', ...unserved }] },
+  );
   const first = sink.received[0]!;
   await until(() => sink.received.length >= 3, 'the sink applied again');
-  assert.ok(sink.received.every((config) => config === first), 'the configuration in force, again');
+  assert.ok(
+    sink.received.every((config) => config === first),
+    'the configuration in force, again',
+  );
   sink.auto = OK;
   await until(() => sync.state.unserved.length === 0, 'the sink no longer reporting them');
 });

@@ -15,11 +15,20 @@ export interface CacheFixture {
 }
 
 const upstream = (id: string, host = '10.0.0.1'): GatewayObject => ({ kind: 'upstreams', id, value: { id, type: 'roundrobin', nodes: [{ host, port: 8080, weight: 1 }] } });
-const route = (id: string, upstreamId: string): GatewayObject => ({ kind: 'routes', id, value: { id, uri: `/${id}/*`, priority: 10, upstream_id: upstreamId, vars: [['http_x_user', '==', 'jason']] } });
+const route = (id: string, upstreamId: string): GatewayObject => ({
+  kind: 'routes',
+  id,
+  value: { id, uri: `/${id}/*`, priority: 10, upstream_id: upstreamId, vars: [['http_x_user', '==', 'jason']] },
+});
 const ssl = (id: string): GatewayObject => ({
   kind: 'ssls',
   id,
-  value: { id, snis: ['a.example.com'], cert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n' },
+  value: {
+    id,
+    snis: ['a.example.com'],
+    cert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+    key: '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n',
+  },
 });
 
 /** Version, keys in order and bodies: everything a sink would see. */

@@ -25,10 +25,13 @@ const object = (kind: GatewayKind, id: string, body: JsonObject = {}): GatewayOb
 
 // Small APISIX-shaped objects: enough structure to notice a merge instead of a replace.
 const ssl = (id: string): GatewayObject =>
-  object('ssls', id, { snis: [`${id}.example.com`], cert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n' });
+  object('ssls', id, {
+    snis: [`${id}.example.com`],
+    cert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+    key: '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n',
+  });
 const upstream = (id: string, host = '10.0.0.1'): GatewayObject => object('upstreams', id, { type: 'roundrobin', nodes: [{ host, port: 8080, weight: 1 }] });
-const route = (id: string, upstreamId: string, extra: JsonObject = {}): GatewayObject =>
-  object('routes', id, { uri: `/${id}/*`, priority: 10, upstream_id: upstreamId, ...extra });
+const route = (id: string, upstreamId: string, extra: JsonObject = {}): GatewayObject => object('routes', id, { uri: `/${id}/*`, priority: 10, upstream_id: upstreamId, ...extra });
 
 const expectedOf = (config: GatewayConfig): Record<string, JsonValue> =>
   Object.fromEntries([...config.objects].map(([key, o]) => [key, o.value] as const).sort(([a], [b]) => (a < b ? -1 : 1)));

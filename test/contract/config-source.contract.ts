@@ -93,7 +93,14 @@ export function configSourceContract(name: string, setup: () => Promise<SourceFi
         assert.type(snapshot.version, 'string');
         assert.ok(snapshot.listeners.size + snapshot.routeTables.size + snapshot.clusters.size > 0, 'the snapshot holds resources');
         assert.ok(Array.isArray(fidelity), 'fidelity records come with it');
-        assert.equal(recorder.events.slice(0, index).filter((e) => e.kind === 'error').map(describe), [], 'no error before it');
+        assert.equal(
+          recorder.events
+            .slice(0, index)
+            .filter((e) => e.kind === 'error')
+            .map(describe),
+          [],
+          'no error before it',
+        );
       } finally {
         subscription.dispose();
       }

@@ -20,7 +20,12 @@ export interface ClusterFixture {
   cleanup(): Promise<void>;
 }
 
-type Seen = { kind: 'config'; config: ObservedConfig } | { kind: 'config-deleted'; ref: ConfigRef } | { kind: 'pod'; pod: ObservedPod } | { kind: 'pod-deleted'; name: string } | { kind: 'synced' };
+type Seen =
+  | { kind: 'config'; config: ObservedConfig }
+  | { kind: 'config-deleted'; ref: ConfigRef }
+  | { kind: 'pod'; pod: ObservedPod }
+  | { kind: 'pod-deleted'; name: string }
+  | { kind: 'synced' };
 
 function recorder(): { events: ClusterEvents; seen: Seen[] } {
   const seen: Seen[] = [];
@@ -47,11 +52,12 @@ async function until<T>(what: string, check: () => T | undefined | false, timeou
   }
 }
 
-const spec = (plugin: string, labels: Record<string, string> = { app: 'web' }) => ({ selector: { matchLabels: labels }, plugins: [{ name: plugin, phase: 'route', config: { n: 1 } }] });
+const spec = (plugin: string, labels: Record<string, string> = { app: 'web' }) => ({
+  selector: { matchLabels: labels },
+  plugins: [{ name: plugin, phase: 'route', config: { n: 1 } }],
+});
 const lastConfig = (seen: Seen[], ns: string, name: string): ObservedConfig | undefined =>
-  seen
-    .filter((e): e is Extract<Seen, { kind: 'config' }> => e.kind === 'config' && e.config.ref.namespace === ns && e.config.ref.name === name)
-    .at(-1)?.config;
+  seen.filter((e): e is Extract<Seen, { kind: 'config' }> => e.kind === 'config' && e.config.ref.namespace === ns && e.config.ref.name === name).at(-1)?.config;
 
 const STATUS: ConfigStatus = {
   observedGeneration: 1,
@@ -108,7 +114,11 @@ export function pluginConfigClusterContract(name: string, setup: () => Promise<C
     await f.putConfig('bad', { plugins: [{ name: 'ext-plugin-post-req', phase: 'route', config: {} }] });
     const config = await until('bad', () => lastConfig(seen, f.namespace, 'bad'));
     assert.not.ok(config.spec.ok);
-    if (!config.spec.ok) assert.equal(config.spec.error.map((p) => p.field), ['spec.plugins[0].name']);
+    if (!config.spec.ok)
+      assert.equal(
+        config.spec.error.map((p) => p.field),
+        ['spec.plugins[0].name'],
+      );
   });
 
   s('written status is stored and echoed back; a write to a deleted object fails as a value', async ({ f }) => {

@@ -77,7 +77,10 @@ export function pluginDeliveryContract(name: string, setup: () => Promise<Delive
     ctx.f.delivery.publish('ns1/a', { version: 21, plugins: [plugin('p21')] });
     await until('version 21', () => a.some((set) => set.version === 21));
     await settle();
-    assert.equal(a.map((set) => set.plugins[0]?.name), ['p20', 'p21']);
+    assert.equal(
+      a.map((set) => set.plugins[0]?.name),
+      ['p20', 'p21'],
+    );
   });
 
   s('a forgotten pod starts over with an empty set, newer than what it had', async (ctx) => {

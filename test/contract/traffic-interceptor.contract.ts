@@ -13,10 +13,23 @@ export type Family = 'ipv4' | 'ipv6';
 /** Rules of other owners the namespace starts with (kube-proxy-like), per family, as iptables-save text. */
 export const FOREIGN_RULES: Readonly<Record<Family, string>> = {
   ipv4: [
-    '*filter', ':OTHER_FILTER - [0:0]', '-A INPUT -p tcp --dport 22 -j ACCEPT', '-A OTHER_FILTER -j RETURN', 'COMMIT',
-    '*mangle', '-A PREROUTING -d 192.0.2.1/32 -j RETURN', 'COMMIT',
-    '*nat', ':OTHER_NAT - [0:0]', '-A OUTPUT -d 192.0.2.2/32 -j OTHER_NAT', '-A OTHER_NAT -j RETURN', 'COMMIT',
-    '*raw', '-A OUTPUT -d 192.0.2.3/32 -j RETURN', 'COMMIT', '',
+    '*filter',
+    ':OTHER_FILTER - [0:0]',
+    '-A INPUT -p tcp --dport 22 -j ACCEPT',
+    '-A OTHER_FILTER -j RETURN',
+    'COMMIT',
+    '*mangle',
+    '-A PREROUTING -d 192.0.2.1/32 -j RETURN',
+    'COMMIT',
+    '*nat',
+    ':OTHER_NAT - [0:0]',
+    '-A OUTPUT -d 192.0.2.2/32 -j OTHER_NAT',
+    '-A OTHER_NAT -j RETURN',
+    'COMMIT',
+    '*raw',
+    '-A OUTPUT -d 192.0.2.3/32 -j RETURN',
+    'COMMIT',
+    '',
   ].join('\n'),
   ipv6: ['*nat', ':OTHER_NAT - [0:0]', '-A OUTPUT -d 2001:db8::2/128 -j OTHER_NAT', '-A OTHER_NAT -j RETURN', 'COMMIT', ''].join('\n'),
 };
@@ -36,12 +49,23 @@ export function planOf(raw: RawCaptureOptions): CapturePlan {
 
 /** Istio's injected defaults plus DNS capture and invalid-packet drop: nat, mangle and raw, both families. */
 export const SIDECAR_PLAN = planOf({
-  inboundPortsInclude: '*', inboundPortsExclude: '15090,15021,15020', outboundIpRangesInclude: '*', outboundIpRangesExclude: '10.1.0.0/16,fd00:1::/64',
-  redirectDns: true, dnsServersV4: ['10.96.0.10'], dnsServersV6: ['fd00::a'], dropInvalid: true, ipv6: true,
+  inboundPortsInclude: '*',
+  inboundPortsExclude: '15090,15021,15020',
+  outboundIpRangesInclude: '*',
+  outboundIpRangesExclude: '10.1.0.0/16,fd00:1::/64',
+  redirectDns: true,
+  dnsServersV4: ['10.96.0.10'],
+  dnsServersV6: ['fd00::a'],
+  dropInvalid: true,
+  ipv6: true,
 });
 /** A different capture under the same prefix: TPROXY inbound, only some ports and ranges. */
 export const TPROXY_PLAN = planOf({
-  inboundInterceptionMode: 'TPROXY', inboundPortsInclude: '8080,9090', outboundIpRangesInclude: '10.0.0.0/8,fd00::/8', outboundPortsExclude: '3306', ipv6: true,
+  inboundInterceptionMode: 'TPROXY',
+  inboundPortsInclude: '8080,9090',
+  outboundIpRangesInclude: '10.0.0.0/8,fd00::/8',
+  outboundPortsExclude: '3306',
+  ipv6: true,
 });
 
 const withBogusRule = (plan: CapturePlan, family: Family): CapturePlan => {

@@ -56,8 +56,15 @@ bundled('holds what istiod sends the productpage sidecar, sorted, plus istio-age
   const document = JSON.parse(readFileSync(capturePath, 'utf8')) as { resources: JsonObject[] };
   const names = (type: string): string[] => document.resources.filter((r) => r['@type'] === type).map((r) => String(r['name'] ?? r['cluster_name']));
   const clusters = names(TYPE_URL.Cluster);
-  for (const name of [`outbound|9080|v1|${SVC('reviews')}`, `outbound|9080|v2|${SVC('reviews')}`, `outbound|9080|v3|${SVC('reviews')}`,
-    `outbound|9080|v1|${SVC('ratings')}`, `outbound|9080||${SVC('details')}`, `outbound|27017||${SVC('mongodb')}`, 'inbound|9080||'])
+  for (const name of [
+    `outbound|9080|v1|${SVC('reviews')}`,
+    `outbound|9080|v2|${SVC('reviews')}`,
+    `outbound|9080|v3|${SVC('reviews')}`,
+    `outbound|9080|v1|${SVC('ratings')}`,
+    `outbound|9080||${SVC('details')}`,
+    `outbound|27017||${SVC('mongodb')}`,
+    'inbound|9080||',
+  ])
     assert.ok(clusters.includes(name), `CDS lacks ${name}`);
   assert.equal(clusters, [...clusters].sort());
   assert.ok(names(TYPE_URL.ClusterLoadAssignment).includes(`outbound|9080|v3|${SVC('reviews')}`));
@@ -67,7 +74,10 @@ bundled('holds what istiod sends the productpage sidecar, sorted, plus istio-age
   // Type order as Istio pushes: CDS, EDS, LDS, RDS, then SDS.
   const order = [TYPE_URL.Cluster, TYPE_URL.ClusterLoadAssignment, TYPE_URL.Listener, TYPE_URL.RouteConfiguration, TYPE_URL.Secret] as string[];
   const ranks = document.resources.map((r) => order.indexOf(String(r['@type'])));
-  assert.equal(ranks, [...ranks].sort((a, b) => a - b));
+  assert.equal(
+    ranks,
+    [...ranks].sort((a, b) => a - b),
+  );
 });
 
 bundled('reviews: jason → v2, everyone else 80 % v1 / 20 % v3', () => {
@@ -76,10 +86,13 @@ bundled('reviews: jason → v2, everyone else 80 % v1 / 20 % v3', () => {
   assert.equal(jason.vars, [['http_end_user', '==', 'jason']]);
   assert.is(upstreamName(jason.upstream_id), `outbound|9080|v2|${SVC('reviews')}`);
   const split = plugin(route(`${vhost}/#1`), 'traffic-split') as { rules: { weighted_upstreams: { upstream_id: string; weight: number }[] }[] };
-  assert.equal(split.rules[0]!.weighted_upstreams.map((w) => [upstreamName(w.upstream_id), w.weight]), [
-    [`outbound|9080|v1|${SVC('reviews')}`, 80],
-    [`outbound|9080|v3|${SVC('reviews')}`, 20],
-  ]);
+  assert.equal(
+    split.rules[0]!.weighted_upstreams.map((w) => [upstreamName(w.upstream_id), w.weight]),
+    [
+      [`outbound|9080|v1|${SVC('reviews')}`, 80],
+      [`outbound|9080|v3|${SVC('reviews')}`, 20],
+    ],
+  );
   assert.ok((jason.priority as number) > (route(`${vhost}/#1`).priority as number), 'Envoy order');
 });
 
@@ -114,7 +127,10 @@ bundled('the inbound side: virtualInbound routes to inbound|9080||, forwarded to
 bundled("Istio's filters amesh cannot decode are reported by type", () => {
   const reasons = translation.report.records.map((r) => r.reason);
   for (const type of ['istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig', 'io.istio.http.peer_metadata.Config', 'envoy.tcp.metadataexchange.config.MetadataExchange'])
-    assert.ok(reasons.some((r) => r.includes(`type.googleapis.com/${type}`)), type);
+    assert.ok(
+      reasons.some((r) => r.includes(`type.googleapis.com/${type}`)),
+      type,
+    );
 });
 
 bundled("validates against APISIX's schemas", () => {
@@ -189,13 +205,19 @@ convert('a private Any inside a described type without a ts-proto codec (route F
     RouteConfiguration.fromPartial({
       name: '9080',
       // Map entries out of order: the JSON lists them by key.
-      virtualHosts: [{ name: 'vh', domains: ['*'], typedPerFilterConfig: { 'z.filter': anyOf(STATS, PRIVATE_PAYLOAD), 'istio.stats': anyOf('type.googleapis.com/envoy.config.route.v3.FilterConfig', filterConfig) } }],
+      virtualHosts: [
+        {
+          name: 'vh',
+          domains: ['*'],
+          typedPerFilterConfig: { 'z.filter': anyOf(STATS, PRIVATE_PAYLOAD), 'istio.stats': anyOf('type.googleapis.com/envoy.config.route.v3.FilterConfig', filterConfig) },
+        },
+      ],
     }),
   ).finish();
   const notes = newNotes();
   const json = resourceToProtoJson(TYPE_URL.RouteConfiguration, routeConfig, notes);
   assert.equal([...notes.opaque], [[STATS, 2]]);
-  const perFilter = ((json['virtual_hosts'] as JsonObject[])[0]!['typed_per_filter_config'] as JsonObject);
+  const perFilter = (json['virtual_hosts'] as JsonObject[])[0]!['typed_per_filter_config'] as JsonObject;
   assert.equal(Object.keys(perFilter), ['istio.stats', 'z.filter']);
   assert.equal(perFilter['istio.stats'], {
     '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig',
@@ -210,13 +232,10 @@ convert('a document is ordered by type (CDS, EDS, LDS, RDS, SDS), then name', as
   const secrets = await agentSecrets(path.join(repoRoot, 'examples/bookinfo/sidecar-resources.yaml'));
   const route = (name: string) => anyOf(TYPE_URL.RouteConfiguration, RouteConfiguration.encode(RouteConfiguration.fromPartial({ name })).finish());
   const document = captureDocument([...secrets, route('b'), { typeUrl: TYPE_URL.Listener, value: listenerWithStats() }, route('a')]);
-  assert.equal(document.resources.map((r) => `${String(r['@type']).split('.').pop()} ${String(r['name'])}`), [
-    'Listener 0.0.0.0_9080',
-    'RouteConfiguration a',
-    'RouteConfiguration b',
-    'Secret ROOTCA',
-    'Secret default',
-  ]);
+  assert.equal(
+    document.resources.map((r) => `${String(r['@type']).split('.').pop()} ${String(r['name'])}`),
+    ['Listener 0.0.0.0_9080', 'RouteConfiguration a', 'RouteConfiguration b', 'Secret ROOTCA', 'Secret default'],
+  );
 });
 
 convert.run();

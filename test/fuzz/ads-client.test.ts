@@ -106,21 +106,33 @@ for (const mode of ['sotw', 'delta'] as const) {
     const fixture: XdsFixture = bookinfoFixture();
     serve(server, fixture);
     const logger = new RecordingLogger();
-    const client = new AdsClient({ mode, target: address, node: NODE, logger, backoff: { initialMs: 20, maxMs: 200, multiplier: 2, random: () => 1 }, doesNotExistTimeoutMs: 2_000 });
+    const client = new AdsClient({
+      mode,
+      target: address,
+      node: NODE,
+      logger,
+      backoff: { initialMs: 20, maxMs: 200, multiplier: 2, random: () => 1 },
+      doesNotExistTimeoutMs: 2_000,
+    });
     const sink = new MemoryConfigSink();
     const sync = new SyncService({ source: client, sinks: [sink], logger, metrics: new MemoryMetrics() }, { partial: true });
     const tally = { acked: 0, nacked: 0, unchanged: 0, peakRss: 0 };
     const baseline = process.memoryUsage().rss;
     console.log(`fuzz ads (${mode}): ${RUNS} mutated pushes of bookinfo, seed ${SEED} (AMESH_FUZZ_SEED=${SEED} replays it)`);
 
-    const answerTo = (r: (typeof responses)[number]): XdsRequestEvent | undefined => server.requests.find((q) => q.stream === r.stream && q.typeUrl === r.typeUrl && q.nonce === r.nonce);
+    const answerTo = (r: (typeof responses)[number]): XdsRequestEvent | undefined =>
+      server.requests.find((q) => q.stream === r.stream && q.typeUrl === r.typeUrl && q.nonce === r.nonce);
     /** Sets `list` and waits for the answers to what that sent; returns them. */
     const push = async (typeUrl: XdsTypeUrl, list: readonly ResourceInput[]): Promise<XdsRequestEvent[]> => {
       const from = responses.length;
       server.setResources(typeUrl, list);
       // A SotW server resends the type; a delta one sends only what changed (nothing, for some mutations).
       const sent = (): (typeof responses)[number][] => responses.slice(from);
-      await withTimeout(until(() => sent().every((r) => answerTo(r) !== undefined), 'answers', 20_000), 25_000, () => `the push of ${typeUrl} is not answered`);
+      await withTimeout(
+        until(() => sent().every((r) => answerTo(r) !== undefined), 'answers', 20_000),
+        25_000,
+        () => `the push of ${typeUrl} is not answered`,
+      );
       return sent().map((r) => answerTo(r)!);
     };
     /** What the sink holds, whatever the order its objects were applied in. */
@@ -152,7 +164,11 @@ for (const mode of ['sotw', 'delta'] as const) {
             assert.is(applied(), before, 'the sink keeps the configuration it had');
           } else if (answers.length > 0) tally.acked += 1;
           await push(typeUrl, list);
-          await withTimeout(until(() => applied() === good, 'the original configuration back', 20_000), 25_000, () => 'the sink did not come back to the original');
+          await withTimeout(
+            until(() => applied() === good, 'the original configuration back', 20_000),
+            25_000,
+            () => 'the sink did not come back to the original',
+          );
           assert.equal(thrown, [], 'nothing thrown out of the client');
           const rss = process.memoryUsage().rss;
           tally.peakRss = Math.max(tally.peakRss, rss);

@@ -62,7 +62,8 @@ const PREVIOUS = '# the last good apisix.yaml\nroutes: []\n#END\n';
  * field) before the message, or what is wrong with the document as a whole (nothing in it, a limit it
  * broke, not Envoy's). Paths are the input's own keys, anything at all: only their place is checked.
  */
-const WHERE = /^(:\d+:\d+: \S|( \(document \d+\))?(: \S.*?: \S|: (holds no resources|nested deeper|aliases expand|not an Envoy config dump|expected an object|invalid JSON|invalid YAML)))/;
+const WHERE =
+  /^(:\d+:\d+: \S|( \(document \d+\))?(: \S.*?: \S|: (holds no resources|nested deeper|aliases expand|not an Envoy config dump|expected an object|invalid JSON|invalid YAML)))/;
 const RESOURCE = /^(Listener|Cluster|RouteConfiguration|ClusterLoadAssignment|Secret) "/;
 
 test('mutated real configuration through amesh translate: exit 0 or 1, never half-written, the reason in one line, bounded memory', async () => {
@@ -83,7 +84,11 @@ test('mutated real configuration through amesh translate: exit 0 or 1, never hal
         writeFileSync(output, PREVIOUS);
         let err = '';
         const args = ['translate', input, ...seed.flags, '-o', output];
-        const code = await withTimeout(runCli(args, { out: () => undefined, err: (t) => void (err += t), env: {} }, { logger: quiet }), 60_000, () => `amesh ${args.join(' ')} hangs`);
+        const code = await withTimeout(
+          runCli(args, { out: () => undefined, err: (t) => void (err += t), env: {} }, { logger: quiet }),
+          60_000,
+          () => `amesh ${args.join(' ')} hangs`,
+        );
         const written = readFileSync(output, 'utf8');
         assert.equal(readdirSync(dir).sort(), ['input.' + mutation.format, 'out.yaml'].sort(), 'no temp file left');
         if (code === 0) {
@@ -113,7 +118,9 @@ test('mutated real configuration through amesh translate: exit 0 or 1, never hal
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`fuzz translate: ${tally.translated} translated, ${tally.refused} refused with exit 1; peak RSS ${Math.round(tally.peakRss / 2 ** 20)} MB (${Math.round(baseline / 2 ** 20)} MB at the start)`);
+  console.log(
+    `fuzz translate: ${tally.translated} translated, ${tally.refused} refused with exit 1; peak RSS ${Math.round(tally.peakRss / 2 ** 20)} MB (${Math.round(baseline / 2 ** 20)} MB at the start)`,
+  );
 });
 
 test.run();

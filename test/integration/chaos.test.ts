@@ -115,9 +115,7 @@ if (!available.istiod) {
     try {
       istiod = await startIstiod({ configDir: dir, ...ports });
       const options: ChaosChildOptions = { target: istiod.address, mode: 'delta', secrets: workloadSecrets() };
-      sidecar = new ChildSidecar(
-        fork(CHILD, [JSON.stringify(options)], { cwd: repoRoot, execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }),
-      );
+      sidecar = new ChildSidecar(fork(CHILD, [JSON.stringify(options)], { cwd: repoRoot, execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }));
       const { ops } = await withTimeout(sidecar.started, 20_000, () => `the sidecar process did not start: ${sidecar?.output.slice(-2000)}`);
       await until(async () => (await sidecar!.ask('state')).ready, 'the first configuration', CONVERGE_TIMEOUT_MS, 50);
       const ready = async (): Promise<number> => (await fetch(`http://${ops}/healthz/ready`, { signal: AbortSignal.timeout(2000) })).status;

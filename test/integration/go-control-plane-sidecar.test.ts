@@ -56,16 +56,12 @@ interface Forwarded {
 const routeMatchesPort = (vars: JsonValue | undefined, port: number): boolean =>
   Array.isArray(vars) &&
   vars.some(
-    (v) =>
-      Array.isArray(v) &&
-      v[0] === 'server_port' &&
-      ((v[1] === '==' && v[2] === String(port)) || (v[1] === 'in' && Array.isArray(v[2]) && v[2].includes(String(port)))),
+    (v) => Array.isArray(v) && v[0] === 'server_port' && ((v[1] === '==' && v[2] === String(port)) || (v[1] === 'in' && Array.isArray(v[2]) && v[2].includes(String(port)))),
   );
 
 /** Where APISIX would send a connection to `port`, per the applied config: the upstream's name and first node. */
 function upstreamForPort(config: GatewayConfig, port: number): { cluster: string; host: string; port: number } | undefined {
-  const route =
-    config.ofKind('stream_routes').find((r) => r.value['server_port'] === port) ?? config.ofKind('routes').find((r) => routeMatchesPort(r.value['vars'], port));
+  const route = config.ofKind('stream_routes').find((r) => r.value['server_port'] === port) ?? config.ofKind('routes').find((r) => routeMatchesPort(r.value['vars'], port));
   if (!route) return undefined;
   const upstream = config.objects.get(`upstreams/${String(route.value['upstream_id'])}`);
   const nodes = upstream?.value['nodes'];
@@ -203,7 +199,11 @@ for (const [gcpMode, clientMode] of [
           if (whole) complete.add(record);
           else transitional += 1;
         }
-        assert.equal(versions, Array.from({ length: UPDATES }, (_, i) => `v${i}`), 'the sink followed every snapshot, in order');
+        assert.equal(
+          versions,
+          Array.from({ length: UPDATES }, (_, i) => `v${i}`),
+          'the sink followed every snapshot, in order',
+        );
         for (let k = 0; k < UPDATES; k++) {
           // Version k was applied whole: the snapshot, renamed — 4 clusters, 2 HTTP routes, 2 stream routes.
           const record = sidecar.sink.history.find((h) => complete.has(h) && clusterVersions(h.config)[0] === `v${k}`);
@@ -214,8 +214,15 @@ for (const [gcpMode, clientMode] of [
             [...new Set(last.ofKind('upstreams').map((u) => u.value['name']))].sort(),
             [0, 1, 2, 3].map((i) => `cluster-v${k}-${i}`),
           );
-          const routeNames = last.ofKind('routes').map((r) => String(r.value['name']).split('/')[0]).sort();
-          assert.equal(routeNames, [base, base + 1].map((p) => `route-v${k}-${p}`), `v${k} routes`);
+          const routeNames = last
+            .ofKind('routes')
+            .map((r) => String(r.value['name']).split('/')[0])
+            .sort();
+          assert.equal(
+            routeNames,
+            [base, base + 1].map((p) => `route-v${k}-${p}`),
+            `v${k} routes`,
+          );
           for (let i = 0; i < LISTENERS; i++) assert.ok(upstreamForPort(last, base + i)?.cluster.startsWith(`cluster-v${k}-`), `v${k}: port ${base + i} routed to a v${k} cluster`);
         }
         const final = sidecar.sink.history.at(-1)!;
@@ -243,7 +250,10 @@ for (const [gcpMode, clientMode] of [
             assert.is(answer.message.versionInfo, response.message.versionInfo, `ACK of ${what} carries its version`);
           }
           const versionsOnWire = [...new Set(responses.map((r) => r.message.versionInfo))];
-          assert.equal(versionsOnWire, Array.from({ length: UPDATES }, (_, i) => `v${i}`));
+          assert.equal(
+            versionsOnWire,
+            Array.from({ length: UPDATES }, (_, i) => `v${i}`),
+          );
           console.log(`${NAME} (${gcpMode}): ${responses.length} SotW responses (${[...types].join(', ')}), each ACKed with its version and nonce`);
         } else {
           const responses = proxy.deltaResponses();

@@ -22,13 +22,47 @@ else {
   });
 
   s('not root: permission error, exit 1', async () => {
-    const result = await run('ip', ['netns', 'exec', netns, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', MAIN, 'intercept', 'install', '--iptables-backend', 'nft', '--log-level', 'silent']);
+    const result = await run('ip', [
+      'netns',
+      'exec',
+      netns,
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      process.execPath,
+      '--import',
+      'tsx',
+      MAIN,
+      'intercept',
+      'install',
+      '--iptables-backend',
+      'nft',
+      '--log-level',
+      'silent',
+    ]);
     assert.is(result.exitCode, 1, result.stderr);
     assert.match(result.stderr, /error: permission: iptables-nft-save: .*must be root.*\(changing iptables needs root or CAP_NET_ADMIN\)/);
   });
 
   s('iptables missing: names the tool, exit 1', async () => {
-    const result = await run('ip', ['netns', 'exec', netns, 'env', 'PATH=/nonexistent', process.execPath, '--import', 'tsx', MAIN, 'intercept', 'install', '--iptables-backend', 'legacy', '--log-level', 'silent']);
+    const result = await run('ip', [
+      'netns',
+      'exec',
+      netns,
+      'env',
+      'PATH=/nonexistent',
+      process.execPath,
+      '--import',
+      'tsx',
+      MAIN,
+      'intercept',
+      'install',
+      '--iptables-backend',
+      'legacy',
+      '--log-level',
+      'silent',
+    ]);
     assert.is(result.exitCode, 1, result.stderr);
     assert.match(result.stderr, 'error: missing-binary: iptables-legacy-save is not installed (or not on PATH)');
   });

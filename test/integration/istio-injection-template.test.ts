@@ -12,7 +12,15 @@ import { istioInjectAvailable, kubeAvailable, startKube, type KubeControlPlane }
 import { createNamespace } from '../support/kube-objects.js';
 import { renderWithIstio } from '../support/istio-inject.js';
 import { certificateWiringProblems, renderedPodOf } from '../support/injected-pod.js';
-import { initContainer, proxyContainer, DEFAULT_TEMPLATE_OPTIONS, OUTPUT_CERTS_DIR, PROXY_RUNTIME_ENV, SHDICT_PATH, XDS_SOCKET } from '../../src/domain/injection/sidecar-template.js';
+import {
+  initContainer,
+  proxyContainer,
+  DEFAULT_TEMPLATE_OPTIONS,
+  OUTPUT_CERTS_DIR,
+  PROXY_RUNTIME_ENV,
+  SHDICT_PATH,
+  XDS_SOCKET,
+} from '../../src/domain/injection/sidecar-template.js';
 
 interface Ctx {
   kube?: KubeControlPlane;
@@ -66,13 +74,23 @@ if (!inject.binary || !kube.apiserver || !kube.etcd) {
     // The same sink and runtime settings as `amesh injector` gives the proxy.
     const ours = proxyContainer({ ...DEFAULT_TEMPLATE_OPTIONS, image: 'x', pilotAgentImage: 'y' });
     assert.ok(proxy.args?.includes(`--sink=shdict:${SHDICT_PATH}`));
-    for (const env of PROXY_RUNTIME_ENV) assert.equal(proxy.env?.find((e) => e.name === env['name']), env);
-    assert.equal((ours['args'] as string[]).filter((a) => a.startsWith('--sink')), [`--sink=shdict:${SHDICT_PATH}`]);
+    for (const env of PROXY_RUNTIME_ENV)
+      assert.equal(
+        proxy.env?.find((e) => e.name === env['name']),
+        env,
+      );
+    assert.equal(
+      (ours['args'] as string[]).filter((a) => a.startsWith('--sink')),
+      [`--sink=shdict:${SHDICT_PATH}`],
+    );
     // The certificate and xDS paths: OUTPUT_CERTS on a shared emptyDir read with --output-certs, no SDS
     // socket (none exists with DISABLE_ENVOY=true), the same paths as `amesh injector` uses.
     assert.equal(certificateWiringProblems(renderedPodOf(pod)), []);
     assert.is(agent.env?.find((e) => e.name === 'OUTPUT_CERTS')?.value, OUTPUT_CERTS_DIR);
-    assert.equal(proxy.args?.filter((a) => /^--(xds|output-certs|sds)=/.test(a)), [`--xds=unix:${XDS_SOCKET}`, `--output-certs=${OUTPUT_CERTS_DIR}`]);
+    assert.equal(
+      proxy.args?.filter((a) => /^--(xds|output-certs|sds)=/.test(a)),
+      [`--xds=unix:${XDS_SOCKET}`, `--output-certs=${OUTPUT_CERTS_DIR}`],
+    );
     assert.equal(
       proxy.volumeMounts?.find((m) => m.mountPath === OUTPUT_CERTS_DIR),
       { name: 'istio-data', mountPath: OUTPUT_CERTS_DIR, readOnly: true },
@@ -89,7 +107,10 @@ if (!inject.binary || !kube.apiserver || !kube.etcd) {
   });
 
   s('per-pod annotations choose the amesh image and controller', (ctx) => {
-    const { pod } = render(ctx, podYaml('web-2', { annotations: { 'amesh.apisix.apache.org/image': 'registry.example/amesh:2', 'amesh.apisix.apache.org/controller': 'ctl.mesh.svc:15810' } }));
+    const { pod } = render(
+      ctx,
+      podYaml('web-2', { annotations: { 'amesh.apisix.apache.org/image': 'registry.example/amesh:2', 'amesh.apisix.apache.org/controller': 'ctl.mesh.svc:15810' } }),
+    );
     const proxy = pod.spec!.containers.find((c) => c.name === 'amesh-proxy')!;
     assert.is(proxy.image, 'registry.example/amesh:2');
     assert.is(pod.spec!.initContainers![0]!.image, 'registry.example/amesh:2');

@@ -171,10 +171,19 @@ for (const mode of ['delta', 'sotw'] as const) {
       assert.ok(plaintext.includes('outbound|9080||ratings.default.svc.cluster.local'), `plaintext clusters checked: ${plaintext.join(', ')}`);
       // The inbound side: virtualInbound's HTTP chain for 9080 (to inbound|9080||) became a route.
       const names = applied.ofKind('routes').map((r) => String(r.value['name']));
-      assert.ok(names.some((n) => n.startsWith('inbound|9080||')), `an inbound|9080|| route; got ${names.join(', ')}`);
+      assert.ok(
+        names.some((n) => n.startsWith('inbound|9080||')),
+        `an inbound|9080|| route; got ${names.join(', ')}`,
+      );
       const streams = applied.ofKind('stream_routes').map((r) => String(r.value['name']));
-      assert.ok(streams.some((n) => n.startsWith('virtualInbound/')), `a virtualInbound stream route; got ${streams.join(', ')}`);
-      assert.ok(streams.some((n) => n.startsWith('10.96.0.20_27017/')), `the mongodb TCP listener; got ${streams.join(', ')}`);
+      assert.ok(
+        streams.some((n) => n.startsWith('virtualInbound/')),
+        `a virtualInbound stream route; got ${streams.join(', ')}`,
+      );
+      assert.ok(
+        streams.some((n) => n.startsWith('10.96.0.20_27017/')),
+        `the mongodb TCP listener; got ${streams.join(', ')}`,
+      );
     });
 
     s('ACKs every response of every type, and istiod agrees', async (ctx) => {
@@ -232,7 +241,10 @@ for (const mode of ['delta', 'sotw'] as const) {
       assertAllAcked(ctx.sidecar!, 'after edits');
       await assertIstiodSawAcks(ctx.istiod!, proxyId);
       if (schemas) assertSchemas(ctx.sidecar!.sink.applied, schemas, 'after edits');
-      const problems = ctx.istiod!.logs().split('\n').filter((l) => /\terror\t/.test(l));
+      const problems = ctx
+        .istiod!.logs()
+        .split('\n')
+        .filter((l) => /\terror\t/.test(l));
       assert.equal(problems, [], 'istiod logged errors');
     });
   }
@@ -321,7 +333,26 @@ for (const mode of ['delta', 'sotw'] as const) {
       try {
         const code = await withTimeout(
           runCli(
-            ['sidecar', '--xds', ctx.istiod!.address, '--xds-mode', mode, '--node-from', 'env', '--pod-info-dir', podInfoDir, '--sink', 'memory', '--once', '--ready-address', 'off', '--metrics-address', 'off', '--admin-address', 'off'],
+            [
+              'sidecar',
+              '--xds',
+              ctx.istiod!.address,
+              '--xds-mode',
+              mode,
+              '--node-from',
+              'env',
+              '--pod-info-dir',
+              podInfoDir,
+              '--sink',
+              'memory',
+              '--once',
+              '--ready-address',
+              'off',
+              '--metrics-address',
+              'off',
+              '--admin-address',
+              'off',
+            ],
             { out: () => undefined, err: (text) => void (err += text), env },
             { sidecar: { logger, metrics, sinks: [sink], secrets } },
           ),
@@ -361,4 +392,3 @@ for (const mode of ['delta', 'sotw'] as const) {
   }
   s.run();
 }
-

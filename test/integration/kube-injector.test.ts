@@ -28,7 +28,23 @@ const PLAIN = 'plain';
 /** A CA and a serving certificate for 127.0.0.1 (openssl CLI). */
 function servingCert(dir: string): { ca: string; cert: string; key: string } {
   const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=amesh-injector-test-ca');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca-key.pem',
+    '-out',
+    'ca.pem',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=amesh-injector-test-ca',
+  );
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
   openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'key.pem', '-out', 'req.csr', '-subj', '/CN=amesh-injector');
   openssl('x509', '-req', '-in', 'req.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '1', '-out', 'cert.pem', '-extfile', 'san.ext');
@@ -85,7 +101,9 @@ if (!available.apiserver || !available.etcd) {
     const kc = ctx.kube.kubeConfig();
     await createNamespace(kc, MESHED, { 'amesh-injection': 'enabled' });
     await createNamespace(kc, PLAIN);
-    await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({ body: webhookFromManifest(`https://127.0.0.1:${ctx.port}/inject`, readFileSync(ctx.certs.ca, 'utf8')) });
+    await kc
+      .makeApiClient(AdmissionregistrationV1Api)
+      .createMutatingWebhookConfiguration({ body: webhookFromManifest(`https://127.0.0.1:${ctx.port}/inject`, readFileSync(ctx.certs.ca, 'utf8')) });
     // The API server picks webhook configurations up asynchronously: probe until it calls us.
     const core = kc.makeApiClient(CoreV1Api);
     let probe = 0;
@@ -122,8 +140,15 @@ if (!available.apiserver || !available.etcd) {
     assert.equal(proxy.startupProbe?.httpGet?.port, 15021);
     assert.is(proxy.securityContext?.runAsUser, 1337);
     // Both containers share pilot-agent's socket directory.
-    for (const c of [agent, proxy]) assert.ok(c.volumeMounts?.some((m) => m.name === 'istio-envoy' && m.mountPath === '/etc/istio/proxy'), `${c.name} lacks /etc/istio/proxy`);
-    assert.equal(names(pod.spec!.volumes as { name: string }[]).filter((n) => n.startsWith('istio')), ['istio-envoy', 'istio-data', 'istio-podinfo', 'istio-token', 'istiod-ca-cert']);
+    for (const c of [agent, proxy])
+      assert.ok(
+        c.volumeMounts?.some((m) => m.name === 'istio-envoy' && m.mountPath === '/etc/istio/proxy'),
+        `${c.name} lacks /etc/istio/proxy`,
+      );
+    assert.equal(
+      names(pod.spec!.volumes as { name: string }[]).filter((n) => n.startsWith('istio')),
+      ['istio-envoy', 'istio-data', 'istio-podinfo', 'istio-token', 'istiod-ca-cert'],
+    );
     assert.is(pod.metadata?.annotations?.['amesh.apisix.apache.org/injected'], 'amesh-proxy,istio-proxy,amesh-init');
     assert.is(pod.metadata?.annotations?.['kubectl.kubernetes.io/default-container'], 'app');
     // The API server validated the patched pod: the projected token and downward API volumes are real.
@@ -143,7 +168,10 @@ if (!available.apiserver || !available.etcd) {
   s('a pod that opts out (label or annotation) is untouched', async (ctx) => {
     const core = ctx.kube!.kubeConfig().makeApiClient(CoreV1Api);
     const byLabel = await core.createNamespacedPod({ namespace: MESHED, body: podManifest('no-mesh', { app: 'batch', 'sidecar.istio.io/inject': 'false' }) });
-    const byAnnotation = await core.createNamespacedPod({ namespace: MESHED, body: podManifest('no-mesh-2', { app: 'batch' }, { annotations: { 'sidecar.istio.io/inject': 'false' } }) });
+    const byAnnotation = await core.createNamespacedPod({
+      namespace: MESHED,
+      body: podManifest('no-mesh-2', { app: 'batch' }, { annotations: { 'sidecar.istio.io/inject': 'false' } }),
+    });
     for (const pod of [byLabel, byAnnotation]) {
       assert.equal(names(pod.spec!.containers), ['app'], `${pod.metadata?.name} was injected`);
       assert.is(pod.spec!.initContainers, undefined);
@@ -152,7 +180,10 @@ if (!available.apiserver || !available.etcd) {
   });
 
   s('a pod in a namespace without the label is untouched', async (ctx) => {
-    const pod = await ctx.kube!.kubeConfig().makeApiClient(CoreV1Api).createNamespacedPod({ namespace: PLAIN, body: podManifest('web-1', { app: 'web' }) });
+    const pod = await ctx
+      .kube!.kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespacedPod({ namespace: PLAIN, body: podManifest('web-1', { app: 'web' }) });
     assert.equal(names(pod.spec!.containers), ['app']);
     assert.is(pod.spec!.initContainers, undefined);
   });

@@ -70,7 +70,10 @@ if (!available.apiserver || !available.etcd) {
         }
         created.push(name);
         if (object.kind === 'CustomResourceDefinition') {
-          await waitFor('the CRD', async () => (await api.read({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: object.metadata!.name! } })) !== undefined);
+          await waitFor(
+            'the CRD',
+            async () => (await api.read({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: object.metadata!.name! } })) !== undefined,
+          );
         }
       }
     }
@@ -80,9 +83,11 @@ if (!available.apiserver || !available.etcd) {
 
   s("the controller's ClusterRole is enough: running as the amesh-controller ServiceAccount it delivers, writes status, records Events", async (ctx) => {
     const admin = ctx.kube!.kubeConfig();
-    const token = await admin
-      .makeApiClient(CoreV1Api)
-      .createNamespacedServiceAccountToken({ namespace: 'amesh-system', name: 'amesh-controller', body: { spec: { audiences: ['https://kubernetes.default.svc.cluster.local'], expirationSeconds: 3600 } } });
+    const token = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+      namespace: 'amesh-system',
+      name: 'amesh-controller',
+      body: { spec: { audiences: ['https://kubernetes.default.svc.cluster.local'], expirationSeconds: 3600 } },
+    });
     const asController = new KubeConfig();
     const cluster = admin.getCurrentCluster()!;
     asController.loadFromOptions({
@@ -92,10 +97,13 @@ if (!available.apiserver || !available.etcd) {
       currentContext: 'c',
     });
     // Without the binding this would be forbidden: check that RBAC is really in force.
-    const forbidden = await asController.makeApiClient(CoreV1Api).listSecretForAllNamespaces().then(
-      () => false,
-      (e: { code?: number }) => e.code === 403,
-    );
+    const forbidden = await asController
+      .makeApiClient(CoreV1Api)
+      .listSecretForAllNamespaces()
+      .then(
+        () => false,
+        (e: { code?: number }) => e.code === 403,
+      );
     assert.ok(forbidden, 'the ServiceAccount can list secrets: RBAC is not in force, the test would prove nothing');
 
     await createNamespace(admin, 'rbac');

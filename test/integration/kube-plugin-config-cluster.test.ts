@@ -6,7 +6,16 @@ import { KubePluginConfigCluster } from '../../src/adapters/kubernetes/kube-plug
 import type { ClusterEvent, ConfigStatus } from '../../src/ports/plugin-config-cluster.js';
 import { pluginConfigClusterContract } from '../contract/plugin-config-cluster.contract.js';
 import { kubeAvailable, startKube, type KubeControlPlane } from '../support/kube.js';
-import { applyPluginConfigCrd, createNamespace, createPluginConfig, deletePluginConfig, eventsFor, readPluginConfig, replacePluginConfigSpec, type PluginConfigBody } from '../support/kube-objects.js';
+import {
+  applyPluginConfigCrd,
+  createNamespace,
+  createPluginConfig,
+  deletePluginConfig,
+  eventsFor,
+  readPluginConfig,
+  replacePluginConfigSpec,
+  type PluginConfigBody,
+} from '../support/kube-objects.js';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const available = kubeAvailable();
@@ -45,7 +54,10 @@ if (!available.apiserver || !available.etcd) {
           try {
             await core.readNamespacedPod({ namespace, name });
           } catch {
-            await core.createNamespacedPod({ namespace, body: { metadata: { name, labels }, spec: { serviceAccountName: 'default', containers: [{ name: 'app', image: 'registry.invalid/app:1' }] } } });
+            await core.createNamespacedPod({
+              namespace,
+              body: { metadata: { name, labels }, spec: { serviceAccountName: 'default', containers: [{ name: 'app', image: 'registry.invalid/app:1' }] } },
+            });
             return;
           }
           await core.patchNamespacedPod({ namespace, name, body: [{ op: 'replace', path: '/metadata/labels', value: labels }] });

@@ -69,7 +69,11 @@ async function expectDeliveredTo(ctx: Ctx, before: Record<string, number>, chang
     const expected = changed.includes(pod) ? before[pod]! + 1 : before[pod]!;
     assert.is(sidecar.sets.length, expected, `${pod}: ${sidecar.sets.length - before[pod]!} new sets, expected ${expected - before[pod]!}`);
     const versions = sidecar.sets.map((s) => s.version);
-    assert.equal(versions, [...versions].sort((a, b) => a - b), `${pod}: versions not increasing: ${versions.join(', ')}`);
+    assert.equal(
+      versions,
+      [...versions].sort((a, b) => a - b),
+      `${pod}: versions not increasing: ${versions.join(', ')}`,
+    );
   }
 }
 
@@ -156,10 +160,16 @@ if (!available.apiserver || !available.etcd) {
     await expectDeliveredTo(ctx, before, [`${NS}/web-2`]);
     assert.equal(latest(ctx, `${NS}/web-2`)!.plugins, []);
     const before2 = counts(ctx);
-    await replacePluginConfigSpec(ctx.kube!.kubeConfig(), NS, 'web-headers', { selector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['db'] }] }, plugins: [rewrite('v2')] });
+    await replacePluginConfigSpec(ctx.kube!.kubeConfig(), NS, 'web-headers', {
+      selector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['db'] }] },
+      plugins: [rewrite('v2')],
+    });
     await expectDeliveredTo(ctx, before2, [`${NS}/web-1`, `${NS}/db-1`]);
     assert.equal(latest(ctx, `${NS}/web-1`)!.plugins, []);
-    assert.equal(latest(ctx, `${NS}/db-1`)!.plugins.map((p) => p.name), ['response-rewrite']);
+    assert.equal(
+      latest(ctx, `${NS}/db-1`)!.plugins.map((p) => p.name),
+      ['response-rewrite'],
+    );
     const { status } = await readyCondition(ctx, 'web-headers', 4);
     assert.is(status.matchedPods, 1);
   });
@@ -169,7 +179,10 @@ if (!available.apiserver || !available.etcd) {
     const before = counts(ctx);
     await core.patchNamespacedPod({ namespace: NS, name: 'web-2', body: [{ op: 'replace', path: '/metadata/labels/app', value: 'db' }] });
     await expectDeliveredTo(ctx, before, [`${NS}/web-2`]);
-    assert.equal(latest(ctx, `${NS}/web-2`)!.plugins.map((p) => p.name), ['response-rewrite']);
+    assert.equal(
+      latest(ctx, `${NS}/web-2`)!.plugins.map((p) => p.name),
+      ['response-rewrite'],
+    );
     const before2 = counts(ctx);
     await core.patchNamespacedPod({ namespace: NS, name: 'web-2', body: [{ op: 'replace', path: '/metadata/labels/app', value: 'web' }] });
     await expectDeliveredTo(ctx, before2, [`${NS}/web-2`]);
@@ -182,7 +195,11 @@ if (!available.apiserver || !available.etcd) {
     await createPluginConfig(kc, NS, 'db-strict', {
       priority: 10,
       selector: { matchLabels: { app: 'db' } },
-      plugins: [rewrite('strict'), { name: 'limit-count', config: { count: 10, time_window: 60, rejected_code: 429 } }, { name: 'auth', phase: 'pre-req', config: { realm: 'db' } }],
+      plugins: [
+        rewrite('strict'),
+        { name: 'limit-count', config: { count: 10, time_window: 60, rejected_code: 429 } },
+        { name: 'auth', phase: 'pre-req', config: { realm: 'db' } },
+      ],
     });
     await expectDeliveredTo(ctx, before, [`${NS}/db-1`]);
     const set = latest(ctx, `${NS}/db-1`)!;
@@ -205,7 +222,9 @@ if (!available.apiserver || !available.etcd) {
   s('a sidecar that cannot apply a plugin reports it: Applied=False and a Warning Event on that config', async (ctx) => {
     const pod = `${NS}/db-1`;
     const set = latest(ctx, pod)!;
-    ctx.sidecars.get(pod)!.source.report({ version: set.version, problems: [{ name: 'limit-count', phase: 'route', source: `${NS}/db-strict`, reason: 'plugin not enabled in APISIX' }] });
+    ctx.sidecars
+      .get(pod)!
+      .source.report({ version: set.version, problems: [{ name: 'limit-count', phase: 'route', source: `${NS}/db-strict`, reason: 'plugin not enabled in APISIX' }] });
     const applied = await waitFor('Applied=False', async () => {
       const got = await readPluginConfig(ctx.kube!.kubeConfig(), NS, 'db-strict');
       const c = got.status?.conditions?.find((x) => x.type === 'Applied');
@@ -231,7 +250,10 @@ if (!available.apiserver || !available.etcd) {
     assert.match(await refusal('bad-phase', { plugins: [{ name: 'cors', phase: 'sometimes', config: {} }] }), /spec\.plugins\[0\]\.phase.*Unsupported value/);
     assert.match(await refusal('config-string', { plugins: [{ name: 'cors', config: '{"allow_origins":"*"}' }] }), /spec\.plugins\[0\]\.config/);
     assert.match(await refusal('no-plugins', { plugins: [] }), /spec\.plugins/);
-    assert.match(await refusal('bad-selector', { selector: { matchExpressions: [{ key: 'app', operator: 'In' }] }, plugins: [{ name: 'cors', config: {} }] }), /In and NotIn need at least one value/);
+    assert.match(
+      await refusal('bad-selector', { selector: { matchExpressions: [{ key: 'app', operator: 'In' }] }, plugins: [{ name: 'cors', config: {} }] }),
+      /In and NotIn need at least one value/,
+    );
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(counts(ctx), before);
   });
@@ -239,7 +261,12 @@ if (!available.apiserver || !available.etcd) {
   s('a config the schema lets through but the controller refuses is marked Invalid, with a Warning Event, and delivers nothing', async (ctx) => {
     const kc = ctx.kube!.kubeConfig();
     const before = counts(ctx);
-    await createPluginConfig(kc, NS, 'dup-plugin', { plugins: [{ name: 'cors', phase: 'route', config: {} }, { name: 'cors', phase: 'route', config: { allow_origins: '*' } }] });
+    await createPluginConfig(kc, NS, 'dup-plugin', {
+      plugins: [
+        { name: 'cors', phase: 'route', config: {} },
+        { name: 'cors', phase: 'route', config: { allow_origins: '*' } },
+      ],
+    });
     const dup = await readyCondition(ctx, 'dup-plugin', 1);
     assert.is(dup.ready.reason, 'Invalid');
     assert.is(dup.ready.message, 'not delivered: spec.plugins[1].name: "cors" (phase route) is already listed at spec.plugins[0]');
@@ -260,7 +287,9 @@ if (!available.apiserver || !available.etcd) {
     await deletePluginConfig(kc, NS, 'db-strict');
     await expectDeliveredTo(ctx, before, [`${NS}/db-1`]);
     // web-headers (app In [db]) is what db-1 has left.
-    assert.equal(pluginsOf(latest(ctx, `${NS}/db-1`)), [{ name: 'response-rewrite', phase: 'route', config: { headers: { set: { 'x-amesh': 'v2' } } }, source: `${NS}/web-headers` }]);
+    assert.equal(pluginsOf(latest(ctx, `${NS}/db-1`)), [
+      { name: 'response-rewrite', phase: 'route', config: { headers: { set: { 'x-amesh': 'v2' } } }, source: `${NS}/web-headers` },
+    ]);
     const before2 = counts(ctx);
     await deletePluginConfig(kc, NS, 'web-headers');
     await deletePluginConfig(kc, NS, 'reserved-name');
@@ -272,7 +301,16 @@ if (!available.apiserver || !available.etcd) {
   s('end to end: an amesh sidecar subscribed with --plugins-from renders the plugins into its routes and its collision report reaches the status', async (ctx) => {
     const kc = ctx.kube!.kubeConfig();
     const bookinfo = path.join(repoRoot, 'examples/bookinfo/sidecar-resources.yaml');
-    const flags = parseSidecarConfig({ file: bookinfo, sink: ['memory'], readyAddress: 'off', metricsAddress: 'off', adminAddress: 'off', pluginsFrom: ctx.app!.address!, podName: 'web-1', podNamespace: NS });
+    const flags = parseSidecarConfig({
+      file: bookinfo,
+      sink: ['memory'],
+      readyAddress: 'off',
+      metricsAddress: 'off',
+      adminAddress: 'off',
+      pluginsFrom: ctx.app!.address!,
+      podName: 'web-1',
+      podNamespace: NS,
+    });
     if (!flags.ok) throw new Error(flags.error);
     const sink = new MemoryConfigSink();
     const node = { id: 'web-1.shop', cluster: 'test', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] };
@@ -283,7 +321,10 @@ if (!available.apiserver || !available.etcd) {
       await waitFor('the translated routes', () => routePlugins().length > 0);
       await createPluginConfig(kc, NS, 'e2e', {
         selector: { matchLabels: { tier: 'front' } },
-        plugins: [{ name: 'fault-injection', config: { abort: { http_status: 503, percentage: 1 } } }, { name: 'key-auth', config: { header: 'apikey' } }],
+        plugins: [
+          { name: 'fault-injection', config: { abort: { http_status: 503, percentage: 1 } } },
+          { name: 'key-auth', config: { header: 'apikey' } },
+        ],
       });
       await waitFor('key-auth on every route of web-1', () => routePlugins().every((p) => 'key-auth' in p));
       const applied = await waitFor('Applied=False from the sidecar report', async () => {

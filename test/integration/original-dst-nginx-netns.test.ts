@@ -182,7 +182,12 @@ const DIRECT: readonly Target[] = [
 ];
 
 const expected = (targets: readonly Target[], serverPort: string | ((t: Target) => string), redirected?: boolean): Seen[] =>
-  targets.map((t) => ({ addr: t.host, port: String(t.port), ...(redirected === undefined ? {} : { redirected }), serverPort: typeof serverPort === 'string' ? serverPort : serverPort(t) }));
+  targets.map((t) => ({
+    addr: t.host,
+    port: String(t.port),
+    ...(redirected === undefined ? {} : { redirected }),
+    serverPort: typeof serverPort === 'string' ? serverPort : serverPort(t),
+  }));
 
 const reason = netnsUnavailable('nft', ['setpriv']) ?? debianNginxUnavailable();
 if (reason) console.log(`original destination in nginx (netns): skipped: ${reason}`);
@@ -194,20 +199,54 @@ else {
     ctx.peer = await createNetns('odst-peer');
     const [a, b] = [`oa${process.pid % 100000}`, `ob${process.pid % 100000}`];
     await sh('ip', ['link', 'add', a, 'netns', ctx.pod, 'type', 'veth', 'peer', 'name', b, 'netns', ctx.peer]);
-    for (const [ns, dev, v4, v6] of [[ctx.pod, a, '10.81.0.1/24', 'fd81::1/64'], [ctx.peer, b, '10.81.0.2/24', 'fd81::2/64']] as const) {
+    for (const [ns, dev, v4, v6] of [
+      [ctx.pod, a, '10.81.0.1/24', 'fd81::1/64'],
+      [ctx.peer, b, '10.81.0.2/24', 'fd81::2/64'],
+    ] as const) {
       await sh('ip', ['-n', ns, 'addr', 'add', v4, 'dev', dev]);
       await sh('ip', ['-n', ns, 'addr', 'add', v6, 'dev', dev, 'nodad']);
       await sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
     }
     await sh('ip', ['-n', ctx.peer, 'addr', 'add', '10.82.0.2/32', 'dev', 'lo']);
     await sh('ip', ['-n', ctx.peer, 'addr', 'add', 'fd82::2/128', 'dev', 'lo']);
-    for (const [net, via] of [['10.82.0.0/16', '10.81.0.2'], ['10.96.0.0/16', '10.81.0.2'], ['fd82::/64', 'fd81::2'], ['fd96::/64', 'fd81::2']]) {
+    for (const [net, via] of [
+      ['10.82.0.0/16', '10.81.0.2'],
+      ['10.96.0.0/16', '10.81.0.2'],
+      ['fd82::/64', 'fd81::2'],
+      ['fd96::/64', 'fd81::2'],
+    ]) {
       await sh('ip', ['-n', ctx.pod, ...(net!.includes(':') ? ['-6'] : []), 'route', 'add', net!, 'via', via!]);
     }
     // As the pod's init container runs it (istio-init's arguments), from outside the namespace.
     await sh(process.execPath, [
-      '--import', 'tsx', MAIN, 'intercept', 'install', '--netns', ctx.pod, '--iptables-backend', 'nft', '--log-level', 'silent',
-      '-p', '15001', '-z', '15006', '-u', PROXY_UID, '-m', 'REDIRECT', '-i', '*', '-x', '', '-b', '*', '-d', '15090,15021,15020', '--ipv6',
+      '--import',
+      'tsx',
+      MAIN,
+      'intercept',
+      'install',
+      '--netns',
+      ctx.pod,
+      '--iptables-backend',
+      'nft',
+      '--log-level',
+      'silent',
+      '-p',
+      '15001',
+      '-z',
+      '15006',
+      '-u',
+      PROXY_UID,
+      '-m',
+      'REDIRECT',
+      '-i',
+      '*',
+      '-x',
+      '',
+      '-b',
+      '*',
+      '-d',
+      '15090,15021,15020',
+      '--ipv6',
     ]);
   });
   s.after.each(async () => {
@@ -223,7 +262,11 @@ else {
     ctx.nginx = await startNginx(ctx.pod, httpConf);
     assert.equal(await probe(ctx.pod, APP_UID, OUTBOUND, true), expected(OUTBOUND, '15001'), 'outbound (app uid → peer and VIPs) through 15001');
     assert.equal(await probe(ctx.peer, undefined, INBOUND, true), expected(INBOUND, '15006'), 'inbound (peer → pod) through 15006');
-    assert.equal(await probe(ctx.pod, undefined, DIRECT, true), expected(DIRECT, (t) => String(t.port)), 'not redirected: the listener itself');
+    assert.equal(
+      await probe(ctx.pod, undefined, DIRECT, true),
+      expected(DIRECT, (t) => String(t.port)),
+      'not redirected: the listener itself',
+    );
     assert.equal(await logErrors(ctx.nginx), []);
   });
 
@@ -234,7 +277,11 @@ else {
       ctx.nginx = await startNginx(ctx.pod, streamConf);
       assert.equal(await probe(ctx.pod, APP_UID, OUTBOUND, false), expected(OUTBOUND, '15001', true), 'outbound through 15001');
       assert.equal(await probe(ctx.peer, undefined, INBOUND, false), expected(INBOUND, '15006', true), 'inbound through 15006');
-      assert.equal(await probe(ctx.pod, undefined, DIRECT, false), expected(DIRECT, (t) => String(t.port), false), 'not redirected: the listener itself');
+      assert.equal(
+        await probe(ctx.pod, undefined, DIRECT, false),
+        expected(DIRECT, (t) => String(t.port), false),
+        'not redirected: the listener itself',
+      );
       assert.equal(await logErrors(ctx.nginx), []);
     });
   }

@@ -45,11 +45,13 @@ if (!available.istiod || !available.goControlPlane) {
     ])
       assert.ok(clusters.includes(name), `CDS lacks ${name}; got ${clusters.join(', ')}`);
     const listeners = got.get(LDS)?.names ?? [];
-    for (const name of ['virtualOutbound', 'virtualInbound', '0.0.0.0_9080'])
-      assert.ok(listeners.includes(name), `LDS lacks ${name}; got ${listeners.join(', ')}`);
+    for (const name of ['virtualOutbound', 'virtualInbound', '0.0.0.0_9080']) assert.ok(listeners.includes(name), `LDS lacks ${name}; got ${listeners.join(', ')}`);
     assert.match(got.get(CDS)?.versionInfo ?? '', /^\d{4}-\d\d-\d\dT.*\/\d+$/); // istiod's push version
     // It logged no config errors while loading the bookinfo dir.
-    const problems = istiod.logs().split('\n').filter((l) => /\terror\t/.test(l));
+    const problems = istiod
+      .logs()
+      .split('\n')
+      .filter((l) => /\terror\t/.test(l));
     assert.equal(problems, []);
   });
 

@@ -36,7 +36,18 @@ import { AGENT_CONTAINER, certificateWiringProblems, PILOT_AGENT_PATHS, PROXY_CO
 import { istioInjectAvailable } from '../support/kube.js';
 import { renderWithIstio } from '../support/istio-inject.js';
 import { issuedBy, type IstiodCa, makeIstiodCa, pemCertificates } from '../support/istiod-ca.js';
-import { ackCounts, copyBookinfoIstio, PRODUCTPAGE_IP, RecordingLogger, RecordingSink, REVIEWS_V1, TimedMetrics, until, upstreamNames, withTimeout } from '../support/mesh-sidecar.js';
+import {
+  ackCounts,
+  copyBookinfoIstio,
+  PRODUCTPAGE_IP,
+  RecordingLogger,
+  RecordingSink,
+  REVIEWS_V1,
+  TimedMetrics,
+  until,
+  upstreamNames,
+  withTimeout,
+} from '../support/mesh-sidecar.js';
 import { createNetns, deleteNetns } from '../support/netns.js';
 import { type IstiodPeer, launch, peersAvailable, type RunningPeer, startIstiod, waitUntil } from '../support/peers.js';
 import { materializePod, type PodFiles, type PodIdentity, type RenderedPod } from '../support/pod-files.js';
@@ -122,7 +133,15 @@ interface Ctx {
   files?: PodFiles;
   agent?: RunningPeer;
   agentLaunchDir?: string;
-  sidecar?: { sink: RecordingSink; metrics: ConnectionMetrics; logger: RecordingLogger; exit: Promise<number>; exited: () => boolean; stop: () => Promise<number>; err: () => string };
+  sidecar?: {
+    sink: RecordingSink;
+    metrics: ConnectionMetrics;
+    logger: RecordingLogger;
+    exit: Promise<number>;
+    exited: () => boolean;
+    stop: () => Promise<number>;
+    err: () => string;
+  };
 }
 
 const read = (path: string): string => readFileSync(path, 'utf8');
@@ -177,7 +196,8 @@ function podSuite(rendering: Rendering): void {
 
     const authority = ca;
     ctx.files = materializePod(pod, id, {
-      serviceAccountToken: (audience, seconds) => authority.serviceAccountToken({ namespace: id.namespace, serviceAccount: id.serviceAccountName, audience, lifetimeSeconds: seconds }),
+      serviceAccountToken: (audience, seconds) =>
+        authority.serviceAccountToken({ namespace: id.namespace, serviceAccount: id.serviceAccountName, audience, lifetimeSeconds: seconds }),
       configMaps: { 'istio-ca-root-cert': { 'root-cert.pem': ca.rootCert } },
     });
     const files = ctx.files;
@@ -205,14 +225,16 @@ function podSuite(rendering: Rendering): void {
     const abort = new AbortController();
     // The container's arguments, but the ops endpoints on loopback (0.0.0.0:15021 is the pod's, not
     // this machine's) and the memory sink instead of the shared-memory one (no nginx here).
-    const args = files.args(PROXY_CONTAINER).map((a) =>
-      a.startsWith('--ready-address=') ? '--ready-address=127.0.0.1:0' : a.startsWith('--metrics-address=') ? '--metrics-address=off' : a,
-    );
+    const args = files
+      .args(PROXY_CONTAINER)
+      .map((a) => (a.startsWith('--ready-address=') ? '--ready-address=127.0.0.1:0' : a.startsWith('--metrics-address=') ? '--metrics-address=off' : a));
     let err = '';
     let done = false;
-    const exit = runCli(args, { out: () => undefined, err: (t) => void (err += t), env: files.env(PROXY_CONTAINER), signal: abort.signal }, { sidecar: { sinks: [sink], metrics, logger, plugins: NO_PLUGINS } }).finally(
-      () => (done = true),
-    );
+    const exit = runCli(
+      args,
+      { out: () => undefined, err: (t) => void (err += t), env: files.env(PROXY_CONTAINER), signal: abort.signal },
+      { sidecar: { sinks: [sink], metrics, logger, plugins: NO_PLUGINS } },
+    ).finally(() => (done = true));
     ctx.sidecar = { sink, metrics, logger, exit, exited: () => done, stop: () => (abort.abort(), exit), err: () => err };
     await withTimeout(
       until(() => workloadSsl(sink.applied) !== undefined, 'an applied configuration with the workload ssl object', WAIT_MS, 50),
@@ -266,7 +288,7 @@ function podSuite(rendering: Rendering): void {
     assert.match(ctx.agent!.logs(), /connected to (delta )?upstream XDS server: istiod\.istio-system\.svc:15012/);
   });
 
-  s('the client ssl object is the certificate pilot-agent wrote, issued by istiod\'s CA, and the mTLS upstreams use it', async (ctx) => {
+  s("the client ssl object is the certificate pilot-agent wrote, issued by istiod's CA, and the mTLS upstreams use it", async (ctx) => {
     const { sink } = ctx.sidecar!;
     const dir = ctx.files!.env(AGENT_CONTAINER)['OUTPUT_CERTS']!;
     // pilot-agent renews every few seconds here (SECRET_TTL): compare with the files as they are at one moment.
@@ -312,7 +334,9 @@ function podSuite(rendering: Rendering): void {
     assert.ok(new Date(afterLeaf.validTo) > new Date(beforeLeaf.validTo), 'the renewed certificate outlives the old one');
     assert.not.ok(exited(), 'the sidecar exited');
     assert.is(metrics.connects, connects, 'the xDS stream was re-established');
-    console.log(`${NAME} (${rendering.name}): the ssl object followed pilot-agent's renewal, serial ${beforeLeaf.serialNumber.slice(0, 12)}… → ${afterLeaf.serialNumber.slice(0, 12)}…`);
+    console.log(
+      `${NAME} (${rendering.name}): the ssl object followed pilot-agent's renewal, serial ${beforeLeaf.serialNumber.slice(0, 12)}… → ${afterLeaf.serialNumber.slice(0, 12)}…`,
+    );
   });
 
   s.run();

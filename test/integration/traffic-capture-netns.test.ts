@@ -21,9 +21,17 @@ const PROXY_UID = '1337';
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 const PLAN = planOf({
-  proxyPort: '15001', inboundCapturePort: '15006', proxyUid: PROXY_UID, proxyGid: PROXY_UID, inboundInterceptionMode: 'REDIRECT',
-  outboundIpRangesInclude: '*', outboundIpRangesExclude: '10.77.0.0/16,fd77::/64', inboundPortsInclude: '*', inboundPortsExclude: '8081',
-  outboundPortsExclude: '9091', ipv6: true,
+  proxyPort: '15001',
+  inboundCapturePort: '15006',
+  proxyUid: PROXY_UID,
+  proxyGid: PROXY_UID,
+  inboundInterceptionMode: 'REDIRECT',
+  outboundIpRangesInclude: '*',
+  outboundIpRangesExclude: '10.77.0.0/16,fd77::/64',
+  inboundPortsInclude: '*',
+  inboundPortsExclude: '8081',
+  outboundPortsExclude: '9091',
+  ipv6: true,
 });
 
 interface Answer {
@@ -40,7 +48,10 @@ async function connect(netns: string, uid: string | undefined, host: string, por
 }
 
 function serve(netns: string, label: string, ports: readonly number[]): Promise<ChildProcess> {
-  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '--import', 'tsx', ENDPOINT, 'serve', label, ...ports.map(String)], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '--import', 'tsx', ENDPOINT, 'serve', label, ...ports.map(String)], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve(child));
     child.once('exit', (code) => reject(new Error(`${label} server exited (${code})`)));
@@ -59,7 +70,10 @@ function captureSuite(backend: Backend): void {
     ctx.peer = await createNetns(`peer-${backend}`);
     const [a, b] = [`ap${process.pid % 100000}`, `bp${process.pid % 100000}`];
     await sh('ip', ['link', 'add', a, 'netns', ctx.pod, 'type', 'veth', 'peer', 'name', b, 'netns', ctx.peer]);
-    for (const [ns, dev, v4, v6] of [[ctx.pod, a, '10.66.0.1/24', 'fd66::1/64'], [ctx.peer, b, '10.66.0.2/24', 'fd66::2/64']] as const) {
+    for (const [ns, dev, v4, v6] of [
+      [ctx.pod, a, '10.66.0.1/24', 'fd66::1/64'],
+      [ctx.peer, b, '10.66.0.2/24', 'fd66::2/64'],
+    ] as const) {
       await sh('ip', ['-n', ns, 'addr', 'add', v4, 'dev', dev]);
       await sh('ip', ['-n', ns, 'addr', 'add', v6, 'dev', dev, 'nodad']);
       await sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
@@ -92,7 +106,10 @@ function captureSuite(backend: Backend): void {
     if (!second.ok) throw new Error(JSON.stringify(second.error));
     assert.is(await tables(ctx.pod, backend), once, 'a second install leaves one copy');
 
-    for (const [peer, excluded] of [['10.66.0.2', '10.77.0.2'], ['fd66::2', 'fd77::2']] as const) {
+    for (const [peer, excluded] of [
+      ['10.66.0.2', '10.77.0.2'],
+      ['fd66::2', 'fd77::2'],
+    ] as const) {
       const family = peer.includes(':') ? 'ipv6' : 'ipv4';
       const outbound = await connect(ctx.pod, APP_UID, peer, 9090);
       assert.equal(outbound, { label: 'pod', localPort: 15001, original: { family, address: peer, port: 9090 } }, `app → ${peer}:9090 captured`);

@@ -80,7 +80,11 @@ const MODES: readonly ModeUnderTest[] = [
     mode: (etcd, prefix) => (etcd ? { kind: 'admin', etcd: etcd.url, prefix } : undefined),
     sink: (i) => new AdminApiSink({ url: i.adminUrl, apiKey: new SecretText(ADMIN_KEY), resyncMs: 0 }),
   },
-  { name: 'standalone: PUT /apisix/admin/configs', mode: () => ({ kind: 'standalone' }), sink: (i) => new StandaloneApiSink({ url: i.adminUrl, apiKey: new SecretText(ADMIN_KEY), resyncMs: 0 }) },
+  {
+    name: 'standalone: PUT /apisix/admin/configs',
+    mode: () => ({ kind: 'standalone' }),
+    sink: (i) => new StandaloneApiSink({ url: i.adminUrl, apiKey: new SecretText(ADMIN_KEY), resyncMs: 0 }),
+  },
   {
     name: 'etcd: data plane reading etcd',
     mode: (etcd, prefix) => (etcd ? { kind: 'etcd', etcd: etcd.url, prefix } : undefined),
@@ -118,7 +122,9 @@ function suiteFor(build: ApisixBuild): void {
   s.after(async () => {
     await etcd?.stop();
     await new Promise((resolve) => backend.close(resolve));
-    console.log(`real APISIX (${build.name}): ${totals.requests} requests, ${totals.agree} as Envoy, ${totals.documented} documented approximations; model = APISIX on every request`);
+    console.log(
+      `real APISIX (${build.name}): ${totals.requests} requests, ${totals.agree} as Envoy, ${totals.documented} documented approximations; model = APISIX on every request`,
+    );
   });
 
   for (const [m, under] of MODES.entries()) {
@@ -137,7 +143,14 @@ function suiteFor(build: ApisixBuild): void {
         const cases = [...generated, ...fixtures];
         assert.ok(cases.length > GENERATED_CASES, 'fixture tables found');
         for (const [k, kase] of cases.entries()) {
-          const { report, delivered } = await firstMatchThroughApisix(kase, { sink, previous, ip: instance.ip, probePort: GENERATED_PORTS[0]!, backend: { host: '127.0.0.1', port: backendPort }, version: `c${k}` });
+          const { report, delivered } = await firstMatchThroughApisix(kase, {
+            sink,
+            previous,
+            ip: instance.ip,
+            probePort: GENERATED_PORTS[0]!,
+            backend: { host: '127.0.0.1', port: backendPort },
+            version: `c${k}`,
+          });
           previous = delivered;
           assert.equal(report.modelMismatches.slice(0, 3), [], `case ${k}: APISIX did not do what the router model says`);
           assert.equal(report.envoyMismatches.slice(0, 3), [], `case ${k}: APISIX did not route as Envoy`);
@@ -147,7 +160,9 @@ function suiteFor(build: ApisixBuild): void {
           counts.unsendable += report.unsendable;
         }
         assert.equal(await instance.errors(), [], 'error.log');
-        console.log(`  ${build.name} ${under.name}: ${cases.length} configurations, ${counts.requests} requests, ${counts.agree} as Envoy, ${counts.documented} documented approximations, ${counts.unsendable} unsendable left out`);
+        console.log(
+          `  ${build.name} ${under.name}: ${cases.length} configurations, ${counts.requests} requests, ${counts.agree} as Envoy, ${counts.documented} documented approximations, ${counts.unsendable} unsendable left out`,
+        );
         totals.requests += counts.requests;
         totals.agree += counts.agree;
         totals.documented += counts.documented;

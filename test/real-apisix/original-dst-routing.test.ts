@@ -38,7 +38,11 @@ const BACKEND = { http9080: 19080, http80: 10080, http8080: 18080, dbA: 15432, d
 const peerCluster = (name: string, port: number): Cluster => staticCluster(name, [endpointAt(PEER.v4, port)]);
 
 function mesh(): MeshSnapshot {
-  const ports = [[9080, BACKEND.http9080], [80, BACKEND.http80], [8080, BACKEND.http8080]] as const;
+  const ports = [
+    [9080, BACKEND.http9080],
+    [80, BACKEND.http80],
+    [8080, BACKEND.http8080],
+  ] as const;
   return createSnapshot('v1', {
     listeners: [
       ...ports.map(([port]) => httpListener(port)),
@@ -91,7 +95,10 @@ async function untilServed(netns: string, target: Target, http: boolean, instanc
 }
 
 function serve(netns: string, mode: 'serve' | 'serve-http', ports: readonly number[]): Promise<ChildProcess> {
-  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '--import', 'tsx', ENDPOINT, mode, 'peer', ...ports.map(String)], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '--import', 'tsx', ENDPOINT, mode, 'peer', ...ports.map(String)], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve(child));
     child.once('exit', (code) => reject(new Error(`peer ${mode} exited (${code})`)));
@@ -111,7 +118,10 @@ function suiteFor(build: ApisixBuild): void {
     ctx.peer = await createNetns('odst-apisix-peer');
     const [a, b] = [`ra${process.pid % 100000}`, `rb${process.pid % 100000}`];
     await sh('ip', ['link', 'add', a, 'netns', ctx.pod, 'type', 'veth', 'peer', 'name', b, 'netns', ctx.peer]);
-    for (const [ns, dev, v4, v6] of [[ctx.pod, a, `${POD.v4}/24`, `${POD.v6}/64`], [ctx.peer, b, `${PEER.v4}/24`, `${PEER.v6}/64`]] as const) {
+    for (const [ns, dev, v4, v6] of [
+      [ctx.pod, a, `${POD.v4}/24`, `${POD.v6}/64`],
+      [ctx.peer, b, `${PEER.v4}/24`, `${PEER.v6}/64`],
+    ] as const) {
       await sh('ip', ['-n', ns, 'addr', 'add', v4, 'dev', dev]);
       await sh('ip', ['-n', ns, 'addr', 'add', v6, 'dev', dev, 'nodad']);
       await sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
@@ -121,8 +131,34 @@ function suiteFor(build: ApisixBuild): void {
     await sh('ip', ['-n', ctx.pod, '-6', 'route', 'add', 'fd96::/64', 'via', PEER.v6]);
     // APISIX's workers run as nobody: that is the proxy uid the capture leaves alone.
     await sh(process.execPath, [
-      '--import', 'tsx', MAIN, 'intercept', 'install', '--netns', ctx.pod, '--iptables-backend', 'nft', '--log-level', 'silent',
-      '-p', '15001', '-z', '15006', '-u', String(NOBODY_GROUP), '-m', 'REDIRECT', '-i', '*', '-x', '', '-b', '*', '-d', '15090,15021,15020', '--ipv6',
+      '--import',
+      'tsx',
+      MAIN,
+      'intercept',
+      'install',
+      '--netns',
+      ctx.pod,
+      '--iptables-backend',
+      'nft',
+      '--log-level',
+      'silent',
+      '-p',
+      '15001',
+      '-z',
+      '15006',
+      '-u',
+      String(NOBODY_GROUP),
+      '-m',
+      'REDIRECT',
+      '-i',
+      '*',
+      '-x',
+      '',
+      '-b',
+      '*',
+      '-d',
+      '15090,15021,15020',
+      '--ipv6',
     ]);
     ctx.servers.push(
       await serve(ctx.peer, 'serve-http', [BACKEND.http9080, BACKEND.http80, BACKEND.http8080]),
@@ -136,7 +172,13 @@ function suiteFor(build: ApisixBuild): void {
   });
 
   s('http: the route table of the dialled port answers, outbound through 15001 and inbound through 15006, IPv4 and IPv6', async () => {
-    const instance = await ApisixInstance.start({ build, mode: { kind: 'yaml' }, httpPorts: [15001, 15006], netns: ctx.pod, originalDestination: { httpServerSnippet: HTTP_SERVER_SNIPPET } });
+    const instance = await ApisixInstance.start({
+      build,
+      mode: { kind: 'yaml' },
+      httpPorts: [15001, 15006],
+      netns: ctx.pod,
+      originalDestination: { httpServerSnippet: HTTP_SERVER_SNIPPET },
+    });
     try {
       const sink = new FileConfigSink({ path: instance.configFile, group: String(NOBODY_GROUP) });
       const applied = await sink.apply({ desired: ctx.config, changes: diffConfigs(GatewayConfig.empty(), ctx.config) });
@@ -150,7 +192,11 @@ function suiteFor(build: ApisixBuild): void {
         { host: 'fd96::20', port: 80 },
         { host: 'fd96::21', port: 8080 },
       ];
-      assert.equal(backendPorts(await probe(ctx.pod, APP_UID, outbound, true)), [BACKEND.http9080, BACKEND.http80, BACKEND.http8080, BACKEND.http9080, BACKEND.http80, BACKEND.http8080], 'outbound');
+      assert.equal(
+        backendPorts(await probe(ctx.pod, APP_UID, outbound, true)),
+        [BACKEND.http9080, BACKEND.http80, BACKEND.http8080, BACKEND.http9080, BACKEND.http80, BACKEND.http8080],
+        'outbound',
+      );
       const inbound = [
         { host: POD.v4, port: 8080 },
         { host: POD.v4, port: 9080 },
@@ -166,7 +212,14 @@ function suiteFor(build: ApisixBuild): void {
 
   if (build.streamModule !== undefined || build.privilegedAgent) {
     s('stream: the stream route of the dialled VIP and port answers, through 15001, IPv4 and IPv6', async () => {
-      const instance = await ApisixInstance.start({ build, mode: { kind: 'yaml' }, httpPorts: [15080], streamPorts: [15001], netns: ctx.pod, originalDestination: { httpServerSnippet: HTTP_SERVER_SNIPPET } });
+      const instance = await ApisixInstance.start({
+        build,
+        mode: { kind: 'yaml' },
+        httpPorts: [15080],
+        streamPorts: [15001],
+        netns: ctx.pod,
+        originalDestination: { httpServerSnippet: HTTP_SERVER_SNIPPET },
+      });
       try {
         const sink = new FileConfigSink({ path: instance.configFile, group: String(NOBODY_GROUP) });
         const applied = await sink.apply({ desired: ctx.config, changes: diffConfigs(GatewayConfig.empty(), ctx.config) });

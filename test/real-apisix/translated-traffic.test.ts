@@ -54,7 +54,13 @@ interface Servers {
 
 /** The mesh under test; `streams` adds the TCP listeners (stream routes). */
 function meshSnapshot(version: string, servers: Servers, pki: TestPki, options: { streams: boolean; mtls: boolean }) {
-  const yaml11 = { add: [{ name: 'x-yes', value: 'yes', action: 'overwrite' as const }, { name: 'x-octal', value: '0755', action: 'overwrite' as const }], remove: [] };
+  const yaml11 = {
+    add: [
+      { name: 'x-yes', value: 'yes', action: 'overwrite' as const },
+      { name: 'x-octal', value: '0755', action: 'overwrite' as const },
+    ],
+    remove: [],
+  };
   const literalDollars = {
     response: {
       add: [
@@ -65,15 +71,35 @@ function meshSnapshot(version: string, servers: Servers, pki: TestPki, options: 
     },
     request: { add: [{ name: 'x-request-literal', value: '$http_authorization $1 $$host', action: 'overwrite' as const }], remove: [] },
   };
-  const appended = { add: [{ name: 'x-added', value: 'one', action: 'append' as const }, { name: 'x-added', value: 'two', action: 'append' as const }], remove: [] };
+  const appended = {
+    add: [
+      { name: 'x-added', value: 'one', action: 'append' as const },
+      { name: 'x-added', value: 'two', action: 'append' as const },
+    ],
+    remove: [],
+  };
   const routes = [
     route('/plain', forward('outbound|9080||plain.default.svc.cluster.local')),
-    route('/headers', forward('outbound|9080||plain.default.svc.cluster.local'), appended, { add: [{ name: 'x-on', value: 'on', action: 'overwrite' }, { name: 'x-null', value: '~', action: 'overwrite' }], remove: [] }),
+    route('/headers', forward('outbound|9080||plain.default.svc.cluster.local'), appended, {
+      add: [
+        { name: 'x-on', value: 'on', action: 'overwrite' },
+        { name: 'x-null', value: '~', action: 'overwrite' },
+      ],
+      remove: [],
+    }),
     route('/yaml11', forward('outbound|9080||plain.default.svc.cluster.local'), yaml11),
     route('/moved', { kind: 'redirect', scheme: undefined, host: undefined, port: undefined, path: { kind: 'path', value: '/new' }, responseCode: 302, stripQuery: false }),
     route('/dollar-headers', forward('outbound|9080||plain.default.svc.cluster.local'), literalDollars.response, literalDollars.request),
     route('/dollar-body', { kind: 'direct-response', status: 200, body: 'token=$http_authorization ${http_authorization} $1' }),
-    route('/dollar-moved', { kind: 'redirect', scheme: undefined, host: undefined, port: undefined, path: { kind: 'path', value: '/pay/$http_authorization' }, responseCode: 302, stripQuery: true }),
+    route('/dollar-moved', {
+      kind: 'redirect',
+      scheme: undefined,
+      host: undefined,
+      port: undefined,
+      path: { kind: 'path', value: '/pay/$http_authorization' },
+      responseCode: 302,
+      stripQuery: true,
+    }),
   ];
   if (options.mtls) routes.push(route('/mtls', forward('outbound|9080||secure.default.svc.cluster.local')));
   const workload = pki.workloads[1];
@@ -126,10 +152,12 @@ async function startPeers(pki: TestPki): Promise<Peers> {
     });
   });
   const tcpSeen: string[] = [];
-  const tcp = createTcpServer((socket) => socket.on('data', (data) => {
-    tcpSeen.push(data.toString());
-    socket.end(`tcp:${data.toString()}`);
-  }));
+  const tcp = createTcpServer((socket) =>
+    socket.on('data', (data) => {
+      tcpSeen.push(data.toString());
+      socket.end(`tcp:${data.toString()}`);
+    }),
+  );
   const tlsSeen: string[] = [];
   const tlsTcp = createTlsServer({ key: pki.workloads[0].key, cert: pki.workloads[0].chain, ca: pki.root, requestCert: true, rejectUnauthorized: true }, (socket: TLSSocket) => {
     socket.on('data', (data) => {
@@ -208,7 +236,11 @@ function suiteFor(build: ApisixBuild): void {
       assert.is(dollars.status, 200, dollars.body);
       assert.is(dollars.headers.get('x-literal'), '$http_authorization', 'response header value arrives literally');
       assert.is(dollars.headers.get('x-literal-added'), 'Bearer ${http_authorization}');
-      assert.is((JSON.parse(dollars.body) as { headers: Record<string, string> }).headers['x-request-literal'], '$http_authorization $1 $$host', 'request header value arrives literally');
+      assert.is(
+        (JSON.parse(dollars.body) as { headers: Record<string, string> }).headers['x-request-literal'],
+        '$http_authorization $1 $$host',
+        'request header value arrives literally',
+      );
       assert.not.match(JSON.stringify([...dollars.headers]), /secret-token/);
       const body = await withCredentials('/dollar-body');
       assert.is(body.status, 200);
@@ -249,7 +281,10 @@ function suiteFor(build: ApisixBuild): void {
         assert.is(mtls.status, 200, mtls.body);
         assert.is(mtls.body, `peer ${SPIFFE}`);
         assert.is(await tcpExchange(instance.ip, STREAM_TLS_PORT, 'hello'), 'tls:hello', 'stream route to a TLS upstream');
-        assert.ok(peers.tlsSeen.some((line) => line.includes(`URI:${SPIFFE}`)), `the TLS stream upstream saw the workload certificate: ${peers.tlsSeen.join(' | ')}`);
+        assert.ok(
+          peers.tlsSeen.some((line) => line.includes(`URI:${SPIFFE}`)),
+          `the TLS stream upstream saw the workload certificate: ${peers.tlsSeen.join(' | ')}`,
+        );
         assert.equal(await instance.errors(), [], 'error.log');
       } finally {
         await instance.stop();
@@ -258,12 +293,17 @@ function suiteFor(build: ApisixBuild): void {
   }
 
   if (etcdBinary.ok) {
-    s('Admin API with stream mode off (APISIX\'s default): HTTP objects applied, stream routes reported; with stream mode on, delivered and proxied', async () => {
+    s("Admin API with stream mode off (APISIX's default): HTTP objects applied, stream routes reported; with stream mode on, delivered and proxied", async () => {
       const etcd = await EtcdProcess.start(etcdBinary.path);
       try {
         for (const streamMode of [false, true]) {
           if (streamMode && !streams) continue;
-          const instance = await ApisixInstance.start({ build, mode: { kind: 'admin', etcd: etcd.url, prefix: `/amesh-admin-${build.name}-${String(streamMode)}` }, httpPorts: [HTTP_PORT], ...(streamMode ? { streamPorts: [STREAM_PORT] } : {}) });
+          const instance = await ApisixInstance.start({
+            build,
+            mode: { kind: 'admin', etcd: etcd.url, prefix: `/amesh-admin-${build.name}-${String(streamMode)}` },
+            httpPorts: [HTTP_PORT],
+            ...(streamMode ? { streamPorts: [STREAM_PORT] } : {}),
+          });
           const sink = new AdminApiSink({ url: instance.adminUrl, apiKey: new SecretText(ADMIN_KEY), resyncMs: 0 });
           try {
             const result = await deliver(sink, GatewayConfig.empty(), translate('v1', peers, pki, { streams: true, mtls: false }), instance.ip, HTTP_PORT);
@@ -272,7 +312,10 @@ function suiteFor(build: ApisixBuild): void {
               assert.equal(result.unserved ?? [], []);
               assert.is(await tcpExchange(instance.ip, STREAM_PORT, 'ping'), 'tcp:ping');
             } else {
-              assert.ok((result.unserved ?? []).some((u) => u.key.startsWith('stream_routes/')), JSON.stringify(result));
+              assert.ok(
+                (result.unserved ?? []).some((u) => u.key.startsWith('stream_routes/')),
+                JSON.stringify(result),
+              );
             }
           } finally {
             sink.close();

@@ -7,7 +7,15 @@ import { AdsClient } from '../../src/adapters/xds/ads-client.js';
 import { bookinfoFixture, EDS, serve, withResource, loadAssignment } from './xds-fixtures.js';
 
 const mode = process.argv[2] === 'delta' ? 'delta' : 'sotw';
-const node: Node = { id: 'sidecar~10.0.0.1~exit-check.default~default.svc.cluster.local', cluster: 'exit-check', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] };
+const node: Node = {
+  id: 'sidecar~10.0.0.1~exit-check.default~default.svc.cluster.local',
+  cluster: 'exit-check',
+  dynamicParameters: {},
+  userAgentName: 'amesh-ts',
+  extensions: [],
+  clientFeatures: [],
+  listeningAddresses: [],
+};
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -318,7 +318,8 @@ export class ApisixAdminServer {
     }
     if (!isObject(body)) return { status: 400, body: { error_msg: 'invalid request body: not an object' } };
     if (body.id !== undefined && idText(body.id) !== id) return { status: 400, body: { error_msg: `wrong ${SINGULAR[kind]} id` } };
-    if (!ID_PATTERN.test(id)) return { status: 400, body: { error_msg: `invalid configuration: property "id" validation failed: failed to match pattern "^[a-zA-Z0-9-_.]+$" with "${id}"` } };
+    if (!ID_PATTERN.test(id))
+      return { status: 400, body: { error_msg: `invalid configuration: property "id" validation failed: failed to match pattern "^[a-zA-Z0-9-_.]+$" with "${id}"` } };
     for (const forbidden of ['create_time', 'update_time']) {
       if (forbidden in body) return { status: 400, body: { error_msg: `the property is forbidden:  ${forbidden}` } };
     }

@@ -3,17 +3,7 @@
 // fork() with `--import tsx`; argv[2] is JSON { target, mode, secrets }. It answers the parent's IPC
 // messages { id, cmd: 'state' | 'measure' | 'dump' | 'stop' } with { id, ...state }, and exits when told to
 // stop or when the parent goes away.
-import {
-  ackCounts,
-  configDigest,
-  productpageNode,
-  REVIEWS_ALL,
-  REVIEWS_V1,
-  reviewsRouting,
-  setWorkloadSecrets,
-  startMeshSidecar,
-  upstreamNodes,
-} from './mesh-sidecar.js';
+import { ackCounts, configDigest, productpageNode, REVIEWS_ALL, REVIEWS_V1, reviewsRouting, setWorkloadSecrets, startMeshSidecar, upstreamNodes } from './mesh-sidecar.js';
 import type { Secret } from '../../src/domain/mesh/secret.js';
 
 export interface ChaosChildState {
@@ -95,8 +85,7 @@ async function main(): Promise<void> {
         process.send?.({ id: message.id, stopped: true }, () => process.exit(0));
         return;
       }
-      const objects =
-        message.cmd === 'dump' ? [...sidecar.sink.applied.objects.keys()].sort().map((key) => [key, sidecar.sink.applied.canonicalOf(key)!]) : undefined;
+      const objects = message.cmd === 'dump' ? [...sidecar.sink.applied.objects.keys()].sort().map((key) => [key, sidecar.sink.applied.canonicalOf(key)!]) : undefined;
       process.send?.({ id: message.id, gcExposed: gc !== undefined, ...state(), ...(objects ? { objects } : {}) });
     })();
   });

@@ -11,7 +11,17 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 /** Values an input should never be trusted not to hold. */
 export const hostileValue: fc.Arbitrary<Json> = fc.oneof(
   fc.constantFrom<Json>(null, true, false, 0, -1, 65_536, 2 ** 31, -(2 ** 63), 2 ** 64, 1e308, -1e-308, 0.5, '', ' ', '-1s', '1e9s', 'NaN', 'Infinity'),
-  fc.constantFrom<Json>('a\r\nSet-Cookie: x=y', 'nul\u0000byte', '$http_authorization', '${jndi:x}', '../../../etc/passwd', '(a+)+$', '*', '\u202egnp.exe', 'type.googleapis.com/not.a.Type'),
+  fc.constantFrom<Json>(
+    'a\r\nSet-Cookie: x=y',
+    'nul\u0000byte',
+    '$http_authorization',
+    '${jndi:x}',
+    '../../../etc/passwd',
+    '(a+)+$',
+    '*',
+    '\u202egnp.exe',
+    'type.googleapis.com/not.a.Type',
+  ),
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 20 }),
   fc.integer(),
@@ -81,12 +91,23 @@ export const treeMutation: fc.Arbitrary<TreeMutation> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('long' as const), at: fc.nat(), length: fc.integer({ min: 1_000, max: 100_000 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('rename' as const), at: fc.nat(), key: fc.oneof(fc.constantFrom('@type', 'name', 'typed_config', 'nmae', '__proto__', 'constructor', ''), fc.string({ maxLength: 12 })) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('rename' as const),
+      at: fc.nat(),
+      key: fc.oneof(fc.constantFrom('@type', 'name', 'typed_config', 'nmae', '__proto__', 'constructor', ''), fc.string({ maxLength: 12 })),
+    }),
+  },
 );
 
 export const textMutation: fc.Arbitrary<TextMutation> = fc.oneof(
   fc.record({ kind: fc.constant('truncate' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }) }),
-  fc.record({ kind: fc.constant('splice' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }), snippet: fc.oneof(fc.constantFrom(...Object.keys(SNIPPETS)), fc.string({ unit: 'binary', maxLength: 8 })) }),
+  fc.record({
+    kind: fc.constant('splice' as const),
+    fraction: fc.double({ min: 0, max: 1, noNaN: true }),
+    snippet: fc.oneof(fc.constantFrom(...Object.keys(SNIPPETS)), fc.string({ unit: 'binary', maxLength: 8 })),
+  }),
   fc.record({ kind: fc.constant('whole' as const), text: fc.constantFrom(...Object.keys(WHOLE_TEXTS)) }),
 );
 

@@ -72,7 +72,8 @@ export function certificateWiringProblems(pod: RenderedPod): string[] {
   const outputCerts = agentEnv['OUTPUT_CERTS'];
   const agentCerts = outputCerts ? onVolume(agent, outputCerts) : undefined;
   if (!outputCerts) problems.push(`${AGENT_CONTAINER}: no OUTPUT_CERTS (with DISABLE_ENVOY=true the certificate is written nowhere else)`);
-  else if (!agentCerts || agentCerts.within !== '') problems.push(`${AGENT_CONTAINER}: OUTPUT_CERTS ${outputCerts} is not a volume's mount point (it must exist before pilot-agent starts)`);
+  else if (!agentCerts || agentCerts.within !== '')
+    problems.push(`${AGENT_CONTAINER}: OUTPUT_CERTS ${outputCerts} is not a volume's mount point (it must exist before pilot-agent starts)`);
   else if (!isObject(volumes.get(agentCerts.volume)?.['emptyDir'])) problems.push(`volume ${agentCerts.volume} (OUTPUT_CERTS) is not an emptyDir`);
 
   const args = Array.isArray(proxy['args']) ? proxy['args'].map(String) : [];

@@ -14,7 +14,15 @@ export const AMESH_VALUES_FILE = fileURLToPath(new URL('../../deploy/istio/amesh
 
 /** istiod's chart values the template reads (a subset; what `helm install istiod` renders by default). */
 export const ISTIOD_VALUES = {
-  global: { hub: 'docker.io/istio', tag: '1.29.6', istioNamespace: 'istio-system', pilotCertProvider: 'istiod', proxy: { image: 'proxyv2', clusterDomain: 'cluster.local' }, sds: { token: { aud: 'istio-ca' } }, multiCluster: { clusterName: '' } },
+  global: {
+    hub: 'docker.io/istio',
+    tag: '1.29.6',
+    istioNamespace: 'istio-system',
+    pilotCertProvider: 'istiod',
+    proxy: { image: 'proxyv2', clusterDomain: 'cluster.local' },
+    sds: { token: { aud: 'istio-ca' } },
+    multiCluster: { clusterName: '' },
+  },
   revision: '',
 };
 

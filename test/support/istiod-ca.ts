@@ -21,8 +21,24 @@ export function makeIstiodCa(): IstiodCa {
   const dir = mkdtempSync(join(tmpdir(), 'amesh-istiod-ca-'));
   try {
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-    openssl(dir, 'req', '-x509', ...ec, '-keyout', 'root-key.pem', '-out', 'root-cert.pem', '-days', '2', '-subj', '/O=amesh-test/CN=amesh-test root CA',
-      '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    openssl(
+      dir,
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'root-key.pem',
+      '-out',
+      'root-cert.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/O=amesh-test/CN=amesh-test root CA',
+      '-addext',
+      'basicConstraints=critical,CA:true',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    );
     openssl(dir, 'req', '-new', ...ec, '-keyout', 'ca-key.pem', '-out', 'ca.csr', '-subj', '/O=amesh-test/CN=amesh-test istiod intermediate CA');
     // Istio's plugged-in intermediates are CA certificates that may sign leaves only (pathlen 0).
     writeFileSync(join(dir, 'ca.ext'), 'basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\n');

@@ -2,7 +2,16 @@
 // AmeshPluginConfigs, poll until something holds.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1CustomResourceDefinition, type V1Pod } from '@kubernetes/client-node';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1CustomResourceDefinition,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { PLUGIN_CONFIG_GROUP, PLUGIN_CONFIG_PLURAL, PLUGIN_CONFIG_VERSION } from '../../src/adapters/kubernetes/plugin-config-resource.js';
 
@@ -18,7 +27,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     } catch (e) {
       lastError = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -67,7 +77,14 @@ export async function createPluginConfig(kc: KubeConfig, namespace: string, name
   });
 }
 
-export async function readPluginConfig(kc: KubeConfig, namespace: string, name: string): Promise<{ metadata: { generation: number }; status?: { observedGeneration?: number; matchedPods?: number; conditions?: { type: string; status: string; reason: string; message: string; observedGeneration: number }[] } }> {
+export async function readPluginConfig(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<{
+  metadata: { generation: number };
+  status?: { observedGeneration?: number; matchedPods?: number; conditions?: { type: string; status: string; reason: string; message: string; observedGeneration: number }[] };
+}> {
   return kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject(ref(namespace, name)) as never;
 }
 

@@ -66,13 +66,10 @@ const ADMIN_TOKEN_BYTES = 24;
 
 async function readyz(port: number, ca: string, token: string): Promise<boolean> {
   return new Promise((resolveReady) => {
-    const req = request(
-      { host: '127.0.0.1', port, path: '/readyz', ca, headers: { authorization: `Bearer ${token}` }, timeout: 2000 },
-      (res) => {
-        res.resume();
-        resolveReady(res.statusCode === 200);
-      },
-    );
+    const req = request({ host: '127.0.0.1', port, path: '/readyz', ca, headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
+      res.resume();
+      resolveReady(res.statusCode === 200);
+    });
     req.on('error', () => resolveReady(false));
     req.on('timeout', () => req.destroy());
     req.end();

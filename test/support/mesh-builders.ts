@@ -18,7 +18,10 @@ export function staticCluster(name: string, endpoints: readonly Endpoint[], tls:
     lb: 'round-robin',
     connectTimeoutMs: 2000,
     protocol: 'http1',
-    tls: tls === 'none' ? undefined : { sni: `outbound_.9080_._.${name}`, certificateSecret: 'default', validationSecret: 'ROOTCA', alpn: ['istio'], onlyIstioEndpoints: tls === 'istio-auto' },
+    tls:
+      tls === 'none'
+        ? undefined
+        : { sni: `outbound_.9080_._.${name}`, certificateSecret: 'default', validationSecret: 'ROOTCA', alpn: ['istio'], onlyIstioEndpoints: tls === 'istio-auto' },
     inlineEndpoints: { name, localities: [{ locality: '', priority: 0, weight: undefined, endpoints }] },
     healthCheck: undefined,
     outlierDetection: undefined,
@@ -38,7 +41,12 @@ export const forwardTo = (cluster: string): RouteAction => ({
   mirrors: [],
 });
 
-export const prefixRoute = (prefix: string, action: RouteAction, responseHeaders: HeaderMutations = NO_HEADER_MUTATIONS, requestHeaders: HeaderMutations = NO_HEADER_MUTATIONS): Route => ({
+export const prefixRoute = (
+  prefix: string,
+  action: RouteAction,
+  responseHeaders: HeaderMutations = NO_HEADER_MUTATIONS,
+  requestHeaders: HeaderMutations = NO_HEADER_MUTATIONS,
+): Route => ({
   name: prefix,
   match: { path: { kind: 'prefix', value: prefix }, caseSensitive: true, headers: [], queryParams: [], grpcOnly: false },
   action,

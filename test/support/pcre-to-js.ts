@@ -53,7 +53,7 @@ function classSource(set: Set<number>): string {
   if (set.size === 0) return '[^\\s\\S]';
   const codes = [...set].sort((a, b) => a - b);
   let out = '';
-  for (let i = 0; i < codes.length; ) {
+  for (let i = 0; i < codes.length;) {
     let j = i;
     while (j + 1 < codes.length && codes[j + 1] === codes[j]! + 1) j++;
     out += j > i ? `${hex2(codes[i]!)}-${hex2(codes[j]!)}` : hex2(codes[i]!);

@@ -276,8 +276,7 @@ export async function startIstiod(options: IstiodOptions): Promise<IstiodPeer> {
   const meshFile = join(tempDir, 'mesh.yaml');
   await writeFile(
     meshFile,
-    options.meshConfig ??
-      ['rootNamespace: istio-system', 'trustDomain: cluster.local', 'defaultConfig:', `  discoveryAddress: 127.0.0.1:${grpcPort}`, ''].join('\n'),
+    options.meshConfig ?? ['rootNamespace: istio-system', 'trustDomain: cluster.local', 'defaultConfig:', `  discoveryAddress: 127.0.0.1:${grpcPort}`, ''].join('\n'),
   );
   const args = [
     'discovery',

@@ -101,7 +101,8 @@ export function materializePod(pod: RenderedPod, identity: PodIdentity, sources:
     if (isObject(volume['downwardAPI'])) {
       for (const item of objects(volume['downwardAPI']['items'])) {
         const field = isObject(item['fieldRef']) ? text(item['fieldRef']['fieldPath'], 'downwardAPI fieldPath') : '';
-        const content = field === 'metadata.labels' ? downwardMap(identity.labels) : field === 'metadata.annotations' ? downwardMap(identity.annotations) : fieldValue(identity, field);
+        const content =
+          field === 'metadata.labels' ? downwardMap(identity.labels) : field === 'metadata.annotations' ? downwardMap(identity.annotations) : fieldValue(identity, field);
         writeFileSync(join(dir, text(item['path'], 'downwardAPI path')), content);
       }
       continue;
@@ -130,7 +131,11 @@ export function materializePod(pod: RenderedPod, identity: PodIdentity, sources:
       }
       continue;
     }
-    throw new Error(`volume ${name}: source ${Object.keys(volume).filter((k) => k !== 'name').join(',')} not modelled by pod-files.ts`);
+    throw new Error(
+      `volume ${name}: source ${Object.keys(volume)
+        .filter((k) => k !== 'name')
+        .join(',')} not modelled by pod-files.ts`,
+    );
   }
 
   const containers = new Map(pod.containers.map((c) => [text(c['name'], 'container name'), c]));
@@ -168,7 +173,12 @@ export function materializePod(pod: RenderedPod, identity: PodIdentity, sources:
   };
   const hostPath = (name: string, path: string): string => {
     const found = mapped(name, path);
-    if (found === undefined) throw new Error(`${name}: ${path} is on none of its volumes (${mounts(name).map((m) => m.path).join(', ')})`);
+    if (found === undefined)
+      throw new Error(
+        `${name}: ${path} is on none of its volumes (${mounts(name)
+          .map((m) => m.path)
+          .join(', ')})`,
+      );
     return found;
   };
 
@@ -177,7 +187,8 @@ export function materializePod(pod: RenderedPod, identity: PodIdentity, sources:
     for (const entry of objects(container(name)['env'])) {
       const key = text(entry['name'], 'env name');
       if (typeof entry['value'] === 'string') out[key] = expand(entry['value'], out);
-      else if (isObject(entry['valueFrom']) && isObject(entry['valueFrom']['fieldRef'])) out[key] = fieldValue(identity, text(entry['valueFrom']['fieldRef']['fieldPath'], `${key} fieldPath`));
+      else if (isObject(entry['valueFrom']) && isObject(entry['valueFrom']['fieldRef']))
+        out[key] = fieldValue(identity, text(entry['valueFrom']['fieldRef']['fieldPath'], `${key} fieldPath`));
       else if (entry['value'] === undefined && entry['valueFrom'] === undefined) out[key] = '';
       else throw new Error(`${name}: env ${key} (${JSON.stringify(entry)}) not modelled by pod-files.ts`);
     }

@@ -67,11 +67,9 @@ export function adsClient(address: string): AggregatedDiscoveryServiceClient {
   });
 }
 
-export const openSotw = (client: AggregatedDiscoveryServiceClient): SotwStream =>
-  new RawStream(client.streamAggregatedResources());
+export const openSotw = (client: AggregatedDiscoveryServiceClient): SotwStream => new RawStream(client.streamAggregatedResources());
 
-export const openDelta = (client: AggregatedDiscoveryServiceClient): DeltaStream =>
-  new RawStream(client.deltaAggregatedResources());
+export const openDelta = (client: AggregatedDiscoveryServiceClient): DeltaStream => new RawStream(client.deltaAggregatedResources());
 
 /** A DiscoveryRequest with the defaults ts-proto's interface insists on. */
 export function sotwRequest(fields: Partial<DiscoveryRequest> & { typeUrl: string }): DiscoveryRequest {

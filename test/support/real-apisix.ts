@@ -129,15 +129,30 @@ export const ADMIN_KEY = 'amesh-test-admin-key-0123456789';
 const ADMIN_PORT = 9180;
 /** The plugins this project emits, the ones its tests use, and nothing that needs a missing library. */
 const PLUGINS = [
-  'real-ip', 'request-id', 'ext-plugin-pre-req', 'fault-injection', 'cors', 'ip-restriction', 'key-auth', 'proxy-mirror', 'proxy-rewrite',
-  'limit-count', 'traffic-split', 'redirect', 'response-rewrite', 'echo', 'serverless-post-function', 'ext-plugin-post-req', 'ext-plugin-post-resp',
+  'real-ip',
+  'request-id',
+  'ext-plugin-pre-req',
+  'fault-injection',
+  'cors',
+  'ip-restriction',
+  'key-auth',
+  'proxy-mirror',
+  'proxy-rewrite',
+  'limit-count',
+  'traffic-split',
+  'redirect',
+  'response-rewrite',
+  'echo',
+  'serverless-post-function',
+  'ext-plugin-post-req',
+  'ext-plugin-post-resp',
 ];
 
 let nextAddress = 0;
 /** A loopback address of this instance's own: 127.77.x.y, so any port can be used without collisions. */
 function loopbackAddress(): string {
   const n = (process.pid * 97 + nextAddress++) % 60_000;
-  return `127.77.${(n >> 8) & 255}.${(n & 255) || 1}`;
+  return `127.77.${(n >> 8) & 255}.${n & 255 || 1}`;
 }
 
 function configYaml(options: InstanceOptions, ip: string, dir: string): string {

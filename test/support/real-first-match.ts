@@ -98,7 +98,15 @@ export function withProbe(config: GatewayConfig): GatewayConfig {
   const probe: GatewayObject = {
     kind: 'routes',
     id: 'amesh-probe',
-    value: { id: 'amesh-probe', uri: '/__amesh_probe', hosts: [PROBE_HOST], priority: 1_000_000, labels: { 'managed-by': 'amesh-ts' }, status: 1, plugins: { 'fault-injection': { abort: { http_status: 200, body: config.version } } } },
+    value: {
+      id: 'amesh-probe',
+      uri: '/__amesh_probe',
+      hosts: [PROBE_HOST],
+      priority: 1_000_000,
+      labels: { 'managed-by': 'amesh-ts' },
+      status: 1,
+      plugins: { 'fault-injection': { abort: { http_status: 200, body: config.version } } },
+    },
   };
   return GatewayConfig.of(config.version, [...config.objects.values(), probe]);
 }
@@ -109,7 +117,10 @@ export async function deliver(sink: ConfigSink, previous: GatewayConfig, next: G
   // data plane watching etcd then serves the new probe with old routes: the probe goes in last, alone.
   const probeFirst = previous.objects.get(PROBE_KEY);
   if (probeFirst && /^(admin|etcd):/.test(sink.target)) {
-    const withoutNewProbe = GatewayConfig.of(next.version, [...next.objects.values()].map((o) => (objectKey(o.kind, o.id) === PROBE_KEY ? probeFirst : o)));
+    const withoutNewProbe = GatewayConfig.of(
+      next.version,
+      [...next.objects.values()].map((o) => (objectKey(o.kind, o.id) === PROBE_KEY ? probeFirst : o)),
+    );
     const staged = await sink.apply({ desired: withoutNewProbe, changes: diffConfigs(previous, withoutNewProbe) });
     if (staged.failed.length > 0) throw new Error(`${sink.target} refused ${next.version}: ${JSON.stringify(staged.failed.slice(0, 3))}`);
     previous = withoutNewProbe;
@@ -162,7 +173,14 @@ export interface RealCase {
  */
 export async function firstMatchThroughApisix(
   kase: RealCase,
-  options: { readonly sink: ConfigSink; readonly previous: GatewayConfig; readonly ip: string; readonly probePort: number; readonly backend: { host: string; port: number }; readonly version: string },
+  options: {
+    readonly sink: ConfigSink;
+    readonly previous: GatewayConfig;
+    readonly ip: string;
+    readonly probePort: number;
+    readonly backend: { host: string; port: number };
+    readonly version: string;
+  },
 ): Promise<{ readonly report: RealFirstMatch; readonly delivered: GatewayConfig }> {
   const portVariable = 'server_port';
   const translated = translateSnapshot({ ...kase.snapshot, version: options.version }, { portVariable });

@@ -99,13 +99,7 @@ export class RecordingAdsProxy {
     const from = this.messages.indexOf(response);
     return this.messages
       .slice(from + 1)
-      .find(
-        (m) =>
-          m.stream === response.stream &&
-          m.dir === 'request' &&
-          m.message.typeUrl === response.message.typeUrl &&
-          m.message.responseNonce === response.message.nonce,
-      );
+      .find((m) => m.stream === response.stream && m.dir === 'request' && m.message.typeUrl === response.message.typeUrl && m.message.responseNonce === response.message.nonce);
   }
 
   /** Cancels the streams in flight and stops listening. */

@@ -6,7 +6,17 @@
 import fc from 'fast-check';
 import type { Cluster } from '../../src/domain/mesh/cluster.js';
 import type { Listener } from '../../src/domain/mesh/listener.js';
-import { NO_HEADER_MUTATIONS, type HeaderMatch, type PathMatch, type QueryParamMatch, type Route, type RouteAction, type RouteMatch, type RouteTable, type VirtualHost } from '../../src/domain/mesh/route.js';
+import {
+  NO_HEADER_MUTATIONS,
+  type HeaderMatch,
+  type PathMatch,
+  type QueryParamMatch,
+  type Route,
+  type RouteAction,
+  type RouteMatch,
+  type RouteTable,
+  type VirtualHost,
+} from '../../src/domain/mesh/route.js';
 import type { StringMatcher } from '../../src/domain/mesh/string-match.js';
 import { createSnapshot, type MeshSnapshot } from '../../src/domain/snapshot.js';
 import { re2FullMatch, type BoundTable, type TestRequest } from './envoy-matcher.js';
@@ -56,7 +66,14 @@ const domainArb: fc.Arbitrary<string> = fc.oneof(
 
 const stringMatcherArb = (values: readonly string[], regexes: readonly string[]): fc.Arbitrary<StringMatcher> =>
   fc.oneof(
-    { weight: 4, arbitrary: fc.record({ kind: fc.constantFrom('exact' as const, 'prefix' as const, 'suffix' as const, 'contains' as const), value: fc.constantFrom(...values), ignoreCase: fc.boolean() }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constantFrom('exact' as const, 'prefix' as const, 'suffix' as const, 'contains' as const),
+        value: fc.constantFrom(...values),
+        ignoreCase: fc.boolean(),
+      }),
+    },
     { weight: 1, arbitrary: fc.constantFrom(...regexes).map((regex): StringMatcher => ({ kind: 'regex', regex })) },
   );
 
@@ -73,7 +90,10 @@ const headerArb: fc.Arbitrary<HeaderMatch> = fc.record({
   match: fc.oneof(
     { weight: 4, arbitrary: stringMatcherArb(VALUES, Object.keys(HEADER_REGEXES)).map((matcher) => ({ kind: 'string' as const, matcher })) },
     { weight: 2, arbitrary: fc.boolean().map((present) => ({ kind: 'present' as const, present })) },
-    { weight: 1, arbitrary: fc.tuple(fc.integer({ min: -5, max: 10 }), fc.integer({ min: 1, max: 10 })).map(([start, span]) => ({ kind: 'range' as const, start, end: start + span })) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.integer({ min: -5, max: 10 }), fc.integer({ min: 1, max: 10 })).map(([start, span]) => ({ kind: 'range' as const, start, end: start + span })),
+    },
   ),
   invert: fc.boolean(),
 });
@@ -81,7 +101,12 @@ const headerArb: fc.Arbitrary<HeaderMatch> = fc.record({
 const queryArb: fc.Arbitrary<QueryParamMatch> = fc.record({
   name: fc.constantFrom('debug', 'q', 'v'),
   match: fc.oneof(
-    { weight: 3, arbitrary: stringMatcherArb(['1', 'true', 'x', 'a b', ''], ['[0-9]+', 'tr.*']).filter((m) => m.kind === 'exact' || m.kind === 'regex' || m.value !== '').map((matcher) => ({ kind: 'string' as const, matcher })) },
+    {
+      weight: 3,
+      arbitrary: stringMatcherArb(['1', 'true', 'x', 'a b', ''], ['[0-9]+', 'tr.*'])
+        .filter((m) => m.kind === 'exact' || m.kind === 'regex' || m.value !== '')
+        .map((matcher) => ({ kind: 'string' as const, matcher })),
+    },
     { weight: 2, arbitrary: fc.constant({ kind: 'present' as const }) },
   ),
 });
@@ -95,24 +120,60 @@ const matchArb: fc.Arbitrary<RouteMatch> = fc.record({
 });
 
 const CATCH_ALL: RouteMatch = { path: { kind: 'prefix', value: '/' }, caseSensitive: true, headers: [], queryParams: [], grpcOnly: false };
-const forward = (cluster: string): RouteAction => ({ kind: 'forward', backends: [{ cluster, weight: 1 }], timeoutMs: undefined, retry: undefined, prefixRewrite: undefined, regexRewrite: undefined, hostRewrite: undefined, hashPolicies: [], mirrors: [] });
+const forward = (cluster: string): RouteAction => ({
+  kind: 'forward',
+  backends: [{ cluster, weight: 1 }],
+  timeoutMs: undefined,
+  retry: undefined,
+  prefixRewrite: undefined,
+  regexRewrite: undefined,
+  hostRewrite: undefined,
+  hashPolicies: [],
+  mirrors: [],
+});
 
-const toRoute = (match: RouteMatch, action: RouteAction, name: string | undefined): Route => ({ name, match, action, requestHeaders: NO_HEADER_MUTATIONS, responseHeaders: NO_HEADER_MUTATIONS, filters: { fault: undefined, cors: undefined } });
+const toRoute = (match: RouteMatch, action: RouteAction, name: string | undefined): Route => ({
+  name,
+  match,
+  action,
+  requestHeaders: NO_HEADER_MUTATIONS,
+  responseHeaders: NO_HEADER_MUTATIONS,
+  filters: { fault: undefined, cors: undefined },
+});
 
 const actionArb: fc.Arbitrary<RouteAction> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...CLUSTERS).map(forward) },
   { weight: 1, arbitrary: fc.constant<RouteAction>({ kind: 'direct-response', status: 200, body: undefined }) },
-  { weight: 1, arbitrary: fc.constant<RouteAction>({ kind: 'redirect', scheme: undefined, host: 'r.example', port: undefined, path: undefined, responseCode: 301, stripQuery: false }) },
+  {
+    weight: 1,
+    arbitrary: fc.constant<RouteAction>({ kind: 'redirect', scheme: undefined, host: 'r.example', port: undefined, path: undefined, responseCode: 301, stripQuery: false }),
+  },
 );
 
 // Builders for hand-written tables (regression cases, fixture-like tables).
 export const routeOf = (match: Partial<RouteMatch>, cluster = 'c0'): Route => toRoute({ ...CATCH_ALL, ...match }, forward(cluster), undefined);
-export const virtualHostOf = (name: string, domains: readonly string[], routes: readonly Route[]): VirtualHost => ({ name, domains, routes, requestHeaders: NO_HEADER_MUTATIONS, responseHeaders: NO_HEADER_MUTATIONS, retry: undefined, filters: { fault: undefined, cors: undefined } });
-export const tableOf = (name: string, virtualHosts: readonly VirtualHost[]): RouteTable => ({ name, virtualHosts, requestHeaders: NO_HEADER_MUTATIONS, responseHeaders: NO_HEADER_MUTATIONS });
+export const virtualHostOf = (name: string, domains: readonly string[], routes: readonly Route[]): VirtualHost => ({
+  name,
+  domains,
+  routes,
+  requestHeaders: NO_HEADER_MUTATIONS,
+  responseHeaders: NO_HEADER_MUTATIONS,
+  retry: undefined,
+  filters: { fault: undefined, cors: undefined },
+});
+export const tableOf = (name: string, virtualHosts: readonly VirtualHost[]): RouteTable => ({
+  name,
+  virtualHosts,
+  requestHeaders: NO_HEADER_MUTATIONS,
+  responseHeaders: NO_HEADER_MUTATIONS,
+});
 
 /** 1–6 routes; sometimes a catch-all prefix "/" is inserted, shadowing everything after it. */
 const routesArb: fc.Arbitrary<Route[]> = fc
-  .tuple(fc.array(fc.tuple(matchArb, actionArb, fc.boolean()), { minLength: 1, maxLength: 6 }), fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat(6) }))
+  .tuple(
+    fc.array(fc.tuple(matchArb, actionArb, fc.boolean()), { minLength: 1, maxLength: 6 }),
+    fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat(6) }),
+  )
   .map(([specs, catchAllAt]) => {
     const matches = specs.map(([match, action, named], i) => ({ match, action, name: named ? `r${i}` : undefined }));
     if (catchAllAt !== null) matches.splice(Math.min(catchAllAt, matches.length), 0, { match: CATCH_ALL, action: specs[0]![1], name: 'catch-all' });
@@ -127,18 +188,42 @@ export const routeTableArb = (name: string): fc.Arbitrary<RouteTable> =>
       const count = Math.min(wanted, domains.length);
       const perVhost: string[][] = Array.from({ length: count }, () => []);
       domains.forEach((domain, i) => perVhost[i < count ? i : owners[i]! % count]!.push(domain));
-      return fc.array(routesArb, { minLength: count, maxLength: count }).map((routeLists) => tableOf(name, routeLists.map((routes, v) => virtualHostOf(`vh${v}`, perVhost[v]!, routes))));
+      return fc.array(routesArb, { minLength: count, maxLength: count }).map((routeLists) =>
+        tableOf(
+          name,
+          routeLists.map((routes, v) => virtualHostOf(`vh${v}`, perVhost[v]!, routes)),
+        ),
+      );
     });
 
 // === snapshots ===
 
-const cluster = (name: string): Cluster => ({ name, discovery: 'eds', edsName: name, lb: 'round-robin', connectTimeoutMs: undefined, protocol: 'http1', tls: undefined, inlineEndpoints: undefined, healthCheck: undefined, outlierDetection: undefined, localityWeighted: false });
+const cluster = (name: string): Cluster => ({
+  name,
+  discovery: 'eds',
+  edsName: name,
+  lb: 'round-robin',
+  connectTimeoutMs: undefined,
+  protocol: 'http1',
+  tls: undefined,
+  inlineEndpoints: undefined,
+  healthCheck: undefined,
+  outlierDetection: undefined,
+  localityWeighted: false,
+});
 
 const listener = (table: string, port: number): Listener => ({
   name: `0.0.0.0_${port}`,
   address: { host: '0.0.0.0', port },
   role: 'regular',
-  chains: [{ name: undefined, match: { destinationPort: undefined, serverNames: [], transportProtocol: undefined, applicationProtocols: [], prefixRanges: [] }, tls: undefined, protocol: { kind: 'http', routes: { kind: 'rds', name: table }, websocket: false } }],
+  chains: [
+    {
+      name: undefined,
+      match: { destinationPort: undefined, serverNames: [], transportProtocol: undefined, applicationProtocols: [], prefixRanges: [] },
+      tls: undefined,
+      protocol: { kind: 'http', routes: { kind: 'rds', name: table }, websocket: false },
+    },
+  ],
 });
 
 /** Every cluster a route names exists (the generators' own, or `clusters`); each table is bound to its own listener ports. */
@@ -153,7 +238,11 @@ export function snapshotOf(bindings: readonly BoundTable[], clusters: Iterable<C
 /** `tables` route tables, each on 1–2 listener ports of its own. */
 export const bindingsArb = (tables: { min: number; max: number }): fc.Arbitrary<BoundTable[]> =>
   fc
-    .tuple(fc.integer({ min: tables.min, max: tables.max }), fc.shuffledSubarray(LISTENER_PORTS, { minLength: LISTENER_PORTS.length, maxLength: LISTENER_PORTS.length }), fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }))
+    .tuple(
+      fc.integer({ min: tables.min, max: tables.max }),
+      fc.shuffledSubarray(LISTENER_PORTS, { minLength: LISTENER_PORTS.length, maxLength: LISTENER_PORTS.length }),
+      fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+    )
     .chain(([count, ports, twoPorts]) => {
       let next = 0;
       const portSets = Array.from({ length: count }, (_, i) => {
@@ -183,7 +272,11 @@ const compactMatch = (m: RouteMatch): Record<string, unknown> => ({
 export const printable = (bindings: readonly BoundTable[], requests: readonly TestRequest[]): GeneratedCase => {
   const summary = (): string =>
     JSON.stringify({
-      tables: bindings.map((b) => ({ name: b.table.name, ports: b.ports, virtualHosts: b.table.virtualHosts.map((vh) => ({ domains: vh.domains, routes: vh.routes.map((r) => compactMatch(r.match)) })) })),
+      tables: bindings.map((b) => ({
+        name: b.table.name,
+        ports: b.ports,
+        virtualHosts: b.table.virtualHosts.map((vh) => ({ domains: vh.domains, routes: vh.routes.map((r) => compactMatch(r.match)) })),
+      })),
       requests,
     });
   const generated: GeneratedCase & { [fc.toStringMethod]: () => string } = { bindings, snapshot: snapshotOf(bindings), requests, [fc.toStringMethod]: summary };
@@ -304,7 +397,9 @@ function headerFor(c: Choices, header: HeaderMatch): string | undefined {
     case 'present':
       return c.pick(['v', '']);
     case 'range':
-      return hit ? c.pick([String(match.start), String(match.end - 1), `+${match.start}`]) : c.pick([String(match.end), String(match.start - 1), 'abc', '', '99999999999999999999']);
+      return hit
+        ? c.pick([String(match.start), String(match.end - 1), `+${match.start}`])
+        : c.pick([String(match.end), String(match.start - 1), 'abc', '', '99999999999999999999']);
     case 'string':
       return valueFor(c, match.matcher, HEADER_REGEXES, hit);
   }
@@ -355,6 +450,7 @@ export const requestsFor = (bindings: readonly BoundTable[], max = 24): fc.Arbit
 /** Sanity check for the example pools: every listed example really matches its regex. */
 export function checkRegexPools(): string[] {
   const bad: string[] = [];
-  for (const pool of [PATH_REGEXES, HEADER_REGEXES]) for (const [regex, examples] of Object.entries(pool)) for (const e of examples) if (!re2FullMatch(regex, e)) bad.push(`${regex} !~ ${e}`);
+  for (const pool of [PATH_REGEXES, HEADER_REGEXES])
+    for (const [regex, examples] of Object.entries(pool)) for (const e of examples) if (!re2FullMatch(regex, e)) bad.push(`${regex} !~ ${e}`);
   return bad;
 }

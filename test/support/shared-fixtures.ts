@@ -1,11 +1,11 @@
 // Locates ../shared (beside the project checkout; see /work/shared/README.md): the real Istio/Envoy
 // fixtures. A clone without it skips the suites that need it, saying so; CI always has it.
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const expected = path.resolve(repoRoot, "../shared");
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const expected = path.resolve(repoRoot, '../shared');
 
 /** Absolute path of ../shared, or undefined when it is not there. */
 export function sharedDir(): string | undefined {
@@ -25,12 +25,12 @@ export function requireShared(suiteName: string): string | undefined {
  */
 export function fixtureReadmeRows(shared: string): Map<string, string[]> {
   const rows = new Map<string, string[]>();
-  for (const line of fs.readFileSync(path.join(shared, "fixtures/README.md"), "utf8").split("\n")) {
+  for (const line of fs.readFileSync(path.join(shared, 'fixtures/README.md'), 'utf8').split('\n')) {
     const m = /^\| `([^`]+)` \|(.*)\|\s*$/.exec(line);
     if (m?.[1] !== undefined && m[2] !== undefined)
       rows.set(
         m[1],
-        m[2].split("|").map((c) => c.trim()),
+        m[2].split('|').map((c) => c.trim()),
       );
   }
   return rows;

@@ -45,5 +45,8 @@ export const changedRoute = (index: number, tag: string): GatewayObject => route
 /** `base` with one route's content changed. */
 export function withRouteChanged(base: GatewayConfig, version: string, index: number, tag: string): GatewayConfig {
   const changed = route(index, tag);
-  return GatewayConfig.of(version, [...base.objects.values()].map((o) => (o.kind === 'routes' && o.id === changed.id ? changed : o)));
+  return GatewayConfig.of(
+    version,
+    [...base.objects.values()].map((o) => (o.kind === 'routes' && o.id === changed.id ? changed : o)),
+  );
 }

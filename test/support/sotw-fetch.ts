@@ -88,9 +88,7 @@ export async function sotwFetch(options: SotwFetchOptions): Promise<Map<string, 
         sotwRequest({
           typeUrl,
           resourceNames,
-          ...(first
-            ? { node: Node.fromPartial({ id: options.node.id, cluster: options.node.cluster ?? '', metadata: options.node.metadata ?? {} }) }
-            : {}),
+          ...(first ? { node: Node.fromPartial({ id: options.node.id, cluster: options.node.cluster ?? '', metadata: options.node.metadata ?? {} }) } : {}),
         }),
       );
       first = false;

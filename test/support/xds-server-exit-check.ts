@@ -15,10 +15,12 @@ sotw.send(sotwRequest({ typeUrl: TYPE_URL.Cluster }));
 delta.send(deltaRequest({ typeUrl: TYPE_URL.Cluster, resourceNamesSubscribe: ['*', 'missing'] }));
 await Promise.all([sotw.next(), delta.next()]);
 
-const pending = server.waitFor(() => false, 60_000).then(
-  () => 'resolved',
-  () => 'rejected',
-);
+const pending = server
+  .waitFor(() => false, 60_000)
+  .then(
+    () => 'resolved',
+    () => 'rejected',
+  );
 await server.stop();
 const [status, waited] = await Promise.all([sotw.status, pending]);
 client.close();

@@ -33,18 +33,29 @@ test('patched snapshots equal snapshots assembled from scratch, through updates 
     fc.property(fc.array(fc.uniqueArray(edit, { minLength: 1, maxLength: 4, selector: (e) => e.index }), { minLength: 1, maxLength: 8 }), (pushes) => {
       const cache = new ResourceCache();
       for (const type of ['Cluster', 'Listener', 'RouteConfiguration', 'ClusterLoadAssignment', 'Secret'] as const) {
-        put(cache, mesh.filter((r) => r.type === type), 'v0');
+        put(
+          cache,
+          mesh.filter((r) => r.type === type),
+          'v0',
+        );
       }
       const incremental = new SnapshotAssembler();
       incremental.assemble(cache, referencesOf(cache, NO_LOCAL_SECRETS), 'v0');
       pushes.forEach((push, i) => {
-        const updates = push.filter((e) => e.op === 'update').map((e): Assignment => {
-          const { message } = assignments[e.index]!;
-          const endpoints = message.endpoints.map((group) => ({ ...group, lbEndpoints: group.lbEndpoints.map((lb) => ({ ...lb, loadBalancingWeight: e.port })) }));
-          return { type: 'ClusterLoadAssignment', message: { ...message, endpoints } };
-        });
+        const updates = push
+          .filter((e) => e.op === 'update')
+          .map((e): Assignment => {
+            const { message } = assignments[e.index]!;
+            const endpoints = message.endpoints.map((group) => ({ ...group, lbEndpoints: group.lbEndpoints.map((lb) => ({ ...lb, loadBalancingWeight: e.port })) }));
+            return { type: 'ClusterLoadAssignment', message: { ...message, endpoints } };
+          });
         const removed = push.filter((e) => e.op === 'remove').map((e) => assignments[e.index]!.message.clusterName);
-        const change = put(cache, updates, `v${i + 1}`, removed.filter((name) => !updates.some((u) => u.message.clusterName === name)));
+        const change = put(
+          cache,
+          updates,
+          `v${i + 1}`,
+          removed.filter((name) => !updates.some((u) => u.message.clusterName === name)),
+        );
         const references = referencesOf(cache, NO_LOCAL_SECRETS);
         const patched = incremental.assemble(cache, references, `v${i + 1}`, change);
         const fresh = new SnapshotAssembler().assemble(cache, references, `v${i + 1}`);
@@ -66,7 +77,12 @@ test('patched snapshots equal snapshots assembled from scratch, through updates 
 
 test('an endpoints-only commit keeps every other kind map, and patches the endpoints map instead of copying it', () => {
   const cache = new ResourceCache();
-  for (const type of ['Cluster', 'Listener', 'RouteConfiguration', 'ClusterLoadAssignment', 'Secret'] as const) put(cache, mesh.filter((r) => r.type === type), 'v0');
+  for (const type of ['Cluster', 'Listener', 'RouteConfiguration', 'ClusterLoadAssignment', 'Secret'] as const)
+    put(
+      cache,
+      mesh.filter((r) => r.type === type),
+      'v0',
+    );
   const assembler = new SnapshotAssembler();
   const references = referencesOf(cache, NO_LOCAL_SECRETS);
   const before = assembler.assemble(cache, references, 'v0');

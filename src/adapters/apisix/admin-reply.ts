@@ -35,7 +35,6 @@ export function failureOf(outcome: HttpOutcome, what: string): StoreFailure {
   return { ok: false, transient: isTransientStatus(status), reason: `${what}: ${status} ${messageOf(body)}` };
 }
 
-
 /**
  * A failed write of an object to APISIX: as failureOf, and a 400 is APISIX's schema or reference check
  * refusing the body (its error_msg says why). 401/403 (the key), 404 and 409 are about the target.

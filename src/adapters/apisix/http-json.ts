@@ -91,7 +91,9 @@ export class HttpJsonClient {
       req.setTimeout(this.options.timeoutMs, () => {
         req.destroy(new Error(`no answer within ${this.options.timeoutMs} ms`));
       });
-      req.on('error', (error: NodeJS.ErrnoException) => finish({ ok: false, error: `${request.method} ${this.url.host}${request.path}: ${error.code ? `${error.code} (${error.message})` : error.message}` }));
+      req.on('error', (error: NodeJS.ErrnoException) =>
+        finish({ ok: false, error: `${request.method} ${this.url.host}${request.path}: ${error.code ? `${error.code} (${error.message})` : error.message}` }),
+      );
       req.end(body);
     });
   }

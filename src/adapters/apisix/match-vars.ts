@@ -183,11 +183,5 @@ export function routeMatchVars(match: RouteMatch): Result<MatchVars, string> {
 
 /** True when the route matches every request of its virtual host (Envoy stops looking after it). */
 export function matchesEverything(match: RouteMatch): boolean {
-  return (
-    match.path.kind === 'prefix' &&
-    (match.path.value === '/' || match.path.value === '') &&
-    match.headers.length === 0 &&
-    match.queryParams.length === 0 &&
-    !match.grpcOnly
-  );
+  return match.path.kind === 'prefix' && (match.path.value === '/' || match.path.value === '') && match.headers.length === 0 && match.queryParams.length === 0 && !match.grpcOnly;
 }

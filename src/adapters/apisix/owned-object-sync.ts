@@ -291,7 +291,10 @@ export class OwnedObjectSync {
       } else {
         const entry = known.get(change.key);
         if (entry && !entry.owned) {
-          failures.set(change.key, { key: change.key, reason: `the target already holds ${change.key} without the label ${OWNER_LABEL}=${OWNER_VALUE}; it is not this agent's to replace` });
+          failures.set(change.key, {
+            key: change.key,
+            reason: `the target already holds ${change.key} without the label ${OWNER_LABEL}=${OWNER_VALUE}; it is not this agent's to replace`,
+          });
           continue;
         }
         const rejection = this.rejected.get(change.key);

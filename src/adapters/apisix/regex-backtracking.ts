@@ -40,7 +40,17 @@ function info(node: Node): Info {
 function computeInfo(node: Node): Info {
   switch (node.kind) {
     case 'chars':
-      return { first: node.set, transparent: false, pureNullable: false, nullable: false, chars: node.set, singles: node.exact ? node.set : 0n, exact: node.exact, asserts: false, repeats: false };
+      return {
+        first: node.set,
+        transparent: false,
+        pureNullable: false,
+        nullable: false,
+        chars: node.set,
+        singles: node.exact ? node.set : 0n,
+        exact: node.exact,
+        asserts: false,
+        repeats: false,
+      };
     case 'assert':
       return { first: node.end ? END : 0n, transparent: !node.end, pureNullable: false, nullable: true, chars: 0n, singles: 0n, exact: true, asserts: true, repeats: false };
     case 'flags':
@@ -171,7 +181,15 @@ function rewriteMatch(node: Node): Node {
       const loop = loopOverOneSet(rewritten, true);
       if (loop === undefined) return rewritten;
       // `greedy` says what the quantifier means where it stands: a plain one is lazy under (?U).
-      return { kind: 'repeat', body: chars(loop.set, true, classSource(loop.set), 1), min: loop.min, max: Infinity, greedy: !underUngreedy(node), quant: quantifier(loop.min), possessive: false };
+      return {
+        kind: 'repeat',
+        body: chars(loop.set, true, classSource(loop.set), 1),
+        min: loop.min,
+        max: Infinity,
+        greedy: !underUngreedy(node),
+        quant: quantifier(loop.min),
+        possessive: false,
+      };
     }
     case 'concat': {
       const items: Node[] = [];

@@ -391,10 +391,16 @@ export function classSource(set: SymbolSet): string {
     return /[\\\][^-]/.test(c) ? `\\${c}` : c;
   };
   let out = '';
-  for (let i = 0; i < codes.length; ) {
+  for (let i = 0; i < codes.length;) {
     let j = i;
     while (j + 1 < codes.length && codes[j + 1] === codes[j]! + 1) j++;
-    out += j > i + 1 ? `${member(codes[i]!)}-${member(codes[j]!)}` : codes.slice(i, j + 1).map(member).join('');
+    out +=
+      j > i + 1
+        ? `${member(codes[i]!)}-${member(codes[j]!)}`
+        : codes
+            .slice(i, j + 1)
+            .map(member)
+            .join('');
     i = j + 1;
   }
   return `[${out}${nonAscii ? '\\x80-\\xff' : ''}]`;
@@ -417,7 +423,8 @@ export function printPcre(node: Node): string {
       return node.alts.map(printPcre).join('|');
     case 'repeat': {
       const body = node.body;
-      const atom = body.kind === 'concat' || body.kind === 'alt' || body.kind === 'repeat' || body.kind === 'flags' || body.kind === 'assert' ? `(?:${printPcre(body)})` : printPcre(body);
+      const atom =
+        body.kind === 'concat' || body.kind === 'alt' || body.kind === 'repeat' || body.kind === 'flags' || body.kind === 'assert' ? `(?:${printPcre(body)})` : printPcre(body);
       // A possessive quantifier is greedy whatever (?U) says: `X+?` under (?U) becomes `X++`.
       return node.possessive ? `${atom}${node.quant.replace(/\?$/, '')}+` : `${atom}${node.quant}`;
     }

@@ -41,7 +41,9 @@ function parse(regex: string): Result<{ root: Node; caveat: string | undefined }
   const parsed = parseRe2(regex);
   const size = programSize(parsed.root);
   if (size > MAX_RE2_PROGRAM_SIZE) {
-    return err(`regex ${quote(regex)} has an RE2 program size of about ${size}, over the ${MAX_RE2_PROGRAM_SIZE} Envoy accepts (re2.max_program_size.error_level as Istio sets it)`);
+    return err(
+      `regex ${quote(regex)} has an RE2 program size of about ${size}, over the ${MAX_RE2_PROGRAM_SIZE} Envoy accepts (re2.max_program_size.error_level as Istio sets it)`,
+    );
   }
   return ok(parsed);
 }
@@ -51,7 +53,9 @@ function checkBacktracking(regex: string, root: Node, caveat: string | undefined
   const cost = analyseBacktracking(root);
   if (cost.tooComplex) return err(`regex ${quote(regex)} is too large to prove that APISIX's PCRE matches it without catastrophic backtracking`);
   if (cost.exponential) {
-    return err(`regex ${quote(regex)} can make APISIX's PCRE backtrack exponentially (repetitions that can match the same text in more than one way); RE2 runs it in linear time, so write it so that each character can be matched only one way`);
+    return err(
+      `regex ${quote(regex)} can make APISIX's PCRE backtrack exponentially (repetitions that can match the same text in more than one way); RE2 runs it in linear time, so write it so that each character can be matched only one way`,
+    );
   }
   // Polynomial backtracking is reported, not refused: forms like `^/(.*)/(.*)/(.*)$` are common in
   // real rewrites, and refusing one would NACK a whole route configuration. PCRE's match limit

@@ -65,7 +65,12 @@ export function headerOperations(mutations: HeaderMutations, ctx: PluginContext,
 const percentOf = (percent: number, what: string, ctx: PluginContext): number => {
   const rounded = Math.min(100, Math.max(0, Math.round(percent)));
   if (rounded !== percent) {
-    ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.${what}.percentage`, severity: 'approximated', reason: `${percent}% rounded to ${rounded}% (APISIX takes whole percents)` });
+    ctx.fidelity.record({
+      resource: ctx.ref,
+      field: `${ctx.field}.${what}.percentage`,
+      severity: 'approximated',
+      reason: `${percent}% rounded to ${rounded}% (APISIX takes whole percents)`,
+    });
   }
   return rounded;
 };
@@ -107,10 +112,20 @@ export function cors(policy: CorsPolicy, ctx: PluginContext): JsonObject {
   if (policy.allowCredentials) {
     // APISIX refuses credentials together with a literal `*` in any of these options.
     if (config.allow_origins === '*' || config.allow_methods === '*' || config.allow_headers === '*') {
-      ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.cors.allow_credentials`, severity: 'dropped', reason: 'APISIX refuses credentials with a wildcard origin, method or header list' });
+      ctx.fidelity.record({
+        resource: ctx.ref,
+        field: `${ctx.field}.cors.allow_credentials`,
+        severity: 'dropped',
+        reason: 'APISIX refuses credentials with a wildcard origin, method or header list',
+      });
     } else config.allow_credential = true;
   }
-  ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.cors`, severity: 'approximated', reason: 'APISIX answers every OPTIONS request itself; Envoy only CORS preflights' });
+  ctx.fidelity.record({
+    resource: ctx.ref,
+    field: `${ctx.field}.cors`,
+    severity: 'approximated',
+    reason: 'APISIX answers every OPTIONS request itself; Envoy only CORS preflights',
+  });
   return config;
 }
 
@@ -162,7 +177,8 @@ export function redirect(action: RedirectAction, matchedPrefix: string | undefin
     } else if (path?.kind === 'regex') {
       const pcre = re2ToPcreSearch(path.regex);
       if (!pcre.ok) return err(`${ctx.field}.redirect.regex_rewrite.pattern.regex: ${pcre.error}`);
-      if (pcre.value.caveat) ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.redirect.regex_rewrite.pattern.regex`, severity: 'approximated', reason: pcre.value.caveat });
+      if (pcre.value.caveat)
+        ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.redirect.regex_rewrite.pattern.regex`, severity: 'approximated', reason: pcre.value.caveat });
       rewrite = [pcre.value.body, toNgxSubstitution(path.substitution)];
     } else {
       ctx.fidelity.record({
@@ -196,8 +212,7 @@ export function redirect(action: RedirectAction, matchedPrefix: string | undefin
 function literalOrigin(action: RedirectAction, ctx: PluginContext): string {
   const port = action.port !== undefined ? `:${action.port}` : '';
   if (action.host !== undefined && action.scheme !== undefined) return `${action.scheme}://${action.host}${port}`;
-  const approximate = (reason: string): void =>
-    ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.redirect`, severity: 'approximated', reason });
+  const approximate = (reason: string): void => ctx.fidelity.record({ resource: ctx.ref, field: `${ctx.field}.redirect`, severity: 'approximated', reason });
   if (action.host !== undefined) {
     approximate('Location is scheme-relative (//host/…): APISIX cannot put the request scheme into a rewritten redirect; clients resolve it to the same URL');
     return `//${action.host}${port}`;

@@ -8,7 +8,18 @@ import type { ApisixLabels, ApisixRoute, ApisixTimeout, VarExpr } from './apisix
 import { clip, stableId } from './ids.js';
 import { matchesEverything, routeMatchVars } from './match-vars.js';
 import { cors, faultInjection, fixedResponse, headerOperations, mergeHeaderMutations, proxyMirror, redirect, toNgxSubstitution, type PluginContext } from './render-plugins.js';
-import { groupVars, MAX_ROUTES_PER_VHOST, MAX_TABLES, MAX_VHOSTS_PER_TABLE, portVar, routePriority, splitDomains, stripPort, type HostGroup, type PriorityPlan } from './route-precedence.js';
+import {
+  groupVars,
+  MAX_ROUTES_PER_VHOST,
+  MAX_TABLES,
+  MAX_VHOSTS_PER_TABLE,
+  portVar,
+  routePriority,
+  splitDomains,
+  stripPort,
+  type HostGroup,
+  type PriorityPlan,
+} from './route-precedence.js';
 import { escapePcre, re2ToPcreSearch } from './regex.js';
 import { DEFAULT_SETTINGS, type UpstreamSettings } from './render-upstream.js';
 
@@ -54,7 +65,14 @@ interface RouteBody {
   timeout?: ApisixTimeout;
 }
 
-function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ctx: RouteTableContext, pc: PluginContext, matchedPrefix: string | undefined): Result<RouteBody, string> {
+function forwardBody(
+  action: ForwardAction,
+  vhost: VirtualHost,
+  route: Route,
+  ctx: RouteTableContext,
+  pc: PluginContext,
+  matchedPrefix: string | undefined,
+): Result<RouteBody, string> {
   const body: RouteBody = { plugins: {} };
   const unservable = action.backends.find((b) => {
     const cluster = ctx.clusters.get(b.cluster);
@@ -75,7 +93,12 @@ function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ct
     const ignored = retry.retryOn.filter((condition) => !RETRY_ON_CONNECTION.has(condition));
     retries = retry.numRetries;
     if (ignored.length > 0) {
-      pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.retry_policy.retry_on`, severity: 'approximated', reason: `APISIX retries on connection errors and timeouts only; not on: ${ignored.join(',')}` });
+      pc.fidelity.record({
+        resource: pc.ref,
+        field: `${pc.field}.route.retry_policy.retry_on`,
+        severity: 'approximated',
+        reason: `APISIX retries on connection errors and timeouts only; not on: ${ignored.join(',')}`,
+      });
     }
     if (retry.perTryTimeoutMs !== undefined) {
       pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.retry_policy.per_try_timeout`, severity: 'dropped', reason: 'APISIX has no per-try timeout' });
@@ -116,7 +139,10 @@ function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ct
     resource: pc.ref,
     field: `${pc.field}.route.timeout`,
     severity: 'approximated',
-    reason: timeoutMs === 0 ? "no route timeout: nginx's send/read timeouts are set to Envoy's 300 s stream idle timeout" : "Envoy's whole-request timeout is applied to each nginx phase (connect/send/read)",
+    reason:
+      timeoutMs === 0
+        ? "no route timeout: nginx's send/read timeouts are set to Envoy's 300 s stream idle timeout"
+        : "Envoy's whole-request timeout is applied to each nginx phase (connect/send/read)",
   });
   const rewrite: JsonObject = {};
   if (action.prefixRewrite !== undefined) {
@@ -128,7 +154,12 @@ function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ct
     if (!pcre.ok) return err(`${pc.field}.route.regex_rewrite.pattern.regex: ${pcre.error}`);
     if (pcre.value.caveat) pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.regex_rewrite.pattern.regex`, severity: 'approximated', reason: pcre.value.caveat });
     rewrite.regex_uri = [pcre.value.body, toNgxSubstitution(action.regexRewrite.substitution)];
-    pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.regex_rewrite`, severity: 'approximated', reason: 'APISIX substitutes the first match; Envoy substitutes every match' });
+    pc.fidelity.record({
+      resource: pc.ref,
+      field: `${pc.field}.route.regex_rewrite`,
+      severity: 'approximated',
+      reason: 'APISIX substitutes the first match; Envoy substitutes every match',
+    });
   }
   if (action.hostRewrite?.kind === 'literal') rewrite.host = action.hostRewrite.host;
   if (Object.keys(rewrite).length > 0) body.plugins['proxy-rewrite'] = rewrite;
@@ -137,11 +168,28 @@ function forwardBody(action: ForwardAction, vhost: VirtualHost, route: Route, ct
     const target = ctx.mirrorTarget(mirror.cluster);
     if (target) {
       body.plugins['proxy-mirror'] = proxyMirror(target.url, mirror.fraction);
-      if (target.approximation) pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies[${mirror.index ?? 0}].cluster`, severity: 'approximated', reason: target.approximation });
-    } else pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies[${mirror.index ?? 0}]`, severity: 'dropped', reason: `mirror cluster "${mirror.cluster}" has no address APISIX can mirror to` });
+      if (target.approximation)
+        pc.fidelity.record({
+          resource: pc.ref,
+          field: `${pc.field}.route.request_mirror_policies[${mirror.index ?? 0}].cluster`,
+          severity: 'approximated',
+          reason: target.approximation,
+        });
+    } else
+      pc.fidelity.record({
+        resource: pc.ref,
+        field: `${pc.field}.route.request_mirror_policies[${mirror.index ?? 0}]`,
+        severity: 'dropped',
+        reason: `mirror cluster "${mirror.cluster}" has no address APISIX can mirror to`,
+      });
   }
   if (moreMirrors.length > 0) {
-    pc.fidelity.record({ resource: pc.ref, field: `${pc.field}.route.request_mirror_policies`, severity: 'dropped', reason: 'APISIX mirrors to one target; further mirror policies are dropped' });
+    pc.fidelity.record({
+      resource: pc.ref,
+      field: `${pc.field}.route.request_mirror_policies`,
+      severity: 'dropped',
+      reason: 'APISIX mirrors to one target; further mirror policies are dropped',
+    });
   }
   return ok(body);
 }
@@ -196,9 +244,17 @@ function routeBody(route: Route, vhost: VirtualHost, table: RouteTable, ctx: Rou
   } else {
     body = { plugins: { 'fault-injection': fixedResponse(action.status, action.body) } };
   }
-  const request = headerOperations(mergeHeaderMutations([route.requestHeaders, vhost.requestHeaders, table.requestHeaders]), { ...pc, field: `${pc.field}.request_headers_to_add` }, 'request');
+  const request = headerOperations(
+    mergeHeaderMutations([route.requestHeaders, vhost.requestHeaders, table.requestHeaders]),
+    { ...pc, field: `${pc.field}.request_headers_to_add` },
+    'request',
+  );
   if (request) body.plugins['proxy-rewrite'] = { ...(body.plugins['proxy-rewrite'] ?? {}), headers: request };
-  const response = headerOperations(mergeHeaderMutations([route.responseHeaders, vhost.responseHeaders, table.responseHeaders]), { ...pc, field: `${pc.field}.response_headers_to_add` }, 'response');
+  const response = headerOperations(
+    mergeHeaderMutations([route.responseHeaders, vhost.responseHeaders, table.responseHeaders]),
+    { ...pc, field: `${pc.field}.response_headers_to_add` },
+    'response',
+  );
   if (response) body.plugins['response-rewrite'] = { headers: response };
   const fault = route.filters.fault ?? vhost.filters.fault;
   if (fault && action.kind === 'forward' && !body.plugins['fault-injection']) {
@@ -228,7 +284,12 @@ function reportHostPorts(vhost: VirtualHost, v: number, ref: ResourceRef, ctx: R
     const owner = bucketOwners.get(bucket);
     if (owner === undefined) bucketOwners.set(bucket, vhost.name);
     else if (owner !== vhost.name) {
-      ctx.fidelity.record({ resource: ref, field, severity: 'approximated', reason: `"${bucket}" is also a domain of virtual host "${owner}" with another port; APISIX cannot tell them apart and tries "${owner}" first` });
+      ctx.fidelity.record({
+        resource: ref,
+        field,
+        severity: 'approximated',
+        reason: `"${bucket}" is also a domain of virtual host "${owner}" with another port; APISIX cannot tell them apart and tries "${owner}" first`,
+      });
     }
   }
 }

@@ -39,8 +39,7 @@ export function renderStreamRoute(input: StreamRouteInput, labels: ApisixLabels,
   return route;
 }
 
-const specificity = (route: ApisixStreamRoute): number =>
-  (route.server_addr !== undefined ? 2 : 0) + (route.server_port !== undefined ? 1 : 0);
+const specificity = (route: ApisixStreamRoute): number => (route.server_addr !== undefined ? 2 : 0) + (route.server_port !== undefined ? 1 : 0);
 
 /** Most specific first; ties keep a stable order by id. */
 export function orderStreamRoutes(routes: ApisixStreamRoute[]): ApisixStreamRoute[] {

@@ -74,9 +74,7 @@ function nodesOf(cluster: Cluster, endpoints: EndpointSet | undefined, ref: Reso
     const endpointTotal = servable.reduce((sum, e) => sum + (e.weight ?? 1), 0);
     for (const endpoint of servable) {
       const own = endpoint.weight ?? 1;
-      const weight = cluster.localityWeighted
-        ? Math.max(1, Math.round((1_000_000 * (locality.weight ?? 1) * own) / (localityTotal * endpointTotal)))
-        : own;
+      const weight = cluster.localityWeighted ? Math.max(1, Math.round((1_000_000 * (locality.weight ?? 1) * own) / (localityTotal * endpointTotal))) : own;
       const node: ApisixNode = { host: endpoint.host, port: endpoint.port, weight };
       // Envoy priority 0 is preferred; APISIX prefers the higher node priority.
       if (locality.priority !== 0) node.priority = -locality.priority;
@@ -100,12 +98,22 @@ function healthChecks(cluster: Cluster, ref: ResourceRef, fidelity: FidelitySink
     type: check.protocol === 'tcp' ? 'tcp' : 'http',
     timeout: Math.max(check.timeoutMs / 1000, 0.001),
     healthy: { interval, successes: clampCount(check.healthyThreshold) },
-    unhealthy: { interval, http_failures: clampCount(check.unhealthyThreshold), tcp_failures: clampCount(check.unhealthyThreshold), timeouts: clampCount(check.unhealthyThreshold) },
+    unhealthy: {
+      interval,
+      http_failures: clampCount(check.unhealthyThreshold),
+      tcp_failures: clampCount(check.unhealthyThreshold),
+      timeouts: clampCount(check.unhealthyThreshold),
+    },
   };
   if (check.protocol !== 'tcp') active.http_path = check.path ?? '/';
   if (check.host) active.host = check.host;
   if (check.protocol === 'grpc') {
-    fidelity.record({ resource: ref, field: 'health_checks[0].grpc_health_check', severity: 'approximated', reason: 'APISIX has no gRPC health check; an HTTP check of / is used' });
+    fidelity.record({
+      resource: ref,
+      field: 'health_checks[0].grpc_health_check',
+      severity: 'approximated',
+      reason: 'APISIX has no gRPC health check; an HTTP check of / is used',
+    });
   }
   const result: ApisixHealthChecks = { active };
   const outlier = cluster.outlierDetection;
@@ -114,9 +122,19 @@ function healthChecks(cluster: Cluster, ref: ResourceRef, fidelity: FidelitySink
     result.passive = {
       type: 'http',
       healthy: { http_statuses: [200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308], successes: 1 },
-      unhealthy: { http_statuses: outlier.consecutive5xx !== undefined ? [500, 501, 502, 503, 504, 505] : [502, 503, 504], http_failures: failures, tcp_failures: failures, timeouts: failures },
+      unhealthy: {
+        http_statuses: outlier.consecutive5xx !== undefined ? [500, 501, 502, 503, 504, 505] : [502, 503, 504],
+        http_failures: failures,
+        tcp_failures: failures,
+        timeouts: failures,
+      },
     };
-    fidelity.record({ resource: ref, field: 'outlier_detection', severity: 'approximated', reason: 'consecutive errors become APISIX passive checks; ejection time and max ejection percent have no equivalent' });
+    fidelity.record({
+      resource: ref,
+      field: 'outlier_detection',
+      severity: 'approximated',
+      reason: 'consecutive errors become APISIX passive checks; ejection time and max ejection percent have no equivalent',
+    });
   }
   return result;
 }
@@ -146,7 +164,12 @@ function lbType(cluster: Cluster, settings: UpstreamSettings, ref: ResourceRef, 
     case 'ring-hash':
     case 'maglev':
       // Without a route hash policy Envoy hashes a random value, i.e. spreads requests evenly.
-      fidelity.record({ resource: ref, field: 'lb_policy', severity: 'approximated', reason: `${cluster.lb === 'maglev' ? 'MAGLEV' : 'RING_HASH'} without a route hash policy is rendered as round robin` });
+      fidelity.record({
+        resource: ref,
+        field: 'lb_policy',
+        severity: 'approximated',
+        reason: `${cluster.lb === 'maglev' ? 'MAGLEV' : 'RING_HASH'} without a route hash policy is rendered as round robin`,
+      });
       return { type: 'roundrobin' };
   }
 }
@@ -177,12 +200,7 @@ function chooseTransport(cluster: Cluster, nodes: readonly NodeOf[], ref: Resour
   return { tls, nodes: kept };
 }
 
-export function renderUpstream(
-  cluster: Cluster,
-  endpoints: EndpointSet | undefined,
-  settings: UpstreamSettings,
-  context: UpstreamContext,
-): ApisixUpstream {
+export function renderUpstream(cluster: Cluster, endpoints: EndpointSet | undefined, settings: UpstreamSettings, context: UpstreamContext): ApisixUpstream {
   const ref: ResourceRef = { type: 'Cluster', name: cluster.name };
   const { fidelity } = context;
   const http2 = cluster.protocol === 'http2';
@@ -191,18 +209,33 @@ export function renderUpstream(
   if (settings.stream) return renderStreamUpstream(cluster, transport.nodes, tls, settings, context);
   let scheme: ApisixUpstream['scheme'] = http2 ? 'grpc' : 'http';
   if (http2) {
-    fidelity.record({ resource: ref, field: 'typed_extension_protocol_options.http2_protocol_options', severity: 'approximated', reason: 'APISIX proxies HTTP/2 upstreams only as gRPC (scheme grpc/grpcs)' });
+    fidelity.record({
+      resource: ref,
+      field: 'typed_extension_protocol_options.http2_protocol_options',
+      severity: 'approximated',
+      reason: 'APISIX proxies HTTP/2 upstreams only as gRPC (scheme grpc/grpcs)',
+    });
   }
   if (tls) {
     scheme = http2 ? 'grpcs' : 'https';
     if (tls.validationSecret) {
-      fidelity.record({ resource: ref, field: 'transport_socket.common_tls_context.validation_context', severity: 'dropped', reason: 'APISIX does not verify upstream server certificates for http(s) upstreams' });
+      fidelity.record({
+        resource: ref,
+        field: 'transport_socket.common_tls_context.validation_context',
+        severity: 'dropped',
+        reason: 'APISIX does not verify upstream server certificates for http(s) upstreams',
+      });
     }
     if (tls.sni) {
       fidelity.record({ resource: ref, field: 'transport_socket.sni', severity: 'approximated', reason: 'APISIX sends the upstream Host as SNI' });
     }
     if (tls.certificateSecret && !context.clientCertId) {
-      fidelity.record({ resource: ref, field: 'transport_socket.common_tls_context.tls_certificate_sds_secret_configs', severity: 'dropped', reason: `client certificate "${tls.certificateSecret}" is not available (missing secret or private key), TLS without a client certificate` });
+      fidelity.record({
+        resource: ref,
+        field: 'transport_socket.common_tls_context.tls_certificate_sds_secret_configs',
+        severity: 'dropped',
+        reason: `client certificate "${tls.certificateSecret}" is not available (missing secret or private key), TLS without a client certificate`,
+      });
     }
   }
   const connect = seconds(cluster.connectTimeoutMs ?? ENVOY_DEFAULT_CONNECT_MS);
@@ -232,13 +265,28 @@ function renderStreamUpstream(cluster: Cluster, nodes: ApisixNode[], tls: Upstre
   const ref: ResourceRef = { type: 'Cluster', name: cluster.name };
   const { fidelity } = context;
   if (tls?.sni) {
-    fidelity.record({ resource: ref, field: 'transport_socket.sni', severity: 'approximated', reason: "APISIX's stream proxy sends the client's server name (or apisix_backend) as SNI, not the cluster's" });
+    fidelity.record({
+      resource: ref,
+      field: 'transport_socket.sni',
+      severity: 'approximated',
+      reason: "APISIX's stream proxy sends the client's server name (or apisix_backend) as SNI, not the cluster's",
+    });
   }
   if (tls?.validationSecret) {
-    fidelity.record({ resource: ref, field: 'transport_socket.common_tls_context.validation_context', severity: 'dropped', reason: 'APISIX does not verify upstream server certificates for stream upstreams' });
+    fidelity.record({
+      resource: ref,
+      field: 'transport_socket.common_tls_context.validation_context',
+      severity: 'dropped',
+      reason: 'APISIX does not verify upstream server certificates for stream upstreams',
+    });
   }
   if (tls?.certificateSecret && !context.clientCertId) {
-    fidelity.record({ resource: ref, field: 'transport_socket.common_tls_context.tls_certificate_sds_secret_configs', severity: 'dropped', reason: `client certificate "${tls.certificateSecret}" is not available (missing secret or private key), TLS without a client certificate` });
+    fidelity.record({
+      resource: ref,
+      field: 'transport_socket.common_tls_context.tls_certificate_sds_secret_configs',
+      severity: 'dropped',
+      reason: `client certificate "${tls.certificateSecret}" is not available (missing secret or private key), TLS without a client certificate`,
+    });
   }
   const upstream: ApisixUpstream = {
     id: upstreamId(cluster.name, settings),

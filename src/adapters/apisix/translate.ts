@@ -62,7 +62,12 @@ function bindRouteTables(snapshot: MeshSnapshot, report: FidelitySink): Map<stri
         report.record({ resource: ref, field: `filter_chains[${c}].transport_socket`, severity: 'dropped', reason: 'TLS termination on listeners is not translated yet' });
       }
       if (protocol.kind === 'opaque') {
-        report.record({ resource: ref, field: `filter_chains[${c}].filters`, severity: 'dropped', reason: `no APISIX equivalent for network filters ${protocol.filters.join(', ')}` });
+        report.record({
+          resource: ref,
+          field: `filter_chains[${c}].filters`,
+          severity: 'dropped',
+          reason: `no APISIX equivalent for network filters ${protocol.filters.join(', ')}`,
+        });
         return;
       }
       if (protocol.kind !== 'http') return;
@@ -220,8 +225,7 @@ interface UpstreamMemo {
   readonly records: readonly FidelityRecord[];
 }
 
-const hasMirrors = (table: RouteTable): boolean =>
-  table.virtualHosts.some((vh) => vh.routes.some((r) => r.action.kind === 'forward' && r.action.mirrors.length > 0));
+const hasMirrors = (table: RouteTable): boolean => table.virtualHosts.some((vh) => vh.routes.some((r) => r.action.kind === 'forward' && r.action.mirrors.length > 0));
 
 /**
  * Translation that reuses its previous work: a route table is rendered again only if it, the
@@ -269,8 +273,7 @@ export class Translator {
       const key = [tableIndex, bindings.length, ports.join(','), options.portVariable ?? '', binding.websocket, labelsKey].join('|');
       const mirrors = hasMirrors(binding.table);
       let memo = this.tables.get(binding.table.name);
-      const reusable =
-        memo && memo.table === binding.table && memo.clusters === snapshot.clusters && memo.key === key && (!mirrors || memo.endpoints === snapshot.endpoints);
+      const reusable = memo && memo.table === binding.table && memo.clusters === snapshot.clusters && memo.key === key && (!mirrors || memo.endpoints === snapshot.endpoints);
       if (!memo || !reusable) {
         const recording = new RecordingSink();
         const tableDemands: [string, UpstreamSettings][] = [];
@@ -289,7 +292,15 @@ export class Translator {
           mirrorTarget: (cluster) => mirrorTarget(snapshot, cluster),
           websocket: binding.websocket,
         });
-        memo = { table: binding.table, clusters: snapshot.clusters, endpoints: mirrors ? snapshot.endpoints : undefined, key, result, records: recording.records, demands: tableDemands };
+        memo = {
+          table: binding.table,
+          clusters: snapshot.clusters,
+          endpoints: mirrors ? snapshot.endpoints : undefined,
+          key,
+          result,
+          records: recording.records,
+          demands: tableDemands,
+        };
       }
       tables.set(binding.table.name, memo);
       report.recordAll(memo.records);
@@ -311,10 +322,18 @@ export class Translator {
         const field = `filter_chains[${chainIndex}].filters.tcp_proxy`;
         const cluster = snapshot.clusters.get(backend.cluster);
         if (!cluster || cluster.discovery === 'original-dst') {
-          report.record({ resource: ref, field: `${field}.cluster`, severity: 'dropped', reason: cluster ? `"${backend.cluster}" forwards to the original destination, which APISIX stream routes cannot do` : `cluster "${backend.cluster}" is not in the configuration` });
+          report.record({
+            resource: ref,
+            field: `${field}.cluster`,
+            severity: 'dropped',
+            reason: cluster
+              ? `"${backend.cluster}" forwards to the original destination, which APISIX stream routes cannot do`
+              : `cluster "${backend.cluster}" is not in the configuration`,
+          });
           return;
         }
-        if (others.length > 0) report.record({ resource: ref, field: `${field}.weighted_clusters`, severity: 'approximated', reason: 'weighted TCP clusters: all traffic goes to the first cluster' });
+        if (others.length > 0)
+          report.record({ resource: ref, field: `${field}.weighted_clusters`, severity: 'approximated', reason: 'weighted TCP clusters: all traffic goes to the first cluster' });
         demand(backend.cluster, STREAM_SETTINGS);
         streamRoutes.push(renderStreamRoute({ listener, chain, chainIndex, upstreamId: upstreamId(backend.cluster, STREAM_SETTINGS) }, labels, report));
       });
@@ -383,7 +402,21 @@ export class Translator {
       }
       const upstreamParts = new Set(slots.map((s) => s.part));
       const otherParts = KeyedFidelity.of(new Map(report.parts.filter((_, i) => !upstreamParts.has(i)).map((part, i) => [i, part])));
-      this.last = { listeners, routeTables, clusters, secrets, endpoints, optionsKey, labels, slots, slotsByEds, otherParts, upstreamFidelity: KeyedFidelity.of(upstreamRecords), config, routeOrigins };
+      this.last = {
+        listeners,
+        routeTables,
+        clusters,
+        secrets,
+        endpoints,
+        optionsKey,
+        labels,
+        slots,
+        slotsByEds,
+        otherParts,
+        upstreamFidelity: KeyedFidelity.of(upstreamRecords),
+        config,
+        routeOrigins,
+      };
     }
     return ok({ config, report: output, routeOrigins });
   }
@@ -395,7 +428,8 @@ export class Translator {
   private endpointsOnly(snapshot: MeshSnapshot, optionsKey: string, report: FidelityReport): Translation | undefined {
     const last = this.last;
     if (!last || last.optionsKey !== optionsKey) return undefined;
-    if (last.listeners !== snapshot.listeners || last.routeTables !== snapshot.routeTables || last.clusters !== snapshot.clusters || last.secrets !== snapshot.secrets) return undefined;
+    if (last.listeners !== snapshot.listeners || last.routeTables !== snapshot.routeTables || last.clusters !== snapshot.clusters || last.secrets !== snapshot.secrets)
+      return undefined;
     const from = last.config;
     const replacedObjects = new Map<string, GatewayObject>();
     const replacedRecords = new Map<string, readonly FidelityRecord[]>();
@@ -474,7 +508,11 @@ export class Translator {
   }
 
   /** Host conflicts between tables only change when the set of tables does. */
-  private reportConflicts(bindings: readonly TableBinding[], portVariable: string | undefined, report: FidelitySink & { recordAll(entries: readonly FidelityRecord[]): void }): void {
+  private reportConflicts(
+    bindings: readonly TableBinding[],
+    portVariable: string | undefined,
+    report: FidelitySink & { recordAll(entries: readonly FidelityRecord[]): void },
+  ): void {
     const tables = bindings.map((b) => b.table);
     const previous = this.conflicts;
     if (!previous || previous.portVariable !== portVariable || previous.tables.length !== tables.length || previous.tables.some((t, i) => t !== tables[i])) {

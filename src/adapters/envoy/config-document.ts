@@ -36,8 +36,7 @@ export interface DocumentStream {
   readonly skipped: string[];
 }
 
-const prefixed = (prefix: string, errors: readonly ProtoJsonError[]): DocumentError[] =>
-  errors.map((e) => ({ path: e.path ? `${prefix}.${e.path}` : prefix, message: e.message }));
+const prefixed = (prefix: string, errors: readonly ProtoJsonError[]): DocumentError[] => errors.map((e) => ({ path: e.path ? `${prefix}.${e.path}` : prefix, message: e.message }));
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -76,7 +75,13 @@ function fromBootstrap(bootstrap: Bootstrap, prefix: string): DocumentResources 
   return { resources, skipped };
 }
 
-const STREAMED_SECTIONS = new Set<string>([TYPE_URL.ListenersConfigDump, TYPE_URL.ClustersConfigDump, TYPE_URL.RoutesConfigDump, TYPE_URL.EndpointsConfigDump, TYPE_URL.SecretsConfigDump]);
+const STREAMED_SECTIONS = new Set<string>([
+  TYPE_URL.ListenersConfigDump,
+  TYPE_URL.ClustersConfigDump,
+  TYPE_URL.RoutesConfigDump,
+  TYPE_URL.EndpointsConfigDump,
+  TYPE_URL.SecretsConfigDump,
+]);
 
 const canonical = (typeUrl: unknown): string => (typeof typeUrl === 'string' ? `${TYPE_URL_PREFIX}${typeNameOf(typeUrl) ?? ''}` : '');
 
@@ -98,7 +103,9 @@ function streamedSection(config: unknown): Section | undefined {
 
 /** A repeated field of a section as written: either key spelling, a single value as a one-item list. */
 function written(section: Section, name: string): { items: unknown[]; entryType: string } {
-  const field = descriptorRegistry().getMessage(typeNameOf(section.typeUrl)!)?.fields.find((f) => f.name === name);
+  const field = descriptorRegistry()
+    .getMessage(typeNameOf(section.typeUrl)!)
+    ?.fields.find((f) => f.name === name);
   const value = field ? (section.body[field.name] ?? section.body[field.jsonName]) : undefined;
   const items = value === undefined || value === null ? [] : Array.isArray(value) ? value : [value];
   return { items, entryType: field?.message?.typeName ?? '' };
@@ -141,7 +148,8 @@ function* configDumpResources(sections: readonly unknown[], errors: DocumentErro
     const resource = resourceFromAny(any.value, path, errors);
     if (!resource) return [];
     if (staticIndex !== undefined && resource.type === 'Listener') return [{ type: 'Listener', message: namedListener(resource.message, staticIndex) }];
-    if (staticIndex !== undefined && resource.type === 'RouteConfiguration') return [{ type: 'RouteConfiguration', message: namedRouteConfiguration(resource.message, staticIndex) }];
+    if (staticIndex !== undefined && resource.type === 'RouteConfiguration')
+      return [{ type: 'RouteConfiguration', message: namedRouteConfiguration(resource.message, staticIndex) }];
     return [resource];
   };
   for (const [c, config] of sections.entries()) {
@@ -166,8 +174,10 @@ function* configDumpResources(sections: readonly unknown[], errors: DocumentErro
         for (const [i, d] of entries(section, 'dynamic_route_configs', at, errors)) yield* typed(field(d, 'route_config'), `${at}.dynamic_route_configs[${i}].route_config`);
         continue;
       case TYPE_URL.EndpointsConfigDump:
-        for (const [i, s] of entries(section, 'static_endpoint_configs', at, errors)) yield* typed(field(s, 'endpoint_config'), `${at}.static_endpoint_configs[${i}].endpoint_config`);
-        for (const [i, d] of entries(section, 'dynamic_endpoint_configs', at, errors)) yield* typed(field(d, 'endpoint_config'), `${at}.dynamic_endpoint_configs[${i}].endpoint_config`);
+        for (const [i, s] of entries(section, 'static_endpoint_configs', at, errors))
+          yield* typed(field(s, 'endpoint_config'), `${at}.static_endpoint_configs[${i}].endpoint_config`);
+        for (const [i, d] of entries(section, 'dynamic_endpoint_configs', at, errors))
+          yield* typed(field(d, 'endpoint_config'), `${at}.dynamic_endpoint_configs[${i}].endpoint_config`);
         continue;
       case TYPE_URL.SecretsConfigDump:
         for (const [i, s] of entries(section, 'static_secrets', at, errors)) yield* typed(field(s, 'secret'), `${at}.static_secrets[${i}].secret`);

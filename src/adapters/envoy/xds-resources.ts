@@ -34,8 +34,7 @@ export interface DecodedMesh {
   readonly errors: readonly DecodeError[];
 }
 
-const nameOf = (resource: XdsResource): string =>
-  resource.type === 'ClusterLoadAssignment' ? resource.message.clusterName : resource.message.name;
+const nameOf = (resource: XdsResource): string => (resource.type === 'ClusterLoadAssignment' ? resource.message.clusterName : resource.message.name);
 
 /** A decoded resource in the domain, by type. */
 export type DomainResource =

@@ -53,7 +53,7 @@ export class FileConfigSink implements ConfigSink {
     this.warnedPrivate = true;
     this.options.logger?.warn(
       { sink: this.target, mode: '0600' },
-      'the file holds private keys and is readable by its owner only: APISIX workers running as another user cannot read it; give the workers\' group with file:<path>?group=<name|gid>',
+      "the file holds private keys and is readable by its owner only: APISIX workers running as another user cannot read it; give the workers' group with file:<path>?group=<name|gid>",
     );
   }
 }

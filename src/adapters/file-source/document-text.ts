@@ -88,9 +88,13 @@ export function parseDocuments(text: string, file: string): Result<unknown[], Te
   const documents: unknown[] = [];
   try {
     // One stream, so that error positions are lines of the file, not of one document.
-    loadAll(body, (document) => {
-      if (document !== null && document !== undefined) documents.push(document);
-    }, YAML_OPTIONS);
+    loadAll(
+      body,
+      (document) => {
+        if (document !== null && document !== undefined) documents.push(document);
+      },
+      YAML_OPTIONS,
+    );
   } catch (error) {
     if (error instanceof YAMLException) {
       const message = /maxDepth/.test(error.reason) ? `nested deeper than ${MAX_NESTING} levels (the nesting limit)` : error.reason;

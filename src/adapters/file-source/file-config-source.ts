@@ -200,11 +200,12 @@ export class FileConfigSource implements ConfigSource {
       );
     };
     void publish();
-    if (this.options.follow) watcherFs = this.followChanges(() => {
-      // Editors and ConfigMap updates write in several steps; settle before reading.
-      clearTimeout(timer);
-      timer = setTimeout(() => void publish(), 100);
-    });
+    if (this.options.follow)
+      watcherFs = this.followChanges(() => {
+        // Editors and ConfigMap updates write in several steps; settle before reading.
+        clearTimeout(timer);
+        timer = setTimeout(() => void publish(), 100);
+      });
     return {
       dispose: () => {
         disposed = true;

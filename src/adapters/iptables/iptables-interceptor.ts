@@ -66,7 +66,10 @@ export class IptablesInterceptor implements TrafficInterceptor {
   private readonly backend: IptablesBackend;
   private readonly run: CommandRunner;
 
-  constructor(private readonly deps: IptablesInterceptorDeps, private readonly options: IptablesInterceptorOptions = {}) {
+  constructor(
+    private readonly deps: IptablesInterceptorDeps,
+    private readonly options: IptablesInterceptorOptions = {},
+  ) {
     this.backend = options.backend ?? 'system';
     this.run = deps.run ?? execaRunner(options.netns);
     this.target = `iptables${this.backend === 'system' ? '' : `-${this.backend}`}${options.netns ? ` in netns ${options.netns}` : ''}`;
@@ -82,7 +85,7 @@ export class IptablesInterceptor implements TrafficInterceptor {
   }
 
   async install(plan: CapturePlan): Promise<Result<InstallReport, InterceptFailure>> {
-    const result = await this.replace(plan, (family) => (family === 'ipv4' ? plan.ipv4 : plan.ipv6 ?? []), true);
+    const result = await this.replace(plan, (family) => (family === 'ipv4' ? plan.ipv4 : (plan.ipv6 ?? [])), true);
     return result.ok ? ok({ rules: result.value.added, replaced: result.value.removedRules }) : result;
   }
 
@@ -98,7 +101,7 @@ export class IptablesInterceptor implements TrafficInterceptor {
     for (const family of FAMILIES) {
       const snapshot = await this.save(family);
       if (!snapshot.ok) return snapshot;
-      const rules = family === 'ipv4' ? plan.ipv4 : plan.ipv6 ?? [];
+      const rules = family === 'ipv4' ? plan.ipv4 : (plan.ipv6 ?? []);
       problems.push(...verifyAgainst(snapshot.value.state, plan.chainPrefix, rules).map((p) => `${family}: ${p}`));
     }
     return problems.length === 0 ? ok(undefined) : err({ kind: 'verification', message: problems.join('; ') });

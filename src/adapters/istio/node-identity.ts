@@ -120,7 +120,11 @@ function rawMetadata(env: Environment, proxyConfig: JsonMap | undefined): Result
 }
 
 /** LABELS as pilot-agent settles them: ISTIO_METAJSON_LABELS (also STATIC_LABELS), then the pod labels file over them. */
-function workloadLabels(env: Environment, raw: JsonMap, fileLabels: Record<string, string> | undefined): Result<{ labels: Record<string, string>; staticLabels: Record<string, string> }, string> {
+function workloadLabels(
+  env: Environment,
+  raw: JsonMap,
+  fileLabels: Record<string, string> | undefined,
+): Result<{ labels: Record<string, string>; staticLabels: Record<string, string> }, string> {
   let labels = stringMapOf(raw.LABELS) ?? {};
   let staticLabels = stringMapOf(raw.STATIC_LABELS) ?? {};
   const jsonLabels = env.ISTIO_METAJSON_LABELS;

@@ -54,7 +54,11 @@ export async function readOutputCerts(directory: string): Promise<Result<Secret[
     { kind: 'certificate', name: WORKLOAD_CERTIFICATE_SECRET, certificateChain: chainText.value, privateKey: keyText.value },
     { kind: 'validation', name: ROOT_CA_SECRET, trustedCa: rootText.value },
   ];
-  const pathOf: Record<SecretField, string> = { 'tls_certificate.certificate_chain': paths.chain, 'tls_certificate.private_key': paths.key, 'validation_context.trusted_ca': paths.root };
+  const pathOf: Record<SecretField, string> = {
+    'tls_certificate.certificate_chain': paths.chain,
+    'tls_certificate.private_key': paths.key,
+    'validation_context.trusted_ca': paths.root,
+  };
   const fileOf = (field: SecretField): string => basename(pathOf[field]);
   for (const secret of secrets) {
     const problem = checkSecret(secret, fileOf);

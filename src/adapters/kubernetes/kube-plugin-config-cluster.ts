@@ -3,7 +3,18 @@
 // Events through core/v1. A broken watch (API server restart, network) is retried with backoff;
 // the informer resumes from its last resourceVersion, or relists (reporting what vanished as
 // deletions) when that version is gone.
-import { CoreV1Api, CustomObjectsApi, KubeConfig, makeInformer, PatchStrategy, setHeaderOptions, type Informer, type KubernetesObject, type ObjectCache, type V1Pod } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  makeInformer,
+  PatchStrategy,
+  setHeaderOptions,
+  type Informer,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { ok, err, type Result } from '../../domain/result.js';
 import type { Logger } from '../../ports/logger.js';
 import type { ClusterEvent, ClusterEvents, ConfigRef, ConfigStatus, PluginConfigCluster } from '../../ports/plugin-config-cluster.js';
@@ -99,10 +110,8 @@ export class KubePluginConfigCluster implements PluginConfigCluster {
 
   async start(events: ClusterEvents): Promise<void> {
     const kc = this.options.kubeConfig;
-    const configs = makeInformer<PluginConfigResource>(
-      kc,
-      `/apis/${PLUGIN_CONFIG_GROUP}/${PLUGIN_CONFIG_VERSION}/${PLUGIN_CONFIG_PLURAL}`,
-      () => this.custom.listClusterCustomObject({ group: PLUGIN_CONFIG_GROUP, version: PLUGIN_CONFIG_VERSION, plural: PLUGIN_CONFIG_PLURAL }),
+    const configs = makeInformer<PluginConfigResource>(kc, `/apis/${PLUGIN_CONFIG_GROUP}/${PLUGIN_CONFIG_VERSION}/${PLUGIN_CONFIG_PLURAL}`, () =>
+      this.custom.listClusterCustomObject({ group: PLUGIN_CONFIG_GROUP, version: PLUGIN_CONFIG_VERSION, plural: PLUGIN_CONFIG_PLURAL }),
     );
     const pods = makeInformer<V1Pod>(kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces());
     const configChanged = (o: PluginConfigResource): void => events.configChanged(observeConfig(o));

@@ -42,7 +42,10 @@ export class MemoryPluginDelivery implements PluginDelivery {
   }
 
   subscribers(): readonly string[] {
-    return [...this.connected].filter(([, sources]) => sources.size > 0).map(([pod]) => pod).sort();
+    return [...this.connected]
+      .filter(([, sources]) => sources.size > 0)
+      .map(([pod]) => pod)
+      .sort();
   }
 
   async close(): Promise<void> {

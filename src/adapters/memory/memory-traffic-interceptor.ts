@@ -34,7 +34,11 @@ interface Replaced {
 }
 
 class RestoreError extends Error {
-  constructor(readonly kind: InterceptFailure['kind'], message: string, readonly line: number) {
+  constructor(
+    readonly kind: InterceptFailure['kind'],
+    message: string,
+    readonly line: number,
+  ) {
     super(message);
   }
 }
@@ -143,7 +147,7 @@ export class MemoryTrafficInterceptor implements TrafficInterceptor {
   }
 
   async install(plan: CapturePlan): Promise<Result<InstallReport, InterceptFailure>> {
-    const result = await this.replace(plan, (family) => (family === 'ipv4' ? plan.ipv4 : plan.ipv6 ?? []));
+    const result = await this.replace(plan, (family) => (family === 'ipv4' ? plan.ipv4 : (plan.ipv6 ?? [])));
     return result.ok ? ok({ rules: result.value.added, replaced: result.value.removedRules }) : result;
   }
 
@@ -154,7 +158,7 @@ export class MemoryTrafficInterceptor implements TrafficInterceptor {
 
   async verify(plan: CapturePlan): Promise<Result<void, InterceptFailure>> {
     const problems = (['ipv4', 'ipv6'] as const).flatMap((family) => {
-      const rules = family === 'ipv4' ? plan.ipv4 : plan.ipv6 ?? [];
+      const rules = family === 'ipv4' ? plan.ipv4 : (plan.ipv6 ?? []);
       return verifyAgainst(parseSave(this.save(family)), plan.chainPrefix, rules).map((p) => `${family}: ${p}`);
     });
     return problems.length === 0 ? ok(undefined) : err({ kind: 'verification', message: problems.join('; ') });

@@ -8,13 +8,35 @@ export class PrometheusMetrics implements Metrics {
   readonly registry = new Registry();
   private readonly connected = new Gauge({ name: 'amesh_xds_connected', help: '1 while the xDS stream is up', registers: [this.registry] });
   private readonly responses = new Counter({ name: 'amesh_xds_responses_total', help: 'xDS responses (pushes) received', labelNames: ['type'], registers: [this.registry] });
-  private readonly resources = new Counter({ name: 'amesh_xds_resources_received_total', help: 'resources received in xDS responses', labelNames: ['type'], registers: [this.registry] });
+  private readonly resources = new Counter({
+    name: 'amesh_xds_resources_received_total',
+    help: 'resources received in xDS responses',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
   private readonly acks = new Counter({ name: 'amesh_xds_acks_total', help: 'xDS responses accepted', labelNames: ['type'], registers: [this.registry] });
   private readonly nacks = new Counter({ name: 'amesh_xds_nacks_total', help: 'xDS responses rejected', labelNames: ['type'], registers: [this.registry] });
-  private readonly translations = new Histogram({ name: 'amesh_translation_seconds', help: 'Envoy to APISIX translation time', labelNames: ['outcome'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly applies = new Histogram({ name: 'amesh_apply_seconds', help: 'time to apply a configuration to a sink', labelNames: ['sink', 'outcome'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly translations = new Histogram({
+    name: 'amesh_translation_seconds',
+    help: 'Envoy to APISIX translation time',
+    labelNames: ['outcome'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly applies = new Histogram({
+    name: 'amesh_apply_seconds',
+    help: 'time to apply a configuration to a sink',
+    labelNames: ['sink', 'outcome'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
   private readonly objects = new Gauge({ name: 'amesh_gateway_objects', help: 'APISIX objects in the configuration in force', labelNames: ['kind'], registers: [this.registry] });
-  private readonly fields = new Gauge({ name: 'amesh_fidelity_fields', help: 'Envoy fields not carried over, in the configuration in force', labelNames: ['severity'], registers: [this.registry] });
+  private readonly fields = new Gauge({
+    name: 'amesh_fidelity_fields',
+    help: 'Envoy fields not carried over, in the configuration in force',
+    labelNames: ['severity'],
+    registers: [this.registry],
+  });
   private readonly unservedObjects = new Gauge({
     name: 'amesh_sink_unserved_objects',
     help: "objects of the configuration in force that a sink's target does not serve as it is set up (e.g. stream routes while APISIX's stream mode is off)",

@@ -51,7 +51,9 @@ export class GrpcPluginDelivery implements PluginDelivery {
     const server = new Server(KEEPALIVE);
     server.addService(PluginDeliveryService, { subscribe: (call: Stream) => this.accept(call) });
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(this.options.address, this.credentials(), (e, p) => (e ? reject(new Error(`plugin delivery: cannot listen on ${this.options.address}: ${e.message}`)) : resolve(p))),
+      server.bindAsync(this.options.address, this.credentials(), (e, p) =>
+        e ? reject(new Error(`plugin delivery: cannot listen on ${this.options.address}: ${e.message}`)) : resolve(p),
+      ),
     );
     this.server = server;
     this.bound = `${this.options.address.slice(0, this.options.address.lastIndexOf(':'))}:${port}`;
@@ -88,7 +90,10 @@ export class GrpcPluginDelivery implements PluginDelivery {
   }
 
   subscribers(): readonly string[] {
-    return [...this.streams].filter(([, s]) => s.size > 0).map(([pod]) => pod).sort();
+    return [...this.streams]
+      .filter(([, s]) => s.size > 0)
+      .map(([pod]) => pod)
+      .sort();
   }
 
   async close(): Promise<void> {
@@ -150,7 +155,10 @@ export class GrpcPluginDelivery implements PluginDelivery {
       if ('subscribe' in body) {
         if (pod) return refuse('subscribe sent twice on one stream');
         if (this.paused !== undefined) {
-          this.options.logger.debug({ pod: `${body.subscribe.namespace}/${body.subscribe.pod}`, peer: call.getPeer(), reason: this.paused }, 'plugin subscription refused: delivery paused');
+          this.options.logger.debug(
+            { pod: `${body.subscribe.namespace}/${body.subscribe.pod}`, peer: call.getPeer(), reason: this.paused },
+            'plugin subscription refused: delivery paused',
+          );
           this.options.metrics?.subscription('paused');
           return this.unavailable(call, this.paused);
         }

@@ -19,9 +19,7 @@ export const SUBSCRIBE_PATH = '/amesh.plugins.v1.PluginDelivery/Subscribe';
  */
 export const PAUSED_TRAILER = 'amesh-delivery-paused';
 
-export type SidecarMessage =
-  | { readonly subscribe: { readonly namespace: string; readonly pod: string } }
-  | { readonly report: PluginReport };
+export type SidecarMessage = { readonly subscribe: { readonly namespace: string; readonly pod: string } } | { readonly report: PluginReport };
 
 export interface ControllerMessage {
   readonly set: PodPluginSet;

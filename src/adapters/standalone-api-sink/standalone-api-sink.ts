@@ -153,7 +153,10 @@ export class StandaloneApiSink implements ConfigSink {
 
   private async put(desired: GatewayConfig, state: StandaloneState): Promise<Attempt> {
     const body = state.bodyFor(desired);
-    const conflicts: ApplyFailure[] = body.conflicts.map((key) => ({ key, reason: `APISIX already holds ${key} without the label managed-by=amesh-ts; it is not this agent's to replace` }));
+    const conflicts: ApplyFailure[] = body.conflicts.map((key) => ({
+      key,
+      reason: `APISIX already holds ${key} without the label managed-by=amesh-ts; it is not this agent's to replace`,
+    }));
     if (body.digest === state.digest) return conflicts.length > 0 ? { ok: false, failed: conflicts, stale: false } : { ok: true, status: 0 };
     if (this.rejected?.digest === body.digest) return { ok: false, failed: this.rejected.failed, stale: false };
     const text = JSON.stringify(body.render());

@@ -166,5 +166,4 @@ export class StandaloneState {
     };
     return { render, digest: hex, conflicts, next: new StandaloneState(versions, items, this.foreign, hex) };
   }
-
 }

@@ -2,11 +2,7 @@
 // client holds (name -> version, or null once told the name does not exist). Every response is the
 // difference between that and the store, so pushes, (re)subscriptions and initial_resource_versions all go
 // through one reconcile(). Request handling follows istiod's `shouldRespondDelta` (pilot/pkg/xds/delta.go).
-import type {
-  DeltaDiscoveryRequest,
-  DeltaDiscoveryResponse,
-  Resource,
-} from '../envoy/ads-protocol.js';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource } from '../envoy/ads-protocol.js';
 import { versionOf, type ResourceChange } from './resource-store.js';
 import { Subscription, WILDCARD } from './subscription.js';
 import type { ProtocolViolation, XdsRequestEvent } from './types.js';
@@ -94,7 +90,6 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     const state = this.types.get(change.typeUrl);
     if (state) this.reconcile(change.typeUrl, state);
   }
-
 
   private violation(violation: ProtocolViolation): void {
     this.ctx.log.violations.push(violation);

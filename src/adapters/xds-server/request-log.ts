@@ -43,11 +43,7 @@ export class RequestLog {
     return () => this.listeners.delete(listener);
   }
 
-  waitFor(
-    predicate: (event: XdsRequestEvent) => boolean,
-    timeoutMs: number,
-    options: WaitForOptions = {},
-  ): Promise<XdsRequestEvent> {
+  waitFor(predicate: (event: XdsRequestEvent) => boolean, timeoutMs: number, options: WaitForOptions = {}): Promise<XdsRequestEvent> {
     if (options.since !== undefined) {
       const past = this.requests.slice(options.since).find((e) => safely(predicate, e, this.report));
       if (past) return Promise.resolve(past);
@@ -81,11 +77,7 @@ export class RequestLog {
   }
 }
 
-function safely(
-  predicate: (event: XdsRequestEvent) => boolean,
-  event: XdsRequestEvent,
-  report: (message: string) => void,
-): boolean {
+function safely(predicate: (event: XdsRequestEvent) => boolean, event: XdsRequestEvent, report: (message: string) => void): boolean {
   try {
     return predicate(event);
   } catch (e) {
@@ -96,10 +88,7 @@ function safely(
 
 function describe(e: XdsRequestEvent): string {
   const kind = e.nack ? `NACK(${e.nack.message})` : e.ack ? 'ACK' : e.stale ? 'stale' : 'request';
-  const names =
-    e.mode === 'sotw'
-      ? `names=[${e.resourceNames?.join(',')}]`
-      : `sub=[${e.subscribe?.join(',')}] unsub=[${e.unsubscribe?.join(',')}]`;
+  const names = e.mode === 'sotw' ? `names=[${e.resourceNames?.join(',')}]` : `sub=[${e.subscribe?.join(',')}] unsub=[${e.unsubscribe?.join(',')}]`;
   return `#${e.stream} ${e.mode} ${e.typeUrl} nonce=${JSON.stringify(e.nonce)} ${kind} ${names}`;
 }
 

@@ -31,9 +31,7 @@ export interface ResourceChange {
 function toAny(typeUrl: string, resource: ResourceInput['resource']): Any {
   // Buffer.from over the same memory: the generated Any wants a Buffer, the caller gave any Uint8Array.
   const view = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return resource instanceof Uint8Array
-    ? { typeUrl, value: view(resource) }
-    : { typeUrl: resource.typeUrl, value: view(resource.value) };
+  return resource instanceof Uint8Array ? { typeUrl, value: view(resource) } : { typeUrl: resource.typeUrl, value: view(resource.value) };
 }
 
 function contentVersion(any: Any): string {
@@ -89,12 +87,7 @@ export class ResourceStore {
     return this.replace(typeUrl, previous, entries, undefined);
   }
 
-  private replace(
-    typeUrl: string,
-    previous: TypeState | undefined,
-    entries: readonly StoredResource[],
-    explicitVersion: string | undefined,
-  ): ResourceChange {
+  private replace(typeUrl: string, previous: TypeState | undefined, entries: readonly StoredResource[], explicitVersion: string | undefined): ResourceChange {
     const byName = new Map<string, StoredResource[]>();
     for (const entry of entries) {
       const list = byName.get(entry.name);

@@ -53,8 +53,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
     // Full-state types must see removals and wildcard switches; for the others a smaller set needs nothing
     // sent (xds_protocol "Deleting Resources"), and an empty list is an unsubscribe.
     const fullState = state.subscription.allowsWildcard;
-    const answer =
-      change.added.length > 0 || (fullState && (change.removed.length > 0 || change.wildcardChanged));
+    const answer = change.added.length > 0 || (fullState && (change.removed.length > 0 || change.wildcardChanged));
     if (answer) this.respond(typeUrl, state);
   }
 
@@ -64,7 +63,6 @@ export class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
     // what Envoy's warming waits for, and tests use a re-set to force a push.
     if (state) this.respond(change.typeUrl, state);
   }
-
 
   private respond(typeUrl: string, state: TypeState): void {
     const { store } = this.ctx;

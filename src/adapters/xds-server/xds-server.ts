@@ -14,16 +14,7 @@ import { DeltaStream } from './delta-stream.js';
 import { messageOf, RequestLog, type RequestListener, type WaitForOptions } from './request-log.js';
 import { ResourceStore, type ResourceChange } from './resource-store.js';
 import { SotwStream } from './sotw-stream.js';
-import type {
-  ProtocolViolation,
-  ResourceInput,
-  SetResourcesOptions,
-  StreamInfo,
-  XdsMode,
-  XdsRequestEvent,
-  XdsServerLogEvent,
-  XdsServerOptions,
-} from './types.js';
+import type { ProtocolViolation, ResourceInput, SetResourcesOptions, StreamInfo, XdsMode, XdsRequestEvent, XdsServerLogEvent, XdsServerOptions } from './types.js';
 import type { CloseStatus, StreamContext } from './xds-stream.js';
 
 export type * from './types.js';
@@ -45,8 +36,7 @@ export class XdsServer {
 
   constructor(private readonly options: XdsServerOptions = {}) {
     this.log = new RequestLog((message) => this.emit({ kind: 'error', message }));
-    const controlPlane: ControlPlane | undefined =
-      options.controlPlaneId !== undefined ? { identifier: options.controlPlaneId } : undefined;
+    const controlPlane: ControlPlane | undefined = options.controlPlaneId !== undefined ? { identifier: options.controlPlaneId } : undefined;
     this.ctx = {
       store: this.store,
       log: this.log,
@@ -93,9 +83,7 @@ export class XdsServer {
     server.addService(SecretDiscoveryServiceService, sds as SecretDiscoveryServiceServer);
     let port: number;
     try {
-      port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(address, this.credentials(), (e, bound) => (e ? reject(e) : resolve(bound))),
-      );
+      port = await new Promise<number>((resolve, reject) => server.bindAsync(address, this.credentials(), (e, bound) => (e ? reject(e) : resolve(bound))));
     } catch (e) {
       server.forceShutdown();
       throw new Error(`xds-server: cannot listen on ${address}: ${messageOf(e)}`, { cause: e });
@@ -178,11 +166,7 @@ export class XdsServer {
   }
 
   /** The first request (from now on, or from `options.since` in `requests`) matching `predicate`. */
-  waitFor(
-    predicate: (event: XdsRequestEvent) => boolean,
-    timeoutMs: number,
-    options?: WaitForOptions,
-  ): Promise<XdsRequestEvent> {
+  waitFor(predicate: (event: XdsRequestEvent) => boolean, timeoutMs: number, options?: WaitForOptions): Promise<XdsRequestEvent> {
     return this.log.waitFor(predicate, timeoutMs, options);
   }
 

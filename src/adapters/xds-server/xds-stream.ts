@@ -23,10 +23,7 @@ export interface CloseStatus {
 }
 
 /** Types whose SotW responses must carry the full state and that may be wildcard (xds_protocol, istiod). */
-export const WILDCARD_TYPE_URLS: ReadonlySet<string> = new Set([
-  'type.googleapis.com/envoy.config.listener.v3.Listener',
-  'type.googleapis.com/envoy.config.cluster.v3.Cluster',
-]);
+export const WILDCARD_TYPE_URLS: ReadonlySet<string> = new Set(['type.googleapis.com/envoy.config.listener.v3.Listener', 'type.googleapis.com/envoy.config.cluster.v3.Cluster']);
 
 export abstract class XdsStream<Req = unknown, Res = unknown> {
   private nonceCounter = 0;

@@ -176,8 +176,14 @@ export class AdsClient implements ConfigSource {
   private connect(): void {
     const { logger } = this.options;
     const stream = this.transport.open(this.options.mode, {
-      onSotwResponse: (response) => this.onResponse(stream, response.typeUrl, { nonce: response.nonce, version: response.versionInfo }, () =>
-        response.resources.map((any) => ({ version: response.versionInfo, any })), []),
+      onSotwResponse: (response) =>
+        this.onResponse(
+          stream,
+          response.typeUrl,
+          { nonce: response.nonce, version: response.versionInfo },
+          () => response.resources.map((any) => ({ version: response.versionInfo, any })),
+          [],
+        ),
       onDeltaResponse: (response) =>
         this.onResponse(
           stream,
@@ -339,7 +345,14 @@ export class AdsClient implements ConfigSource {
     const state = this.assembler.assemble(this.cache, references, version, change);
     // The flag goes on a view of the state: spreading it would flatten its lazy fidelity records.
     const update: SourceUpdate = newerPending
-      ? { snapshot: state.snapshot, fidelityGroups: state.fidelityGroups, newerPending, get fidelity() { return state.fidelity; } }
+      ? {
+          snapshot: state.snapshot,
+          fidelityGroups: state.fidelityGroups,
+          newerPending,
+          get fidelity() {
+            return state.fidelity;
+          },
+        }
       : state;
     const verdicts: Pending<UpdateVerdict>[] = [];
     for (const watcher of this.watchers) {
@@ -367,7 +380,14 @@ export class AdsClient implements ConfigSource {
   private collectGarbage(references: References, change: KindChange | undefined): void {
     if (this.collectedWith === references && change) {
       // Same references as at the last collection: only what this commit put can be unreferenced.
-      const keep = change.kind === 'RouteConfiguration' ? references.routeConfigs : change.kind === 'ClusterLoadAssignment' ? references.endpoints : change.kind === 'Secret' ? references.secrets : undefined;
+      const keep =
+        change.kind === 'RouteConfiguration'
+          ? references.routeConfigs
+          : change.kind === 'ClusterLoadAssignment'
+            ? references.endpoints
+            : change.kind === 'Secret'
+              ? references.secrets
+              : undefined;
       if (keep) this.cache.retainOnly(change.kind, keep, change.names);
       return;
     }
@@ -435,4 +455,3 @@ export class AdsClient implements ConfigSource {
     this.timers.delete(key);
   }
 }
-

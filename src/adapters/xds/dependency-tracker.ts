@@ -75,7 +75,11 @@ export interface Missing {
 export function missingOf(cache: ResourceCache, references: References, absent: ReadonlySet<string>): Missing {
   const missing = (kind: 'RouteConfiguration' | 'ClusterLoadAssignment' | 'Secret', names: ReadonlySet<string>): string[] =>
     [...names].filter((name) => !cache.of(kind).has(name) && !absent.has(`${kind}/${name}`));
-  return { routeConfigs: missing('RouteConfiguration', references.routeConfigs), endpoints: missing('ClusterLoadAssignment', references.endpoints), secrets: missing('Secret', references.secrets) };
+  return {
+    routeConfigs: missing('RouteConfiguration', references.routeConfigs),
+    endpoints: missing('ClusterLoadAssignment', references.endpoints),
+    secrets: missing('Secret', references.secrets),
+  };
 }
 
 export const isWarm = (missing: Missing): boolean => missing.routeConfigs.length + missing.endpoints.length + missing.secrets.length === 0;

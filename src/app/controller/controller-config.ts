@@ -106,7 +106,10 @@ export function parseControllerConfig(flags: ControllerFlags): Result<Controller
   return ok({
     kubeconfig: flags.kubeconfig || undefined,
     listen,
-    tls: flags.tlsCertFile && flags.tlsKeyFile ? { certFile: flags.tlsCertFile, keyFile: flags.tlsKeyFile, ...(flags.clientCaFile ? { clientCaFile: flags.clientCaFile } : {}) } : undefined,
+    tls:
+      flags.tlsCertFile && flags.tlsKeyFile
+        ? { certFile: flags.tlsCertFile, keyFile: flags.tlsKeyFile, ...(flags.clientCaFile ? { clientCaFile: flags.clientCaFile } : {}) }
+        : undefined,
     healthAddress: health === 'off' ? undefined : health,
     resyncMs: resync.value,
     logLevel,

@@ -59,7 +59,14 @@ export function buildControllerContainer(config: ControllerConfig, overrides: Co
     const election = config.leaderElection;
     // Without election this replica leads alone, from the start: run one replica only.
     if (!election) return new MemoryLeaderElection('sole', undefined, 'none (--leader-elect=off: this replica leads alone)');
-    return new KubeLeaseElection({ kubeConfig: kube(), namespace: election.namespace, name: election.name, identity: election.identity, timing: election.timing, logger: ctx.get<Logger>(Logger) });
+    return new KubeLeaseElection({
+      kubeConfig: kube(),
+      namespace: election.namespace,
+      name: election.name,
+      identity: election.identity,
+      timing: election.timing,
+      logger: ctx.get<Logger>(Logger),
+    });
   });
   container.bind<GrpcPluginDelivery>(PluginDelivery).toDynamicValue(
     (ctx) =>

@@ -15,7 +15,10 @@ export interface InterceptAppDeps {
 export class InterceptApp {
   readonly plan: CapturePlan;
 
-  constructor(private readonly deps: InterceptAppDeps, private readonly config: InterceptConfig) {
+  constructor(
+    private readonly deps: InterceptAppDeps,
+    private readonly config: InterceptConfig,
+  ) {
     this.plan = planCapture(config.capture.options);
   }
 

@@ -21,7 +21,12 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
 
 function describeFailure(failure: InterceptFailure): string {
   const rule = failure.rule ? `\n  rule: ${failure.rule}` : '';
-  const state = failure.rolledBack === false ? '\n  the rollback failed too: run `amesh intercept uninstall` with the same options' : failure.rolledBack ? '\n  nothing was changed (rolled back)' : '';
+  const state =
+    failure.rolledBack === false
+      ? '\n  the rollback failed too: run `amesh intercept uninstall` with the same options'
+      : failure.rolledBack
+        ? '\n  nothing was changed (rolled back)'
+        : '';
   return `error: ${failure.kind}: ${failure.message}${rule}${state}\n`;
 }
 
@@ -68,9 +73,7 @@ function withCaptureOptions(command: Command): Command {
 }
 
 export function addInterceptCommand(program: Command, io: InterceptIo, setExit: (code: number) => void, overrides: InterceptOverrides = {}): void {
-  const intercept = program
-    .command('intercept')
-    .description("capture the pod's traffic for the proxy with iptables, as istio-iptables does (same flags and variables)");
+  const intercept = program.command('intercept').description("capture the pod's traffic for the proxy with iptables, as istio-iptables does (same flags and variables)");
   const actions: [Action, string][] = [
     ['plan', 'print the rules (iptables-save format, IPv4 then IPv6) without touching anything'],
     ['install', 'apply the rules atomically (replacing an earlier install), verify them, roll back on failure'],

@@ -44,7 +44,10 @@ export function nameservers(resolvConf: string): { v4: string[]; v6: string[] } 
 function defaultProxyUid(environment: InterceptEnvironment): string {
   const user = environment.env.ENVOY_USER || 'istio-proxy';
   const passwd = environment.readFile('/etc/passwd') ?? '';
-  const entry = passwd.split('\n').map((l) => l.split(':')).find((fields) => fields[0] === user);
+  const entry = passwd
+    .split('\n')
+    .map((l) => l.split(':'))
+    .find((fields) => fields[0] === user);
   return entry?.[2] && /^\d+$/.test(entry[2]) ? entry[2] : '1337';
 }
 

@@ -20,7 +20,9 @@ export function buildInterceptContainer(config: InterceptConfig, logLevel: LogLe
   container.bind<Logger>(Logger).toDynamicValue(() => overrides.logger ?? new PinoLogger({ level: logLevel }));
   container
     .bind<TrafficInterceptor>(TrafficInterceptor)
-    .toDynamicValue((ctx) => overrides.interceptor ?? new IptablesInterceptor({ logger: ctx.get<Logger>(Logger) }, { backend: config.backend, ...(config.netns ? { netns: config.netns } : {}) }));
+    .toDynamicValue(
+      (ctx) => overrides.interceptor ?? new IptablesInterceptor({ logger: ctx.get<Logger>(Logger) }, { backend: config.backend, ...(config.netns ? { netns: config.netns } : {}) }),
+    );
   container
     .bind<InterceptApp>(InterceptAppToken)
     .toDynamicValue((ctx) => new InterceptApp({ interceptor: ctx.get<TrafficInterceptor>(TrafficInterceptor), logger: ctx.get<Logger>(Logger) }, config));

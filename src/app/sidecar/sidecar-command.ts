@@ -11,14 +11,17 @@ import type { SidecarApp } from './sidecar-app.js';
 import { parseSidecarConfig, type SidecarFlags } from './sidecar-config.js';
 import { buildSidecarContainer, SidecarAppToken, type SidecarOverrides } from './sidecar-container.js';
 
-
 /** A file source talks to no control plane; the node is only a placeholder. */
 const FILE_SOURCE_NODE: Node = { id: 'file', cluster: 'file', dynamicParameters: {}, userAgentName: 'amesh-ts', extensions: [], clientFeatures: [], listeningAddresses: [] };
 
 /** Environment variables stand in for flags that were not given. */
 export function withEnvironment(flags: SidecarFlags, env: Readonly<Record<string, string | undefined>>): SidecarFlags {
   const pick = flagOrEnv(env);
-  const sinks = flags.sink ?? env.AMESH_SINKS?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const sinks =
+    flags.sink ??
+    env.AMESH_SINKS?.split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
   return {
     ...flags,
     xds: pick(flags.xds, 'AMESH_XDS'),

@@ -169,7 +169,9 @@ function sink(spec: string, flags: SidecarFlags): Result<SinkConfig, string> {
     if (!/^\/[^\s]*[^/\s]$/.test(prefix)) return err(`--etcd-prefix: "${prefix}" must start with / and not end with one`);
     return ok({ kind: 'etcd', endpoints: endpoints.map((e) => (e.startsWith('http') ? e : `http://${e}`)), prefix, streamMode });
   }
-  return err(`--sink: "${spec}" is not a sink (supported: file:<path>[?group=<name|gid>], shdict:<path>[?group=<name|gid>], admin:<url>, standalone:<url>, etcd:<endpoints>[?stream=off], memory)`);
+  return err(
+    `--sink: "${spec}" is not a sink (supported: file:<path>[?group=<name|gid>], shdict:<path>[?group=<name|gid>], admin:<url>, standalone:<url>, etcd:<endpoints>[?stream=off], memory)`,
+  );
 }
 
 function address(flag: string, value: string | undefined): Result<string | undefined, string> {

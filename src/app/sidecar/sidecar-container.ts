@@ -97,7 +97,17 @@ async function adaptersFor(config: SidecarConfig, overrides: SidecarOverrides) {
     wanted(!overrides.plugins && config.plugins !== undefined, () => import('../../adapters/plugin-grpc/grpc-plugin-config-source.js')),
     overrides.sinks ? [] : Promise.all(config.sinks.map(sinkFactoryOf)),
   ]);
-  return { AdsClient: xds?.AdsClient, FileConfigSource: file?.FileConfigSource, FileConfigCache: cache?.FileConfigCache, OutputCertsSource: outputCerts?.OutputCertsSource, SdsSecretSource: sds?.SdsSecretSource, checkSecret: secretCheck?.checkSecret, IstioFileSecrets: fileSecrets?.IstioFileSecrets, GrpcPluginConfigSource: plugins?.GrpcPluginConfigSource, sinks };
+  return {
+    AdsClient: xds?.AdsClient,
+    FileConfigSource: file?.FileConfigSource,
+    FileConfigCache: cache?.FileConfigCache,
+    OutputCertsSource: outputCerts?.OutputCertsSource,
+    SdsSecretSource: sds?.SdsSecretSource,
+    checkSecret: secretCheck?.checkSecret,
+    IstioFileSecrets: fileSecrets?.IstioFileSecrets,
+    GrpcPluginConfigSource: plugins?.GrpcPluginConfigSource,
+    sinks,
+  };
 }
 
 export async function buildSidecarContainer(config: SidecarConfig, node: Node, overrides: SidecarOverrides = {}): Promise<Container> {
@@ -109,7 +119,8 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
   container.bind<ConfigSource>(ConfigSource).toDynamicValue((ctx) => {
     if (overrides.source) return overrides.source;
     const source = config.source;
-    if (source.kind === 'file') return new adapters.FileConfigSource!({
+    if (source.kind === 'file')
+      return new adapters.FileConfigSource!({
         path: source.path,
         follow: !config.once,
         logger: ctx.get<Logger>(Logger),
@@ -132,21 +143,17 @@ export async function buildSidecarContainer(config: SidecarConfig, node: Node, o
       events: adsMetricsEvents(metrics),
     });
   });
+  container.bind<readonly ConfigSink[]>(ConfigSink).toDynamicValue((ctx) => overrides.sinks ?? adapters.sinks.map((make) => make({ logger: ctx.get<Logger>(Logger) })));
   container
-    .bind<readonly ConfigSink[]>(ConfigSink)
-    .toDynamicValue((ctx) => overrides.sinks ?? adapters.sinks.map((make) => make({ logger: ctx.get<Logger>(Logger) })));
-  container.bind<ConfigCache | undefined>(ConfigCache).toDynamicValue((ctx) =>
-    overrides.cache ?? (config.cachePath ? new adapters.FileConfigCache!({ path: config.cachePath }, { logger: ctx.get<Logger>(Logger) }) : undefined),
-  );
-  container
-    .bind<SecretSource | undefined>(SecretSource)
-    .toDynamicValue((ctx) => {
-      if (overrides.secrets) return overrides.secrets;
-      if (config.outputCertsDir) return new adapters.OutputCertsSource!({ directory: config.outputCertsDir });
-      // SDS secrets pass the check the istio adapters apply to OUTPUT_CERTS and file-named secrets.
-      if (config.sdsTarget) return new adapters.SdsSecretSource!({ target: config.sdsTarget, node, logger: ctx.get<Logger>(Logger), check: adapters.checkSecret! });
-      return undefined;
-    });
+    .bind<ConfigCache | undefined>(ConfigCache)
+    .toDynamicValue((ctx) => overrides.cache ?? (config.cachePath ? new adapters.FileConfigCache!({ path: config.cachePath }, { logger: ctx.get<Logger>(Logger) }) : undefined));
+  container.bind<SecretSource | undefined>(SecretSource).toDynamicValue((ctx) => {
+    if (overrides.secrets) return overrides.secrets;
+    if (config.outputCertsDir) return new adapters.OutputCertsSource!({ directory: config.outputCertsDir });
+    // SDS secrets pass the check the istio adapters apply to OUTPUT_CERTS and file-named secrets.
+    if (config.sdsTarget) return new adapters.SdsSecretSource!({ target: config.sdsTarget, node, logger: ctx.get<Logger>(Logger), check: adapters.checkSecret! });
+    return undefined;
+  });
   // istiod names files in the pod for DestinationRule TLS (file-cert:, file-root:); read as pilot-agent would.
   // A file source (a config dump) is translated as dumped: its secrets are in it, or redacted.
   container.bind<SecretFiles | undefined>(SecretFiles).toDynamicValue(() => overrides.secretFiles ?? (adapters.IstioFileSecrets ? new adapters.IstioFileSecrets() : undefined));

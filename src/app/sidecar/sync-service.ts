@@ -136,7 +136,8 @@ export class SyncService {
   /** The secret names the last listeners and clusters referenced (recomputed only when those maps change). */
   private secretNames: { readonly listeners: MeshSnapshot['listeners']; readonly clusters: MeshSnapshot['clusters']; readonly names: ReadonlySet<string> } | undefined;
   /** The last merged secrets map and what it was made of: the same inputs give the same map (see withLocalSecrets). */
-  private mergedSecrets: { readonly base: MeshSnapshot['secrets']; readonly local: readonly Secret[]; readonly files: readonly Secret[]; readonly map: MeshSnapshot['secrets'] } | undefined;
+  private mergedSecrets:
+    { readonly base: MeshSnapshot['secrets']; readonly local: readonly Secret[]; readonly files: readonly Secret[]; readonly map: MeshSnapshot['secrets'] } | undefined;
   /** Per file-named secret, the problem last logged (each is logged once, not on every update). */
   private readonly fileProblems = new Map<string, string>();
   private lastUpdate: SourceUpdate | undefined;
@@ -294,7 +295,10 @@ export class SyncService {
       const problem = `${read.error.location}: ${read.error.message}`;
       if (this.fileProblems.get(name) === problem) continue;
       this.fileProblems.set(name, problem);
-      this.deps.logger.warn({ secret: name, location: read.error.location, error: read.error.message }, 'a secret the configuration names by its files cannot be read; it is left out');
+      this.deps.logger.warn(
+        { secret: name, location: read.error.location, error: read.error.message },
+        'a secret the configuration names by its files cannot be read; it is left out',
+      );
     }
     return found;
   }
@@ -485,7 +489,10 @@ export class SyncService {
         failed = true;
         state.unsettled = true;
         this.deps.metrics.apply(state.sink.target, seconds, 'error');
-        const reason = result.failed.slice(0, 5).map((f) => `${f.key}: ${f.reason}`).join('; ');
+        const reason = result.failed
+          .slice(0, 5)
+          .map((f) => `${f.key}: ${f.reason}`)
+          .join('; ');
         this.status = { ...this.status, lastError: `${state.sink.target}: ${reason}` };
         this.deps.logger.error({ sink: state.sink.target, version: desired.version, error: reason }, 'apply failed; will retry');
         this.deps.onApplyFailed?.(state.sink.target, reason);

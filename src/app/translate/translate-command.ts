@@ -59,7 +59,13 @@ export async function runTranslate(input: string | undefined, flags: TranslateFl
   // With the document on stdout, everything else goes to stderr.
   const side = config.value.output ? io.out : io.err;
   if (config.value.explain === 'json') side(`${displayJson(report.records, 2)}\n`);
-  else if (config.value.explain === 'text') side(report.summary().map((line) => `${formatSummaryLine(line)}\n`).join(''));
+  else if (config.value.explain === 'text')
+    side(
+      report
+        .summary()
+        .map((line) => `${formatSummaryLine(line)}\n`)
+        .join(''),
+    );
   side(summary(outcome.value, config.value.output ?? 'stdout'));
   return EXIT.ok;
 }

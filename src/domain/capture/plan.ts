@@ -82,8 +82,22 @@ function inbound(b: Builder, o: CaptureOptions, c: ChainNames): void {
   if (tproxy) {
     b.append('mangle', c.divert, '-j', 'MARK', '--set-mark', mark);
     b.append('mangle', c.divert, '-j', 'ACCEPT');
-    b.appendVersioned({ v4: o.hostIpv4LoopbackCidr, v6: IPV6_LOOPBACK }, 'mangle', c.tproxy,
-      '!', '-d', VERSIONED, '-p', 'tcp', '-j', 'TPROXY', '--tproxy-mark', `${mark}/0xffffffff`, '--on-port', String(o.inboundCapturePort));
+    b.appendVersioned(
+      { v4: o.hostIpv4LoopbackCidr, v6: IPV6_LOOPBACK },
+      'mangle',
+      c.tproxy,
+      '!',
+      '-d',
+      VERSIONED,
+      '-p',
+      'tcp',
+      '-j',
+      'TPROXY',
+      '--tproxy-mark',
+      `${mark}/0xffffffff`,
+      '--on-port',
+      String(o.inboundCapturePort),
+    );
   }
   const table: Table = tproxy ? 'mangle' : 'nat';
   b.append(table, 'PREROUTING', '-p', 'tcp', '-j', c.inbound);
@@ -106,7 +120,10 @@ function inbound(b: Builder, o: CaptureOptions, c: ChainNames): void {
 function proxyOwnerRules(b: Builder, o: CaptureOptions, c: ChainNames, dns: boolean, keepLoopback: boolean): void {
   const tunnel = String(o.inboundTunnelPort);
   const loopback = { v4: o.hostIpv4LoopbackCidr, v6: IPV6_LOOPBACK };
-  const owners: [string, readonly string[]][] = [['--uid-owner', o.proxyUids], ['--gid-owner', o.proxyGids]];
+  const owners: [string, readonly string[]][] = [
+    ['--uid-owner', o.proxyUids],
+    ['--gid-owner', o.proxyGids],
+  ];
   for (const [match, ids] of owners) {
     for (const id of ids) {
       // App → its own service VIP goes proxy (outbound) → proxy (inbound) → app, over lo.
@@ -150,7 +167,10 @@ function dnsCapture(b: Builder, o: CaptureOptions, c: ChainNames): void {
     }
   }
   // Separate conntrack zones for proxy ↔ upstream DNS (1) and app ↔ agent DNS (2), against UDP conntrack races.
-  const owners: [string, readonly string[]][] = [['--uid-owner', o.proxyUids], ['--gid-owner', o.proxyGids]];
+  const owners: [string, readonly string[]][] = [
+    ['--uid-owner', o.proxyUids],
+    ['--gid-owner', o.proxyGids],
+  ];
   for (const [match, ids] of owners) {
     for (const id of ids) {
       b.append('raw', c.outputDns, '-p', 'udp', '--dport', '53', '-m', 'owner', match, id, '-j', 'CT', '--zone', '1');
@@ -194,7 +214,10 @@ function tproxyMarks(b: Builder, o: CaptureOptions, c: ChainNames): void {
   b.append('mangle', 'PREROUTING', '-p', 'tcp', '-m', 'mark', '--mark', mark, '-j', 'CONNMARK', '--save-mark');
   // Proxy → app packets already marked are left alone.
   b.append('mangle', 'OUTPUT', '-p', 'tcp', '-o', 'lo', '-m', 'mark', '--mark', mark, '-j', 'RETURN');
-  for (const [match, ids] of [['--uid-owner', o.proxyUids], ['--gid-owner', o.proxyGids]] as const) {
+  for (const [match, ids] of [
+    ['--uid-owner', o.proxyUids],
+    ['--gid-owner', o.proxyGids],
+  ] as const) {
     for (const id of ids) {
       b.appendVersioned(loopback, 'mangle', 'OUTPUT', '!', '-d', VERSIONED, '-p', 'tcp', '-o', 'lo', '-m', 'owner', match, id, '-j', 'MARK', '--set-mark', OUTBOUND_MARK);
     }
@@ -264,8 +287,20 @@ export function planCapture(o: CaptureOptions): CapturePlan {
   for (const p of exclude4.prefixes) b.appendV4('nat', c.output, '-d', p.text, '-j', 'RETURN');
   for (const p of exclude6.prefixes) b.appendV6('nat', c.output, '-d', p.text, '-j', 'RETURN');
   for (const port of o.outboundPortsInclude) b.append('nat', c.output, '-p', 'tcp', '--dport', String(port), '-j', c.redirect);
-  outboundInclude(o, c, include4, (...a) => b.appendV4('nat', c.output, ...a), (...a) => b.insertV4('nat', 'PREROUTING', 1, ...a));
-  outboundInclude(o, c, include6, (...a) => b.appendV6('nat', c.output, ...a), (...a) => b.insertV6('nat', 'PREROUTING', 1, ...a));
+  outboundInclude(
+    o,
+    c,
+    include4,
+    (...a) => b.appendV4('nat', c.output, ...a),
+    (...a) => b.insertV4('nat', 'PREROUTING', 1, ...a),
+  );
+  outboundInclude(
+    o,
+    c,
+    include6,
+    (...a) => b.appendV6('nat', c.output, ...a),
+    (...a) => b.insertV6('nat', 'PREROUTING', 1, ...a),
+  );
   if (o.inboundMode === 'TPROXY') tproxyMarks(b, o, c);
 
   return { chainPrefix: o.chainPrefix, ipv4: b.v4, ...(o.ipv6 ? { ipv6: b.v6 } : {}), routing: routing(o) };

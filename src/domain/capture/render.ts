@@ -53,4 +53,3 @@ export function renderSaveFormat(rules: RuleSet): string {
     .map((b) => [`*${b.table}`, ...b.chains.map((c) => `:${c} - [0:0]`), ...b.rules.map(ruleLine), 'COMMIT'].join('\n') + '\n')
     .join('');
 }
-

@@ -119,7 +119,14 @@ export function pilotAgentContainer(o: SidecarTemplateOptions): ContainerShape {
       { name: 'ISTIO_META_INTERCEPTION_MODE', value: 'REDIRECT' },
       { name: 'ISTIO_META_CLUSTER_ID', value: 'Kubernetes' },
     ],
-    securityContext: { runAsUser: o.proxyUid, runAsGroup: o.proxyUid, runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+    securityContext: {
+      runAsUser: o.proxyUid,
+      runAsGroup: o.proxyUid,
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    },
     volumeMounts: [
       { name: 'istio-envoy', mountPath: '/etc/istio/proxy' },
       { name: 'istio-data', mountPath: OUTPUT_CERTS_DIR },
@@ -169,7 +176,12 @@ export function sidecarVolumes(): JsonObject[] {
     { name: 'istio-data', emptyDir: {} },
     {
       name: 'istio-podinfo',
-      downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }, { path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } }] },
+      downwardAPI: {
+        items: [
+          { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
+          { path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } },
+        ],
+      },
     },
     { name: 'istio-token', projected: { sources: [{ serviceAccountToken: { audience: 'istio-ca', expirationSeconds: 43200, path: 'istio-token' } }] } },
     { name: 'istiod-ca-cert', configMap: { name: 'istio-ca-root-cert' } },

@@ -25,5 +25,4 @@ export interface EndpointSet {
 }
 
 /** Envoy routes only to these; unhealthy, draining and timed-out hosts are excluded. */
-export const isServable = (endpoint: Endpoint): boolean =>
-  endpoint.health === 'unknown' || endpoint.health === 'healthy' || endpoint.health === 'degraded';
+export const isServable = (endpoint: Endpoint): boolean => endpoint.health === 'unknown' || endpoint.health === 'healthy' || endpoint.health === 'degraded';

@@ -53,7 +53,10 @@ export function validatePluginConfig(spec: PluginConfigSpec): Result<PluginConfi
     if (!PLUGIN_NAME.test(plugin.name) || plugin.name.length > MAX_PLUGIN_NAME)
       problems.push({ field: `${field}.name`, message: `"${plugin.name}" is not an APISIX plugin name (lower-case letters, digits, '-', '_'; at most ${MAX_PLUGIN_NAME})` });
     if (RESERVED_PLUGIN_NAMES.has(plugin.name))
-      problems.push({ field: `${field}.name`, message: `"${plugin.name}" is generated from the plugins with phase pre-req/post-req; list the runner's plugins with that phase instead` });
+      problems.push({
+        field: `${field}.name`,
+        message: `"${plugin.name}" is generated from the plugins with phase pre-req/post-req; list the runner's plugins with that phase instead`,
+      });
     if (!PLUGIN_PHASES.includes(plugin.phase)) problems.push({ field: `${field}.phase`, message: `"${plugin.phase}" is not one of ${PLUGIN_PHASES.join(', ')}` });
     const key = `${plugin.phase}/${plugin.name}`;
     const earlier = seen.get(key);

@@ -6,7 +6,7 @@ import { messageOf, refusalOf } from '../../../src/adapters/apisix/admin-reply.j
 
 const s = suite('Admin API replies');
 
-s("error_msg with CR/LF becomes one line; a long one is cut; a quoted key is redacted", () => {
+s('error_msg with CR/LF becomes one line; a long one is cut; a quoted key is redacted', () => {
   const forged = JSON.stringify({ error_msg: 'invalid configuration: property "uri" validation failed\r\nerror: forged\u001b[2J' });
   assert.is(messageOf(forged), 'invalid configuration: property "uri" validation failed\\r\\nerror: forged\\x1b[2J');
   const long = messageOf(JSON.stringify({ error_msg: 'x'.repeat(50_000) }));

@@ -9,8 +9,29 @@ import type { ApisixRoute } from '../../../src/adapters/apisix/apisix-types.js';
 import type { RouteMatch } from '../../../src/domain/mesh/route.js';
 import { ApisixRouter } from '../../support/apisix-matcher.js';
 import { checkFirstMatch, describeDisagreement, type FirstMatchOptions, type FirstMatchReport } from '../../support/first-match.js';
-import { envoyMatch, envoyQueryParams, headerMatches, isGrpcContentType, selectVirtualHost, simpleAtoi64, type BoundTable, type EnvoyChoice, type TestRequest } from '../../support/envoy-matcher.js';
-import { caseArb, checkRegexPools, printable, requestsFor, routeOf, singleTableCaseArb, snapshotOf, tableOf, virtualHostOf, type GeneratedCase } from '../../support/route-generators.js';
+import {
+  envoyMatch,
+  envoyQueryParams,
+  headerMatches,
+  isGrpcContentType,
+  selectVirtualHost,
+  simpleAtoi64,
+  type BoundTable,
+  type EnvoyChoice,
+  type TestRequest,
+} from '../../support/envoy-matcher.js';
+import {
+  caseArb,
+  checkRegexPools,
+  printable,
+  requestsFor,
+  routeOf,
+  singleTableCaseArb,
+  snapshotOf,
+  tableOf,
+  virtualHostOf,
+  type GeneratedCase,
+} from '../../support/route-generators.js';
 
 const SEED = Number(process.env.FIRST_MATCH_SEED ?? 20250611);
 const PORTS: FirstMatchOptions = { portVariable: 'server_port' };
@@ -35,7 +56,9 @@ function runProperty(name: string, arb: fc.Arbitrary<GeneratedCase>, options: Fi
   };
   fc.assert(fc.property(arb, check), { numRuns, seed: SEED, includeErrorInReport: true });
   // Port stripping is a documented approximation: counted, not failed.
-  console.log(`${name}: ${tally.cases} cases, ${tally.requests} requests; host-port approximations: ${tally.hostPort} (Host with the listener's own port: ${tally.hostPortOwnPort})`);
+  console.log(
+    `${name}: ${tally.cases} cases, ${tally.requests} requests; host-port approximations: ${tally.hostPort} (Host with the listener's own port: ${tally.hostPortOwnPort})`,
+  );
 }
 
 test('the example pools of the generators are right', () => {
@@ -52,16 +75,25 @@ test('property: one route table, no port variable', () => {
 
 // === the two models on their own: the semantics they were written from ===
 
-test('Envoy model: header, query, gRPC, range and virtual host rules from Envoy\'s source', () => {
+test("Envoy model: header, query, gRPC, range and virtual host rules from Envoy's source", () => {
   const bare: TestRequest = { port: 80, host: 'a.com', path: '/', method: 'GET', headers: {} };
   assert.is(headerMatches({ name: 'x', match: { kind: 'string', matcher: { kind: 'exact', value: 'v', ignoreCase: false } }, invert: true }, bare), false);
   assert.is(headerMatches({ name: 'x', match: { kind: 'present', present: false }, invert: false }, bare), true);
   assert.is(headerMatches({ name: 'x', match: { kind: 'present', present: true }, invert: true }, bare), true);
-  assert.equal([...envoyQueryParams('/p?a=%20&b&a=2')], [['a', '%20'], ['b', '']]);
+  assert.equal(
+    [...envoyQueryParams('/p?a=%20&b&a=2')],
+    [
+      ['a', '%20'],
+      ['b', ''],
+    ],
+  );
   assert.equal([isGrpcContentType('application/grpc'), isGrpcContentType('application/grpc+proto'), isGrpcContentType('application/grpc-web')], [true, true, false]);
   assert.equal([simpleAtoi64('+5'), simpleAtoi64('-0'), simpleAtoi64('9'.repeat(20)), simpleAtoi64('5a')], [5n, 0n, undefined, undefined]);
   const table = tableOf('t', [virtualHostOf('s', ['*.a.com'], []), virtualHostOf('p', ['a*'], []), virtualHostOf('any', ['*'], [])]);
-  assert.equal(['x.a.com', '.a.com', 'ab', 'a', 'x.a.com:80'].map((h) => selectVirtualHost(table, h)), [0, 2, 1, 2, 2]);
+  assert.equal(
+    ['x.a.com', '.a.com', 'ab', 'a', 'x.a.com:80'].map((h) => selectVirtualHost(table, h)),
+    [0, 2, 1, 2, 2],
+  );
 });
 
 test('APISIX model: radixtree precedence and lua-resty-expr rules from their source', () => {
@@ -86,7 +118,11 @@ test('APISIX model: radixtree precedence and lua-resty-expr rules from their sou
 
 function istioVirtualHost(service: string, ip: string, port: number, routes: ReturnType<typeof routeOf>[]) {
   const names = [`${service}.default.svc.cluster.local`, service, `${service}.default`, `${service}.default.svc`, ip];
-  return virtualHostOf(`${service}.default.svc.cluster.local:${port}`, names.flatMap((n) => [n, `${n}:${port}`]), routes);
+  return virtualHostOf(
+    `${service}.default.svc.cluster.local:${port}`,
+    names.flatMap((n) => [n, `${n}:${port}`]),
+    routes,
+  );
 }
 
 const istioBindings: BoundTable[] = [
@@ -104,7 +140,13 @@ const istioBindings: BoundTable[] = [
   },
   {
     ports: [8080],
-    table: tableOf('8080', [istioVirtualHost('productpage', '10.96.0.13', 8080, [routeOf({ path: { kind: 'exact', value: '/productpage' } }, 'c1'), routeOf({ path: { kind: 'prefix', value: '/static/' } }, 'c1')]), virtualHostOf('allow_any', ['*'], [routeOf({}, 'c2')])]),
+    table: tableOf('8080', [
+      istioVirtualHost('productpage', '10.96.0.13', 8080, [
+        routeOf({ path: { kind: 'exact', value: '/productpage' } }, 'c1'),
+        routeOf({ path: { kind: 'prefix', value: '/static/' } }, 'c1'),
+      ]),
+      virtualHostOf('allow_any', ['*'], [routeOf({}, 'c2')]),
+    ]),
   },
 ];
 
@@ -122,7 +164,11 @@ const routeAt = (virtualHost: number, route: number): EnvoyChoice => ({ table: '
 /** Envoy's choice is what the case says, and APISIX agrees on every request. */
 function expectFirstMatch(bindings: BoundTable[], cases: [TestRequest, EnvoyChoice][], options = PORTS): FirstMatchReport {
   for (const [req, want] of cases) assert.equal(envoyMatch(bindings, req), want, `Envoy's choice for ${JSON.stringify(req)}`);
-  const report = checkFirstMatch(snapshotOf(bindings), cases.map(([req]) => req), options);
+  const report = checkFirstMatch(
+    snapshotOf(bindings),
+    cases.map(([req]) => req),
+    options,
+  );
   assert.equal(report.disagreements.map(describeDisagreement), []);
   return report;
 }
@@ -160,7 +206,9 @@ test('regex paths use RE2 full-match semantics; $ is the end of the text', () =>
 });
 
 test('case-insensitive prefix and exact paths', () => {
-  const bindings = oneTable(virtualHostOf('vh', ['*'], [routeOf({ ...path('exact', '/Api'), caseSensitive: false }), routeOf({ ...path('prefix', '/API/'), caseSensitive: false })]));
+  const bindings = oneTable(
+    virtualHostOf('vh', ['*'], [routeOf({ ...path('exact', '/Api'), caseSensitive: false }), routeOf({ ...path('prefix', '/API/'), caseSensitive: false })]),
+  );
   expectFirstMatch(bindings, [
     [request('/aPI'), routeAt(0, 0)],
     [request('/api/x'), routeAt(0, 1)],

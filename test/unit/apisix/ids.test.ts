@@ -7,7 +7,10 @@ test('ids are valid for APISIX, readable, stable, and distinct for distinct name
   const ids = names.map((n) => stableId('u', n));
   for (const id of ids) assert.ok(isValidApisixId(id), id);
   assert.is(new Set(ids).size, names.length);
-  assert.equal(names.map((n) => stableId('u', n)), ids);
+  assert.equal(
+    names.map((n) => stableId('u', n)),
+    ids,
+  );
   assert.match(ids[0]!, /^u-outbound_9080_reviews\.default\.svc\.cluster[a-z.]*-[0-9a-f]{16}$/);
 });
 

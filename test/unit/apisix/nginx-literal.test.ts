@@ -74,7 +74,7 @@ s('headers of both plugins and the direct response body are written literally', 
   assert.is(resolveVar(body), 'token=$http_authorization $1');
 });
 
-s("a redirect location holding $ or \\ is not written to `uri` (no escape there) but as a regex_uri template", () => {
+s('a redirect location holding $ or \\ is not written to `uri` (no escape there) but as a regex_uri template', () => {
   const ctx = { ref: { type: 'RouteConfiguration' as const, name: 'r' }, field: 'virtual_hosts[0].routes[0]', fidelity: new FidelityReport() };
   const base = { kind: 'redirect' as const, scheme: undefined, port: undefined, responseCode: 302 as const, stripQuery: true };
   const literal = redirect({ ...base, host: undefined, path: { kind: 'path', value: '/pay/$http_authorization' } }, '/', ctx);

@@ -99,7 +99,15 @@ test("the RE2 program size is bounded as Envoy bounds it (Istio's re2.max_progra
     assert.ok(result.error.length < 400, 'the regex is quoted in part');
   }
   // Sizes RE2 2022-06-01 reports (ProgramSize()) for a few regexes, against the estimate.
-  for (const [regex, re2] of [['a', 5], ['abcdefghij', 14], ['.*', 12], ['/api/v[0-9]+/items', 18], ['x{1000}', 1004], ['.{100}', 804], ['\\pL', 1197]] as const) {
+  for (const [regex, re2] of [
+    ['a', 5],
+    ['abcdefghij', 14],
+    ['.*', 12],
+    ['/api/v[0-9]+/items', 18],
+    ['x{1000}', 1004],
+    ['.{100}', 804],
+    ['\\pL', 1197],
+  ] as const) {
     const estimate = programSize(parseRe2(regex).root);
     assert.ok(estimate >= re2 * 0.6 && estimate <= re2 * 1.5, `${regex}: estimated ${estimate}, RE2 says ${re2}`);
   }

@@ -30,8 +30,14 @@ if (!PCRE2TEST_AVAILABLE) {
 } else {
   test('as printed before, each regex reaches PCRE2 match limit on a subject of at most 3,000 characters', () => {
     for (const [regex, pump, tail] of HAZARDS) {
-      const results = pcre2(naive(regex), [26, 300, 3000].map((n) => subject(pump, Math.ceil(n / pump.length), tail)));
-      assert.ok(results.some((r) => r.error?.includes('match limit exceeded')), `${regex}: ${JSON.stringify(results.map((r) => r.error ?? r.steps))}`);
+      const results = pcre2(
+        naive(regex),
+        [26, 300, 3000].map((n) => subject(pump, Math.ceil(n / pump.length), tail)),
+      );
+      assert.ok(
+        results.some((r) => r.error?.includes('match limit exceeded')),
+        `${regex}: ${JSON.stringify(results.map((r) => r.error ?? r.steps))}`,
+      );
     }
   });
 

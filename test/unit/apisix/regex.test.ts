@@ -22,7 +22,7 @@ test('invalid RE2 is an error naming the regex and the cause', () => {
   }
 });
 
-test("$ is end of text in RE2 but may match before a final newline in PCRE", () => {
+test('$ is end of text in RE2 but may match before a final newline in PCRE', () => {
   assert.is(pcre('/a$'), '^(?:/a\\z)\\z');
   assert.is(pcre('(?m)^a$'), '^(?:(?m)^a$)\\z', 'multi-line mode keeps $');
   assert.is(pcre('[$]'), '^(?:[$])\\z', 'a literal inside a class is untouched');

@@ -15,23 +15,56 @@ import { tableOf, virtualHostOf } from '../../support/route-generators.js';
 const s = suite('reported differences');
 
 const cluster = (name: string, lb: Cluster['lb'] = 'round-robin'): Cluster => ({
-  name, discovery: 'eds', edsName: name, lb, connectTimeoutMs: undefined, protocol: 'http1', tls: undefined,
-  inlineEndpoints: undefined, healthCheck: undefined, outlierDetection: undefined, localityWeighted: false,
+  name,
+  discovery: 'eds',
+  edsName: name,
+  lb,
+  connectTimeoutMs: undefined,
+  protocol: 'http1',
+  tls: undefined,
+  inlineEndpoints: undefined,
+  healthCheck: undefined,
+  outlierDetection: undefined,
+  localityWeighted: false,
 });
 const endpoints = (name: string, ...hosts: string[]): EndpointSet => ({
-  name, localities: [{ locality: '', priority: 0, weight: undefined, endpoints: hosts.map((host) => ({ host, port: 9080, weight: undefined, health: 'healthy' as const, tlsMode: undefined })) }],
+  name,
+  localities: [
+    { locality: '', priority: 0, weight: undefined, endpoints: hosts.map((host) => ({ host, port: 9080, weight: undefined, health: 'healthy' as const, tlsMode: undefined })) },
+  ],
 });
 const forward = (overrides: Partial<ForwardAction>): ForwardAction => ({
-  kind: 'forward', backends: [{ cluster: 'outbound|9080||reviews.default.svc.cluster.local', weight: 1 }], timeoutMs: undefined, retry: undefined,
-  prefixRewrite: undefined, regexRewrite: undefined, hostRewrite: undefined, hashPolicies: [], mirrors: [], ...overrides,
+  kind: 'forward',
+  backends: [{ cluster: 'outbound|9080||reviews.default.svc.cluster.local', weight: 1 }],
+  timeoutMs: undefined,
+  retry: undefined,
+  prefixRewrite: undefined,
+  regexRewrite: undefined,
+  hostRewrite: undefined,
+  hashPolicies: [],
+  mirrors: [],
+  ...overrides,
 });
 const route = (action: RouteAction, cors?: CorsPolicy): Route => ({
-  name: 'r', match: { path: { kind: 'prefix', value: '/' }, caseSensitive: true, headers: [], queryParams: [], grpcOnly: false },
-  action, requestHeaders: NO_HEADER_MUTATIONS, responseHeaders: NO_HEADER_MUTATIONS, filters: { fault: undefined, cors },
+  name: 'r',
+  match: { path: { kind: 'prefix', value: '/' }, caseSensitive: true, headers: [], queryParams: [], grpcOnly: false },
+  action,
+  requestHeaders: NO_HEADER_MUTATIONS,
+  responseHeaders: NO_HEADER_MUTATIONS,
+  filters: { fault: undefined, cors },
 });
 const listener: Listener = {
-  name: '0.0.0.0_9080', address: { host: '0.0.0.0', port: 9080 }, role: 'regular',
-  chains: [{ name: undefined, match: { destinationPort: undefined, serverNames: [], transportProtocol: undefined, applicationProtocols: [], prefixRanges: [] }, tls: undefined, protocol: { kind: 'http', routes: { kind: 'rds', name: '9080' }, websocket: false } }],
+  name: '0.0.0.0_9080',
+  address: { host: '0.0.0.0', port: 9080 },
+  role: 'regular',
+  chains: [
+    {
+      name: undefined,
+      match: { destinationPort: undefined, serverNames: [], transportProtocol: undefined, applicationProtocols: [], prefixRanges: [] },
+      tls: undefined,
+      protocol: { kind: 'http', routes: { kind: 'rds', name: '9080' }, websocket: false },
+    },
+  ],
 };
 const REVIEWS = 'outbound|9080||reviews.default.svc.cluster.local';
 const REVIEWS_V2 = 'outbound|9080|v2|reviews.default.svc.cluster.local';
@@ -41,9 +74,17 @@ function translate(r: Route, clusters: Cluster[] = [cluster(REVIEWS), cluster(RE
   const result = translateSnapshot(snapshot);
   assert.ok(result.ok, JSON.stringify(!result.ok && result.error));
   const { config, report } = result.value;
-  const served = config.ofKind('routes').map((o) => o.value as unknown as ApisixRoute).find((x) => x.upstream_id !== undefined || x.plugins);
+  const served = config
+    .ofKind('routes')
+    .map((o) => o.value as unknown as ApisixRoute)
+    .find((x) => x.upstream_id !== undefined || x.plugins);
   assert.ok(served);
-  return { route: served, plugins: (served.plugins ?? {}) as { [name: string]: JsonObject }, upstreams: config.ofKind('upstreams').map((o) => o.value as unknown as ApisixUpstream), records: report.records };
+  return {
+    route: served,
+    plugins: (served.plugins ?? {}) as { [name: string]: JsonObject },
+    upstreams: config.ofKind('upstreams').map((o) => o.value as unknown as ApisixUpstream),
+    records: report.records,
+  };
 }
 
 s('a mirror to a subset cluster goes to an endpoint of that subset, not to the whole service, and is reported', () => {
@@ -59,7 +100,14 @@ s('a mirror to a whole Istio service goes to its name, unreported', () => {
 });
 
 s('CORS without allow_headers/allow_methods allows only what browsers allow without them (not APISIX\'s "*")', () => {
-  const policy: CorsPolicy = { allowOrigins: [{ kind: 'exact', value: 'https://a.example', ignoreCase: false }], allowMethods: undefined, allowHeaders: undefined, exposeHeaders: undefined, maxAge: undefined, allowCredentials: true };
+  const policy: CorsPolicy = {
+    allowOrigins: [{ kind: 'exact', value: 'https://a.example', ignoreCase: false }],
+    allowMethods: undefined,
+    allowHeaders: undefined,
+    exposeHeaders: undefined,
+    maxAge: undefined,
+    allowCredentials: true,
+  };
   const { plugins } = translate(route(forward({}), policy));
   assert.is(plugins.cors?.allow_headers, 'Accept');
   assert.is(plugins.cors?.allow_methods, 'GET,HEAD,POST');
@@ -72,15 +120,23 @@ s('a consistent hash on a header is reported: APISIX hashes a request without it
   assert.ok(records.some((r) => r.field.endsWith('hash_policy[0]') && r.reason.includes('client address')));
 });
 
-s('a weighted backend keeps its own cluster\'s LB policy: least_conn stays least_conn beside a ring-hash one', () => {
-  const action = forward({ backends: [{ cluster: REVIEWS, weight: 50 }, { cluster: REVIEWS_V2, weight: 50 }], hashPolicies: [{ kind: 'cookie', name: 'session' }] });
+s("a weighted backend keeps its own cluster's LB policy: least_conn stays least_conn beside a ring-hash one", () => {
+  const action = forward({
+    backends: [
+      { cluster: REVIEWS, weight: 50 },
+      { cluster: REVIEWS_V2, weight: 50 },
+    ],
+    hashPolicies: [{ kind: 'cookie', name: 'session' }],
+  });
   const { upstreams } = translate(route(action), [cluster(REVIEWS, 'ring-hash'), cluster(REVIEWS_V2, 'least-request')]);
   assert.equal(upstreams.find((u) => u.name === REVIEWS_V2)?.type, 'least_conn');
   assert.equal(upstreams.find((u) => u.name === REVIEWS)?.type, 'chash');
 });
 
 s('a redirect with only a path sends an absolute Location, as Envoy does', () => {
-  const { plugins } = translate(route({ kind: 'redirect', scheme: undefined, host: undefined, port: undefined, path: { kind: 'path', value: '/new' }, responseCode: 302, stripQuery: false }));
+  const { plugins } = translate(
+    route({ kind: 'redirect', scheme: undefined, host: undefined, port: undefined, path: { kind: 'path', value: '/new' }, responseCode: 302, stripQuery: false }),
+  );
   assert.is(plugins.redirect?.uri, '$scheme://$http_host/new');
 });
 

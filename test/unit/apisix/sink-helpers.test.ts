@@ -28,7 +28,9 @@ test('references: upstream, service and plugin_config ids, client certificates, 
       upstream_id: 'u1',
       service_id: 's1',
       plugin_config_id: 'p1',
-      plugins: { 'traffic-split': { rules: [{ weighted_upstreams: [{ upstream_id: 'u2', weight: 1 }, { upstream: { nodes: {}, tls: { client_cert_id: 'c2' } } }, { weight: 1 }] }] } },
+      plugins: {
+        'traffic-split': { rules: [{ weighted_upstreams: [{ upstream_id: 'u2', weight: 1 }, { upstream: { nodes: {}, tls: { client_cert_id: 'c2' } } }, { weight: 1 }] }] },
+      },
     }).sort(),
     ['plugin_configs/p1', 'services/s1', 'ssls/c2', 'upstreams/u1', 'upstreams/u2'],
   );

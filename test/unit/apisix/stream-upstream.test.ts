@@ -20,7 +20,10 @@ const cluster = (name: string, tls: boolean): Cluster => ({
   connectTimeoutMs: 1000,
   protocol: 'http1',
   tls: tls ? { sni: `outbound_.3306_._.${name}`, certificateSecret: undefined, validationSecret: undefined, alpn: [], onlyIstioEndpoints: false } : undefined,
-  inlineEndpoints: { name, localities: [{ locality: '', priority: 0, weight: undefined, endpoints: [{ host: '10.1.0.7', port: 3306, weight: undefined, health: 'healthy', tlsMode: undefined }] }] },
+  inlineEndpoints: {
+    name,
+    localities: [{ locality: '', priority: 0, weight: undefined, endpoints: [{ host: '10.1.0.7', port: 3306, weight: undefined, health: 'healthy', tlsMode: undefined }] }],
+  },
   healthCheck: undefined,
   outlierDetection: undefined,
   localityWeighted: false,

@@ -14,7 +14,10 @@ import type { EndpointSet } from '../../../src/domain/mesh/endpoint.js';
 import { patchMap } from '../../../src/domain/patched-map.js';
 import { createSnapshot, snapshotOfMaps, type MeshSnapshot } from '../../../src/domain/snapshot.js';
 
-const decoded = decodeXdsResources(generateMesh({ services: 12, endpointsPerService: 2, portsPerService: 2, subsetsFraction: 0.5, virtualServiceFraction: 0, seed: 3 }), new FidelityReport());
+const decoded = decodeXdsResources(
+  generateMesh({ services: 12, endpointsPerService: 2, portsPerService: 2, subsetsFraction: 0.5, virtualServiceFraction: 0, seed: 3 }),
+  new FidelityReport(),
+);
 const base = createSnapshot('v0', decoded.resources);
 const edsNames = [...base.endpoints.keys()];
 
@@ -32,9 +35,7 @@ function edited(set: EndpointSet, kind: string, n: number): EndpointSet {
   const [first] = set.localities;
   if (!first || kind === 'same') return { ...set };
   if (kind === 'empty') return { ...set, localities: [] };
-  const endpoints = first.endpoints.map((e, i) =>
-    kind === 'weight' ? { ...e, weight: n * 10 + i } : kind === 'drain' && i === 0 ? { ...e, health: 'draining' as const } : e,
-  );
+  const endpoints = first.endpoints.map((e, i) => (kind === 'weight' ? { ...e, weight: n * 10 + i } : kind === 'drain' && i === 0 ? { ...e, health: 'draining' as const } : e));
   const scaled = kind === 'scale' ? Array.from({ length: n }, (_, i) => ({ ...first.endpoints[0]!, host: `10.99.${n}.${i}` })) : endpoints;
   return { ...set, localities: [{ ...first, endpoints: scaled }, ...set.localities.slice(1)] };
 }

@@ -37,7 +37,10 @@ s('no endpoint labelled tlsMode=istio: plaintext http, no client certificate, no
   const { upstream, records } = render(cluster(true), endpointsOf(endpoint('10.0.0.1', undefined), endpoint('10.0.0.2', 'disabled')));
   assert.is(upstream.scheme, 'http');
   assert.is(upstream.tls, undefined);
-  assert.equal(upstream.nodes.map((n) => n.host), ['10.0.0.1', '10.0.0.2']);
+  assert.equal(
+    upstream.nodes.map((n) => n.host),
+    ['10.0.0.1', '10.0.0.2'],
+  );
   assert.ok(!records.some((r) => r.field.startsWith('transport_socket')), JSON.stringify(records));
 });
 
@@ -55,13 +58,19 @@ s('every endpoint labelled tlsMode=istio: https with the workload certificate', 
 s('a mix: the larger weight decides, only its endpoints are used, and the cluster is reported', () => {
   const mostlyPlain = render(cluster(true), endpointsOf(endpoint('10.0.0.1', 'istio'), endpoint('10.0.0.2', undefined), endpoint('10.0.0.3', undefined)));
   assert.is(mostlyPlain.upstream.scheme, 'http');
-  assert.equal(mostlyPlain.upstream.nodes.map((n) => n.host), ['10.0.0.2', '10.0.0.3']);
+  assert.equal(
+    mostlyPlain.upstream.nodes.map((n) => n.host),
+    ['10.0.0.2', '10.0.0.3'],
+  );
   const record = mostlyPlain.records.find((r) => r.field === 'transport_socket_matches');
   assert.ok(record, 'reported');
   assert.is(record.resource.name, 'outbound|9080||reviews.default.svc.cluster.local');
   const mostlyTls = render(cluster(true), endpointsOf(endpoint('10.0.0.1', 'istio', 5), endpoint('10.0.0.2', undefined, 1)));
   assert.is(mostlyTls.upstream.scheme, 'https');
-  assert.equal(mostlyTls.upstream.nodes.map((n) => n.host), ['10.0.0.1']);
+  assert.equal(
+    mostlyTls.upstream.nodes.map((n) => n.host),
+    ['10.0.0.1'],
+  );
 });
 
 s('plain TLS (transport_socket, no match criteria) stays TLS whatever the labels', () => {

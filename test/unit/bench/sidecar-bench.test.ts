@@ -11,8 +11,7 @@ test('a one-endpoint change reaches the sink as one upstream update, every stage
   try {
     const initial = await pipeline.initial;
     assert.ok(initial.objects['upstreams']! > 20, 'the mesh was applied');
-    const nodes = (): Map<string, number> =>
-      new Map(pipeline.sink.applied.ofKind('upstreams').map((u) => [u.value['name'] as string, (u.value['nodes'] as unknown[]).length]));
+    const nodes = (): Map<string, number> => new Map(pipeline.sink.applied.ofKind('upstreams').map((u) => [u.value['name'] as string, (u.value['nodes'] as unknown[]).length]));
     for (let k = 0; k < 4; k++) {
       const before = nodes();
       const measured = pipeline.arm();

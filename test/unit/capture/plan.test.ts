@@ -18,7 +18,10 @@ const s = suite('capture planner');
 s('a chain prefix renames every chain and jump, and nothing else', () => {
   const istio = lines(plan({ inboundPortsInclude: '*', redirectDns: true, captureAllDns: true, dropInvalid: true }).ipv4);
   const amesh = lines(plan({ inboundPortsInclude: '*', redirectDns: true, captureAllDns: true, dropInvalid: true, chainPrefix: 'AMESH' }).ipv4);
-  assert.equal(amesh, istio.map((l) => l.replaceAll('ISTIO_', 'AMESH_')));
+  assert.equal(
+    amesh,
+    istio.map((l) => l.replaceAll('ISTIO_', 'AMESH_')),
+  );
   assert.not.ok(amesh.some((l) => l.includes('ISTIO')));
 });
 

@@ -13,12 +13,18 @@ test('the step doubles up to the cap; the delay is drawn from its upper half', (
 });
 
 test('a multiplier other than 2', () => {
-  assert.equal([0, 1, 2].map((attempt) => backoffDelay({ ...options, multiplier: 3, random: () => 1 }, attempt)), [100, 300, 900]);
+  assert.equal(
+    [0, 1, 2].map((attempt) => backoffDelay({ ...options, multiplier: 3, random: () => 1 }, attempt)),
+    [100, 300, 900],
+  );
 });
 
 test('Backoff counts the attempts until reset', () => {
   const backoff = new Backoff({ ...options, random: () => 1 });
-  assert.equal([1, 2, 3].map(() => backoff.next()), [100, 200, 400]);
+  assert.equal(
+    [1, 2, 3].map(() => backoff.next()),
+    [100, 200, 400],
+  );
   backoff.reset();
   assert.is(backoff.next(), 100);
 });

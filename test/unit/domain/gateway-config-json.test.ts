@@ -10,7 +10,16 @@ const s = suite('GatewayConfig JSON');
 const objects: GatewayObject[] = [
   { kind: 'routes', id: 'r1', value: { id: 'r1', uri: '/a/*', upstream_id: 'u1', vars: [['http_x', '==', 'y']] } },
   { kind: 'upstreams', id: 'u1', value: { id: 'u1', type: 'roundrobin', nodes: [{ host: '10.0.0.1', port: 80, weight: 1 }] } },
-  { kind: 'ssls', id: 's1', value: { id: 's1', snis: ['a.example.com'], cert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n' } },
+  {
+    kind: 'ssls',
+    id: 's1',
+    value: {
+      id: 's1',
+      snis: ['a.example.com'],
+      cert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+      key: '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n',
+    },
+  },
   { kind: 'global_rules', id: 'g1', value: { id: 'g1', plugins: { prometheus: {} } } },
 ];
 

@@ -45,7 +45,10 @@ s('log lines carry no key: in fields, nested objects, errors and the message', (
   const lines: string[] = [];
   const destination = new Writable({ write: (chunk: Buffer, _encoding, done) => void (lines.push(chunk.toString()), done()) });
   const logger = new PinoLogger({ level: 'debug', destination });
-  logger.error({ error: `APISIX refused ssl: ${pem('PRIVATE KEY')}`, object: { value: { key: pem('RSA PRIVATE KEY') } }, err: new Error(`bad key ${pem('EC PRIVATE KEY')}`) }, `apply failed ${pem('PRIVATE KEY')}`);
+  logger.error(
+    { error: `APISIX refused ssl: ${pem('PRIVATE KEY')}`, object: { value: { key: pem('RSA PRIVATE KEY') } }, err: new Error(`bad key ${pem('EC PRIVATE KEY')}`) },
+    `apply failed ${pem('PRIVATE KEY')}`,
+  );
   logger.info({ cert: CERT }, 'certificate');
   const text = lines.join('');
   assert.is(lines.length, 2);

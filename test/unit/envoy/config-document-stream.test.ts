@@ -6,7 +6,11 @@ import { resourcesOfDocument, streamDocument } from '../../../src/adapters/envoy
 import { TYPE_URL } from '../../../src/adapters/envoy/proto/type-urls.js';
 
 const cluster = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  '@type': TYPE_URL.Cluster, name, type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } }, ...extra,
+  '@type': TYPE_URL.Cluster,
+  name,
+  type: 'EDS',
+  eds_cluster_config: { eds_config: { ads: {} } },
+  ...extra,
 });
 const dump = (...clusters: unknown[]): unknown => ({
   configs: [{ '@type': TYPE_URL.ClustersConfigDump, dynamic_active_clusters: clusters.map((c) => ({ cluster: c })), dynamic_warming_clusters: [{}] }],
@@ -32,7 +36,10 @@ s('a config dump with field errors fails before any resource is typed, naming ev
   const stream = streamDocument(dump(cluster('a', { connect_timeout: 5 }), cluster('b', { lb_policy: 'NOPE' })));
   assert.is(stream.ok, false);
   if (stream.ok) return;
-  assert.equal(stream.error.map((e) => e.path), ['configs[0].dynamic_active_clusters[0].cluster.connect_timeout', 'configs[0].dynamic_active_clusters[1].cluster.lb_policy']);
+  assert.equal(
+    stream.error.map((e) => e.path),
+    ['configs[0].dynamic_active_clusters[0].cluster.connect_timeout', 'configs[0].dynamic_active_clusters[1].cluster.lb_policy'],
+  );
 });
 
 s('resourcesOfDocument collects the stream: the same resources, or the errors met on the way', () => {
@@ -48,7 +55,10 @@ s('a TypedStruct-wrapped section streams like a plain one', () => {
     configs: [{ '@type': TYPE_URL.UdpaTypedStruct, type_url: TYPE_URL.ClustersConfigDump, value: { static_clusters: [{ cluster: { '@type': TYPE_URL.Cluster, ...body } }] } }],
   });
   if (!stream.ok) throw new Error(JSON.stringify(stream.error));
-  assert.equal([...stream.value.resources].map((r) => r.type === 'Cluster' && r.message.name), ['wrapped']);
+  assert.equal(
+    [...stream.value.resources].map((r) => r.type === 'Cluster' && r.message.name),
+    ['wrapped'],
+  );
   assert.equal(stream.value.errors, []);
 });
 

@@ -17,7 +17,10 @@ const options = { ...DEFAULT_TEMPLATE_OPTIONS, image: 'amesh:1', pilotAgentImage
 function applyAdds(document: unknown, ops: readonly PatchOperation[]): Record<string, unknown> {
   const root = structuredClone(document) as Record<string, unknown>;
   for (const op of ops) {
-    const tokens = op.path.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const tokens = op.path
+      .split('/')
+      .slice(1)
+      .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = tokens.pop()!;
     let target: unknown = root;
     for (const t of tokens) target = (target as Record<string, unknown>)[t];
@@ -60,17 +63,32 @@ s('pilot-agent without Envoy hands over the certificate as OUTPUT_CERTS files on
   const out = applyAdds(pod, injectionPatch(pod, options)) as { spec: { containers: JsonObject[]; volumes: JsonObject[] } };
   assert.equal(certificateWiringProblems(out.spec), []);
   const [agent, proxy] = out.spec.containers as [JsonObject, JsonObject];
-  assert.equal((agent['env'] as JsonObject[]).find((e) => e['name'] === 'OUTPUT_CERTS'), { name: 'OUTPUT_CERTS', value: OUTPUT_CERTS_DIR });
-  assert.equal((proxy['args'] as string[]).filter((a) => /^--(xds|output-certs|sds)=/.test(a)), [`--xds=unix:${XDS_SOCKET}`, `--output-certs=${OUTPUT_CERTS_DIR}`]);
+  assert.equal(
+    (agent['env'] as JsonObject[]).find((e) => e['name'] === 'OUTPUT_CERTS'),
+    { name: 'OUTPUT_CERTS', value: OUTPUT_CERTS_DIR },
+  );
+  assert.equal(
+    (proxy['args'] as string[]).filter((a) => /^--(xds|output-certs|sds)=/.test(a)),
+    [`--xds=unix:${XDS_SOCKET}`, `--output-certs=${OUTPUT_CERTS_DIR}`],
+  );
   // The checker catches what the template used to render: no OUTPUT_CERTS, --sds on a socket no mode serves.
   const before = structuredClone(out.spec);
   const [oldAgent, oldProxy] = before.containers as [JsonObject, JsonObject];
   oldAgent['env'] = (oldAgent['env'] as JsonObject[]).filter((e) => e['name'] !== 'OUTPUT_CERTS');
   oldProxy['args'] = (oldProxy['args'] as string[]).map((a) => (a.startsWith('--output-certs=') ? '--sds=unix:/etc/istio/proxy/SDS' : a));
   const problems = certificateWiringProblems(before);
-  assert.ok(problems.some((p) => p.startsWith('istio-proxy: no OUTPUT_CERTS')), problems.join('\n'));
-  assert.ok(problems.some((p) => p.startsWith('amesh-proxy: --sds given')), problems.join('\n'));
-  assert.ok(problems.some((p) => p.startsWith('amesh-proxy: no --output-certs')), problems.join('\n'));
+  assert.ok(
+    problems.some((p) => p.startsWith('istio-proxy: no OUTPUT_CERTS')),
+    problems.join('\n'),
+  );
+  assert.ok(
+    problems.some((p) => p.startsWith('amesh-proxy: --sds given')),
+    problems.join('\n'),
+  );
+  assert.ok(
+    problems.some((p) => p.startsWith('amesh-proxy: no --output-certs')),
+    problems.join('\n'),
+  );
 });
 
 s("a pod with its own lists: they are extended, the user's default-container kept, keys with '/' escaped", () => {
@@ -89,7 +107,9 @@ s("a pod with its own lists: they are extended, the user's default-container kep
 
 s('AdmissionReview: decoded with named errors; the response carries a base64 JSON Patch', () => {
   const review = (request: unknown) => JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request });
-  const ok = decodeAdmissionReview(review({ uid: 'u1', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'ns', operation: 'CREATE', object: { spec: { containers: [] } } }));
+  const ok = decodeAdmissionReview(
+    review({ uid: 'u1', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'ns', operation: 'CREATE', object: { spec: { containers: [] } } }),
+  );
   assert.ok(ok.ok);
   const wrongKind = decodeAdmissionReview(review({ uid: 'u1', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, object: {} }));
   assert.not.ok(wrongKind.ok);
@@ -105,9 +125,15 @@ s('AdmissionReview: decoded with named errors; the response carries a base64 JSO
 });
 
 s('injector flags: TLS and images are required, addresses checked', () => {
-  assert.equal(parseInjectorConfig({ image: 'a', pilotAgentImage: 'b' }), { ok: false, error: '--tls-cert-file and --tls-key-file are required (the API server only calls webhooks over TLS)' });
+  assert.equal(parseInjectorConfig({ image: 'a', pilotAgentImage: 'b' }), {
+    ok: false,
+    error: '--tls-cert-file and --tls-key-file are required (the API server only calls webhooks over TLS)',
+  });
   assert.equal(parseInjectorConfig({ tlsCertFile: 'c', tlsKeyFile: 'k', pilotAgentImage: 'b' }).ok, false);
-  assert.equal(parseInjectorConfig({ tlsCertFile: 'c', tlsKeyFile: 'k', image: 'a', pilotAgentImage: 'b', controller: 'nope' }), { ok: false, error: '--controller: "nope" is not host:port' });
+  assert.equal(parseInjectorConfig({ tlsCertFile: 'c', tlsKeyFile: 'k', image: 'a', pilotAgentImage: 'b', controller: 'nope' }), {
+    ok: false,
+    error: '--controller: "nope" is not host:port',
+  });
   const good = parseInjectorConfig({ tlsCertFile: 'c', tlsKeyFile: 'k', image: 'a', pilotAgentImage: 'b' });
   assert.ok(good.ok);
   if (good.ok) assert.is(good.value.template.controllerAddress, 'amesh-controller.amesh-system.svc:15810');

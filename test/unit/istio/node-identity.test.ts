@@ -125,7 +125,10 @@ s('defaults: CLUSTER_ID Kubernetes, INTERCEPTION_MODE REDIRECT, no ISTIO_VERSION
   assert.is(node.locality, undefined);
   assert.is(node.cluster, 'istio-proxy.ns');
   // The image's ISTIO_META_ISTIO_VERSION wins over the option, as pilot-agent's typed field does.
-  assert.is(nodeOf({ POD_NAME: 'p', POD_NAMESPACE: 'ns', INSTANCE_IP: '10.0.0.1', ISTIO_META_ISTIO_VERSION: '1.29.6' }, { istioVersion: '1.30.3' }).metadata.ISTIO_VERSION, '1.29.6');
+  assert.is(
+    nodeOf({ POD_NAME: 'p', POD_NAMESPACE: 'ns', INSTANCE_IP: '10.0.0.1', ISTIO_META_ISTIO_VERSION: '1.29.6' }, { istioVersion: '1.30.3' }).metadata.ISTIO_VERSION,
+    '1.29.6',
+  );
 });
 
 s('id parts: proxy type, DNS domain, IPv6 and extra IPs', () => {
@@ -190,7 +193,10 @@ s('metadata istiod would refuse to decode is an error naming its source', () => 
   // Each of these makes istiod's ParseBootstrapNodeMetadata fail, and the stream with it.
   assert.match(errorOf({ ...injected, ISTIO_META_LABELS: 'app=reviews' }), /node metadata LABELS \(from ISTIO_META_LABELS\) must be an object of strings/);
   assert.match(errorOf({ ...injected, ISTIO_META_DNS_CAPTURE: 'yes' }), /DNS_CAPTURE \(from ISTIO_META_DNS_CAPTURE\) must be the string "true" or "false"/);
-  assert.match(errorOf({ ...injected, ISTIO_META_POD_PORTS: '[{"containerPort":"http"}]' }), /POD_PORTS \(from ISTIO_META_POD_PORTS\) must hold a JSON array .*containerPort is not an integer/);
+  assert.match(
+    errorOf({ ...injected, ISTIO_META_POD_PORTS: '[{"containerPort":"http"}]' }),
+    /POD_PORTS \(from ISTIO_META_POD_PORTS\) must hold a JSON array .*containerPort is not an integer/,
+  );
   assert.match(errorOf({ ...injected, ISTIO_METAJSON_X: '{"labels":"x"}' }), /node metadata labels \(from ISTIO_METAJSON_X\)/, 'Go matches field names case-insensitively');
   assert.match(errorOf({ ...injected, ISTIO_META_ENVOY_STATUS_PORT: '15021' }), /ENVOY_STATUS_PORT \(from ISTIO_META_ENVOY_STATUS_PORT\) must be an integer/);
 });
@@ -227,7 +233,9 @@ const shared = requireShared('Istio node identity: against pilot-agent goldens')
 
 golden('the `running` case of pkg/bootstrap/instance_test.go gives the metadata pilot-agent wrote, minus Envoy-only keys', () => {
   if (!shared) return;
-  const bootstrap = JSON.parse(readFileSync(join(shared, 'fixtures/istio/pkg/bootstrap/testdata/running_golden.json'), 'utf8')) as { node: { metadata: Record<string, JsonValue>; cluster: string; locality: Record<string, string> } };
+  const bootstrap = JSON.parse(readFileSync(join(shared, 'fixtures/istio/pkg/bootstrap/testdata/running_golden.json'), 'utf8')) as {
+    node: { metadata: Record<string, JsonValue>; cluster: string; locality: Record<string, string> };
+  };
   const want = bootstrap.node.metadata;
   // That test's inputs: its envVars, ISTIO_METAJSON_LABELS/ANNOTATIONS from createEnv, an annotations
   // file, and InstanceIPs passed directly (here: INSTANCE_IP plus extras).
@@ -243,7 +251,11 @@ golden('the `running` case of pkg/bootstrap/instance_test.go gives the metadata 
     ISTIO_METAJSON_ANNOTATIONS: JSON.stringify({ 'istio.io/insecurepath': '{"paths":["/metrics","/live"]}' }),
     PROXY_CONFIG: JSON.stringify(want.PROXY_CONFIG),
   };
-  const node = nodeOf(env, { extraIps: ['10.4.4.4', '10.5.5.5', '10.6.6.6', '10.4.4.4'] }, { annotations: downwardApi({ 'istio.io/insecurepath': '{"paths":["/metrics","/live"]}' }) });
+  const node = nodeOf(
+    env,
+    { extraIps: ['10.4.4.4', '10.5.5.5', '10.6.6.6', '10.4.4.4'] },
+    { annotations: downwardApi({ 'istio.io/insecurepath': '{"paths":["/metrics","/live"]}' }) },
+  );
 
   // Keys only Envoy's bootstrap needs (its SDS socket, outlier log, peer-metadata filters, xDS SAN).
   const envoyOnly = ['METADATA_DISCOVERY', 'OUTLIER_LOG_PATH', 'PILOT_SAN', 'WORKLOAD_IDENTITY_SOCKET_FILE'];
@@ -267,7 +279,12 @@ const grpcBootstrap = (node: Record<string, JsonValue>): string =>
       certificate_providers: {
         default: {
           plugin_name: 'file_watcher',
-          config: { certificate_file: '/var/lib/istio/data/cert-chain.pem', private_key_file: '/var/lib/istio/data/key.pem', ca_certificate_file: '/var/lib/istio/data/root-cert.pem', refresh_interval: '900s' },
+          config: {
+            certificate_file: '/var/lib/istio/data/cert-chain.pem',
+            private_key_file: '/var/lib/istio/data/key.pem',
+            ca_certificate_file: '/var/lib/istio/data/root-cert.pem',
+            refresh_interval: '900s',
+          },
         },
       },
       server_listener_resource_name_template: 'xds.istio.io/grpc/lds/inbound/%s',

@@ -27,7 +27,7 @@ s("pilot-agent's names: the workload certificate and roots, files, the system st
   for (const name of ['default', 'ROOTCA', 'file-root:system', 'file-cert:/a~/b', 'file-root:/a', 'sds://x']) assert.ok(isAgentSecret(name), name);
 });
 
-s('file names pilot-agent would not parse either are still not istiod\'s', () => {
+s("file names pilot-agent would not parse either are still not istiod's", () => {
   for (const name of ['file-cert:/only-one-path', 'file-cert:/a~/b~/c', 'file-cert:~/key', 'file-root:', 'file-root:/a~/b']) {
     assert.is(parseIstioSecretName(name).kind, 'malformed-file', name);
     assert.ok(isAgentSecret(name), name);

@@ -21,7 +21,12 @@ s('controller: leader election on by default (15s/10s/2s, Lease default/amesh-co
   const d = parseControllerConfig({ leaderElectIdentity: 'pod-a_1234' });
   assert.ok(d.ok);
   if (!d.ok) return;
-  assert.equal(d.value.leaderElection, { namespace: 'default', name: 'amesh-controller', identity: 'pod-a_1234', timing: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } });
+  assert.equal(d.value.leaderElection, {
+    namespace: 'default',
+    name: 'amesh-controller',
+    identity: 'pod-a_1234',
+    timing: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+  });
   assert.is(d.value.metricsAddress, '0.0.0.0:15014');
   const generated = parseControllerConfig({});
   assert.match(generated.ok ? generated.value.leaderElection!.identity : '', /^.+_[0-9a-f]{8}$/);
@@ -29,10 +34,20 @@ s('controller: leader election on by default (15s/10s/2s, Lease default/amesh-co
     const c = parseControllerConfig({ leaderElect: off });
     assert.is(c.ok && c.value.leaderElection, undefined, off);
   }
-  const custom = parseControllerConfig({ leaderElectResourceNamespace: 'amesh-system', leaderElectResourceName: 'ctl', leaderElectLeaseDuration: '4s', leaderElectRenewDeadline: '3s', leaderElectRetryPeriod: '500ms', metricsAddress: 'off' });
+  const custom = parseControllerConfig({
+    leaderElectResourceNamespace: 'amesh-system',
+    leaderElectResourceName: 'ctl',
+    leaderElectLeaseDuration: '4s',
+    leaderElectRenewDeadline: '3s',
+    leaderElectRetryPeriod: '500ms',
+    metricsAddress: 'off',
+  });
   assert.ok(custom.ok);
   if (custom.ok) {
-    assert.equal([custom.value.leaderElection?.namespace, custom.value.leaderElection?.name, custom.value.leaderElection?.timing], ['amesh-system', 'ctl', { leaseDurationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 500 }]);
+    assert.equal(
+      [custom.value.leaderElection?.namespace, custom.value.leaderElection?.name, custom.value.leaderElection?.timing],
+      ['amesh-system', 'ctl', { leaseDurationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 500 }],
+    );
     assert.is(custom.value.metricsAddress, undefined);
   }
 });
@@ -44,7 +59,10 @@ s('controller: leader election and metrics flags are checked', () => {
     error: '--leader-elect-lease-duration/--leader-elect-renew-deadline/--leader-elect-retry-period: the lease duration must be longer than the renew deadline',
   });
   assert.equal(parseControllerConfig({ leaderElectRetryPeriod: '50ms' }), { ok: false, error: '--leader-elect-retry-period: at least 100ms' });
-  assert.equal(parseControllerConfig({ leaderElectResourceNamespace: 'Amesh_System' }), { ok: false, error: '--leader-elect-resource-namespace: "Amesh_System" is not a namespace name' });
+  assert.equal(parseControllerConfig({ leaderElectResourceNamespace: 'Amesh_System' }), {
+    ok: false,
+    error: '--leader-elect-resource-namespace: "Amesh_System" is not a namespace name',
+  });
   assert.equal(parseControllerConfig({ metricsAddress: '15014' }), { ok: false, error: '--metrics-address: "15014" is not host:port or off' });
 });
 
@@ -57,7 +75,10 @@ s('sidecar: --plugins-from needs the pod identity', () => {
   if (ok.ok) assert.equal(ok.value.plugins, { target: 'ctl:15810', pod: { namespace: 'ns', name: 'p' }, caFile: undefined, certFile: undefined, keyFile: undefined });
   const id = { ...base, pluginsFrom: 'ctl:15810', podName: 'p', podNamespace: 'ns' };
   assert.equal(parseSidecarConfig({ ...id, pluginsCertFile: 'c' }), { ok: false, error: '--plugins-cert-file and --plugins-key-file go together' });
-  assert.equal(parseSidecarConfig({ ...id, pluginsCertFile: 'c', pluginsKeyFile: 'k' }), { ok: false, error: '--plugins-cert-file needs --plugins-ca-file (client certificates only make sense over TLS)' });
+  assert.equal(parseSidecarConfig({ ...id, pluginsCertFile: 'c', pluginsKeyFile: 'k' }), {
+    ok: false,
+    error: '--plugins-cert-file needs --plugins-ca-file (client certificates only make sense over TLS)',
+  });
 });
 
 s.run();

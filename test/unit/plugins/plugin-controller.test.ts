@@ -31,7 +31,11 @@ interface Ctx {
   sets: Map<string, PodPluginSet[]>;
 }
 
-const spec = (labels: Record<string, string>, plugin = 'cors', priority = 0) => ({ priority, selector: { matchLabels: labels }, plugins: [{ name: plugin, phase: 'route', config: { v: plugin } }] });
+const spec = (labels: Record<string, string>, plugin = 'cors', priority = 0) => ({
+  priority,
+  selector: { matchLabels: labels },
+  plugins: [{ name: plugin, phase: 'route', config: { v: plugin } }],
+});
 
 function subscribe(ctx: Ctx, pod: string): void {
   const list: PodPluginSet[] = [];
@@ -52,14 +56,23 @@ async function settle(ctx: Ctx): Promise<void> {
   await ctx.controller.idle();
 }
 
-const names = (ctx: Ctx, pod: string): string[] => ctx.sets.get(pod)!.at(-1)!.plugins.map((p) => p.name);
+const names = (ctx: Ctx, pod: string): string[] =>
+  ctx.sets
+    .get(pod)!
+    .at(-1)!
+    .plugins.map((p) => p.name);
 
 const s = suite<Ctx>('PluginController (in-memory cluster and delivery)');
 
 s.before.each(async (ctx) => {
   ctx.cluster = new CountingCluster();
   ctx.sets = new Map();
-  for (const [name, app] of [['a', 'web'], ['b', 'web'], ['c', 'db']] as const) ctx.cluster.putPod({ namespace: 'ns', name, labels: { app } });
+  for (const [name, app] of [
+    ['a', 'web'],
+    ['b', 'web'],
+    ['c', 'db'],
+  ] as const)
+    ctx.cluster.putPod({ namespace: 'ns', name, labels: { app } });
   await start(ctx);
   for (const pod of ['ns/a', 'ns/b', 'ns/c']) subscribe(ctx, pod);
 });
@@ -71,11 +84,25 @@ s.after.each(async (ctx) => {
 s('only pods whose set changed get a new version', async (ctx) => {
   ctx.cluster.putConfig('ns', 'web', spec({ app: 'web' }));
   await settle(ctx);
-  assert.equal([...ctx.sets].map(([pod, sets]) => [pod, sets.length]), [['ns/a', 2], ['ns/b', 2], ['ns/c', 1]]);
+  assert.equal(
+    [...ctx.sets].map(([pod, sets]) => [pod, sets.length]),
+    [
+      ['ns/a', 2],
+      ['ns/b', 2],
+      ['ns/c', 1],
+    ],
+  );
   // A second config for db only: a and b keep their set, no new version for them.
   ctx.cluster.putConfig('ns', 'db', spec({ app: 'db' }, 'limit-count'));
   await settle(ctx);
-  assert.equal([...ctx.sets].map(([pod, sets]) => [pod, sets.length]), [['ns/a', 2], ['ns/b', 2], ['ns/c', 2]]);
+  assert.equal(
+    [...ctx.sets].map(([pod, sets]) => [pod, sets.length]),
+    [
+      ['ns/a', 2],
+      ['ns/b', 2],
+      ['ns/c', 2],
+    ],
+  );
   assert.equal(names(ctx, 'ns/c'), ['limit-count']);
   // A pod status update (labels unchanged) is not a change.
   ctx.cluster.putPod({ namespace: 'ns', name: 'a', labels: { app: 'web' } });
@@ -131,7 +158,10 @@ s('a restarted controller sends newer versions and does not repeat Events alread
   subscribe(ctx, 'ns/a');
   const after = ctx.sets.get('ns/a')!.at(-1)!;
   assert.ok(after.version > before, `${after.version} is not newer than ${before}`);
-  assert.equal(after.plugins.map((p) => p.name), ['cors']);
+  assert.equal(
+    after.plugins.map((p) => p.name),
+    ['cors'],
+  );
   assert.is(ctx.cluster.recordedEvents('ns', 'web').length, 1);
 });
 

@@ -39,7 +39,10 @@ s('selector problems name the field', () => {
   assert.equal(selectorProblems({ matchExpressions: [{ key: 'app', operator: 'In', values: [] }] }, 'spec.selector'), [
     { field: 'spec.selector.matchExpressions[0].values', message: 'operator In needs at least one value' },
   ]);
-  assert.equal(selectorProblems({ matchLabels: { 'bad key!': 'x', app: 'no spaces' } }, 'spec.selector').map((p) => p.field), ['spec.selector.matchLabels', 'spec.selector.matchLabels.app']);
+  assert.equal(
+    selectorProblems({ matchLabels: { 'bad key!': 'x', app: 'no spaces' } }, 'spec.selector').map((p) => p.field),
+    ['spec.selector.matchLabels', 'spec.selector.matchLabels.app'],
+  );
   assert.equal(selectorProblems({ matchLabels: { 'app.kubernetes.io/name': 'web' } }, 'spec.selector'), []);
 });
 
@@ -55,7 +58,11 @@ s('validation: reserved names, duplicates per phase, plugin name syntax', () => 
     ],
   });
   assert.not.ok(bad.ok);
-  if (!bad.ok) assert.equal(bad.error.map((p) => p.field), ['spec.plugins[0].name', 'spec.plugins[3].name', 'spec.plugins[4].name']);
+  if (!bad.ok)
+    assert.equal(
+      bad.error.map((p) => p.field),
+      ['spec.plugins[0].name', 'spec.plugins[3].name', 'spec.plugins[4].name'],
+    );
   assert.ok(validatePluginConfig(config('c', 0, [['cors', {}]])).ok);
   assert.not.ok(validatePluginConfig(config('c', 0, [])).ok, 'no plugins');
 });
@@ -70,9 +77,28 @@ s('reading a stored spec: a JSON string config (the Amesh form) is refused with 
 });
 
 s('merge: higher priority wins, then name order; losers are recorded', () => {
-  const set = mergePluginConfigs([config('b', 0, [['cors', { from: 'b' }], ['gzip', {}]]), config('a', 0, [['cors', { from: 'a' }]]), config('z', 9, [['cors', { from: 'z' }]])]);
-  assert.equal(set.plugins.map((p) => [p.name, p.source]), [['cors', 'ns/z'], ['gzip', 'ns/b']]);
-  assert.equal(set.shadowed.map((x) => [x.source, x.winner]), [['ns/a', 'ns/z'], ['ns/b', 'ns/z']]);
+  const set = mergePluginConfigs([
+    config('b', 0, [
+      ['cors', { from: 'b' }],
+      ['gzip', {}],
+    ]),
+    config('a', 0, [['cors', { from: 'a' }]]),
+    config('z', 9, [['cors', { from: 'z' }]]),
+  ]);
+  assert.equal(
+    set.plugins.map((p) => [p.name, p.source]),
+    [
+      ['cors', 'ns/z'],
+      ['gzip', 'ns/b'],
+    ],
+  );
+  assert.equal(
+    set.shadowed.map((x) => [x.source, x.winner]),
+    [
+      ['ns/a', 'ns/z'],
+      ['ns/b', 'ns/z'],
+    ],
+  );
 });
 
 s('merge: the result does not depend on the order configs arrive in (property)', () => {
@@ -83,7 +109,13 @@ s('merge: the result does not depend on the order configs arrive in (property)',
   });
   fc.assert(
     fc.property(fc.uniqueArray(arbConfig, { selector: (c) => c.name, maxLength: 5 }), fc.integer(), (raw, seed) => {
-      const configs = raw.map((c) => config(c.name, c.priority, c.plugins.map((p) => [p, { owner: c.name }])));
+      const configs = raw.map((c) =>
+        config(
+          c.name,
+          c.priority,
+          c.plugins.map((p) => [p, { owner: c.name }]),
+        ),
+      );
       const shuffled = [...configs].sort((x, y) => ((x.name.charCodeAt(0) * 31 + seed) % 7) - ((y.name.charCodeAt(0) * 31 + seed) % 7));
       assert.is(pluginSetFingerprint(mergePluginConfigs(shuffled)), pluginSetFingerprint(mergePluginConfigs(configs)));
     }),
@@ -94,13 +126,19 @@ s('plan: per pod, only configs of its namespace that select it', () => {
   const web = config('web', 0, [['cors', {}]], { matchLabels: { app: 'web' } });
   const all = config('all', 0, [['gzip', {}]]);
   const other = { ...config('x', 0, [['key-auth', {}]]), namespace: 'other' };
-  const plan = planPodPlugins([web, all, other], [
-    { namespace: 'ns', name: 'w', labels: { app: 'web' } },
-    { namespace: 'ns', name: 'd', labels: { app: 'db' } },
-    { namespace: 'third', name: 't', labels: { app: 'web' } },
-  ]);
+  const plan = planPodPlugins(
+    [web, all, other],
+    [
+      { namespace: 'ns', name: 'w', labels: { app: 'web' } },
+      { namespace: 'ns', name: 'd', labels: { app: 'db' } },
+      { namespace: 'third', name: 't', labels: { app: 'web' } },
+    ],
+  );
   assert.equal([...plan.pods.keys()].sort(), ['ns/d', 'ns/w']);
-  assert.equal(plan.pods.get('ns/w')!.plugins.map((p) => p.name), ['gzip', 'cors']);
+  assert.equal(
+    plan.pods.get('ns/w')!.plugins.map((p) => p.name),
+    ['gzip', 'cors'],
+  );
   assert.equal(plan.configs.get('ns/web')!.pods, ['ns/w']);
   assert.equal(plan.configs.get('ns/all')!.pods, ['ns/d', 'ns/w']);
   assert.equal(plan.configs.get('other/x')!.pods, []);

@@ -104,12 +104,35 @@ function requiredPositive(duration: Duration | undefined, field: string, ctx: De
 }
 
 const HANDLED = [
-  'name', 'clusterDiscoveryType', 'edsClusterConfig', 'connectTimeout', 'lbPolicy', 'loadBalancingPolicy', 'loadAssignment', 'healthChecks',
-  'http2ProtocolOptions', 'typedExtensionProtocolOptions', 'transportSocket', 'transportSocketMatches', 'outlierDetection', 'commonLbConfig',
+  'name',
+  'clusterDiscoveryType',
+  'edsClusterConfig',
+  'connectTimeout',
+  'lbPolicy',
+  'loadBalancingPolicy',
+  'loadAssignment',
+  'healthChecks',
+  'http2ProtocolOptions',
+  'typedExtensionProtocolOptions',
+  'transportSocket',
+  'transportSocketMatches',
+  'outlierDetection',
+  'commonLbConfig',
   'lbConfig',
 ];
 /** No effect on where requests go: names, stats, DNS resolution details, metadata. */
-const INERT = ['altStatName', 'metadata', 'dnsLookupFamily', 'dnsRefreshRate', 'respectDnsTtl', 'dnsResolvers', 'useTcpForDnsLookups', 'cleanupInterval', 'trackClusterStats', 'filters'];
+const INERT = [
+  'altStatName',
+  'metadata',
+  'dnsLookupFamily',
+  'dnsRefreshRate',
+  'respectDnsTtl',
+  'dnsResolvers',
+  'useTcpForDnsLookups',
+  'cleanupInterval',
+  'trackClusterStats',
+  'filters',
+];
 
 export function decodeCluster(cluster: Cluster, ctx: DecodeContext): DomainCluster | undefined {
   const type = cluster.clusterDiscoveryType;
@@ -138,7 +161,12 @@ export function decodeCluster(cluster: Cluster, ctx: DecodeContext): DomainClust
     tls: tlsOf(cluster, ctx),
     inlineEndpoints:
       discovery !== 'eds' && cluster.loadAssignment
-        ? decodeClusterLoadAssignment({ ...cluster.loadAssignment, clusterName: cluster.name }, ctx, 'load_assignment', discovery === 'strict-dns' || discovery === 'logical-dns' ? 'name' : 'ip')
+        ? decodeClusterLoadAssignment(
+            { ...cluster.loadAssignment, clusterName: cluster.name },
+            ctx,
+            'load_assignment',
+            discovery === 'strict-dns' || discovery === 'logical-dns' ? 'name' : 'ip',
+          )
         : undefined,
     healthCheck: healthCheckOf(cluster, ctx),
     outlierDetection: outlier ? { consecutive5xx: outlier.consecutive5xx, consecutiveGatewayFailure: outlier.consecutiveGatewayFailure } : undefined,

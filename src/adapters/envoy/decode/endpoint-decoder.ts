@@ -98,9 +98,7 @@ export function decodeClusterLoadAssignment(assignment: ClusterLoadAssignment, c
       locality: l ? [l.region, l.zone, l.subZone].filter((part) => part !== '').join('/') : '',
       priority: group.priority,
       weight: group.loadBalancingWeight,
-      endpoints: group.lbEndpoints
-        .map((lb, e) => decodeEndpoint(lb, at(`endpoints[${g}].lb_endpoints[${e}]`), ctx, addresses))
-        .filter((e): e is Endpoint => e !== undefined),
+      endpoints: group.lbEndpoints.map((lb, e) => decodeEndpoint(lb, at(`endpoints[${g}].lb_endpoints[${e}]`), ctx, addresses)).filter((e): e is Endpoint => e !== undefined),
     };
   });
   if (assignment.policy?.overprovisioningFactor !== undefined) ctx.approximated(at('policy.overprovisioning_factor'), 'APISIX fails over only when a whole priority is down');

@@ -17,11 +17,40 @@ const TRANSLATED_HTTP_FILTERS: ReadonlySet<string> = new Set([TYPE_URL.Router, T
 
 const HCM_HANDLED = ['routeSpecifier', 'httpFilters', 'upgradeConfigs'];
 const HCM_INERT = [
-  'statPrefix', 'codecType', 'accessLog', 'accessLogOptions', 'tracing', 'generateRequestId', 'preserveExternalRequestId', 'alwaysSetRequestIdInResponse',
-  'serverName', 'serverHeaderTransformation', 'via', 'forwardClientCertDetails', 'setCurrentClientCertDetails', 'useRemoteAddress',
-  'xffNumTrustedHops', 'skipXffAppend', 'internalAddressConfig', 'addUserAgent', 'proxyStatusConfig', 'streamIdleTimeout', 'normalizePath', 'mergeSlashes',
-  'pathWithEscapedSlashesAction', 'commonHttpProtocolOptions', 'httpProtocolOptions', 'http2ProtocolOptions', 'localReplyConfig', 'delayedCloseTimeout',
-  'drainTimeout', 'requestHeadersTimeout', 'streamErrorOnInvalidHttpMessage', 'maxRequestHeadersKb', 'originalIpDetectionExtensions', 'proxy100Continue',
+  'statPrefix',
+  'codecType',
+  'accessLog',
+  'accessLogOptions',
+  'tracing',
+  'generateRequestId',
+  'preserveExternalRequestId',
+  'alwaysSetRequestIdInResponse',
+  'serverName',
+  'serverHeaderTransformation',
+  'via',
+  'forwardClientCertDetails',
+  'setCurrentClientCertDetails',
+  'useRemoteAddress',
+  'xffNumTrustedHops',
+  'skipXffAppend',
+  'internalAddressConfig',
+  'addUserAgent',
+  'proxyStatusConfig',
+  'streamIdleTimeout',
+  'normalizePath',
+  'mergeSlashes',
+  'pathWithEscapedSlashesAction',
+  'commonHttpProtocolOptions',
+  'httpProtocolOptions',
+  'http2ProtocolOptions',
+  'localReplyConfig',
+  'delayedCloseTimeout',
+  'drainTimeout',
+  'requestHeadersTimeout',
+  'streamErrorOnInvalidHttpMessage',
+  'maxRequestHeadersKb',
+  'originalIpDetectionExtensions',
+  'proxy100Continue',
 ];
 
 function chainMatch(chain: FilterChain): ChainMatch {
@@ -105,9 +134,27 @@ export function decodeListener(listener: Listener, ctx: DecodeContext): DomainLi
   listener.listenerFilters.forEach((filter, i) =>
     ctx.approximated(`listener_filters[${i}]`, `listener filter "${filter.name}" is not run: APISIX chooses routes by its own listen ports and protocol`),
   );
-  ctx.unhandled(listener, '', ['name', 'address', 'filterChains', 'defaultFilterChain', 'filterChainMatcher', 'useOriginalDst', 'listenerFilters'], [
-    'statPrefix', 'metadata', 'listenerFiltersTimeout', 'continueOnListenerFiltersTimeout', 'trafficDirection', 'accessLog',
-    'socketOptions', 'bindToPort', 'transparent', 'freebind', 'perConnectionBufferLimitBytes', 'drainType', 'connectionBalanceConfig', 'reusePort', 'enableReusePort',
-  ]);
+  ctx.unhandled(
+    listener,
+    '',
+    ['name', 'address', 'filterChains', 'defaultFilterChain', 'filterChainMatcher', 'useOriginalDst', 'listenerFilters'],
+    [
+      'statPrefix',
+      'metadata',
+      'listenerFiltersTimeout',
+      'continueOnListenerFiltersTimeout',
+      'trafficDirection',
+      'accessLog',
+      'socketOptions',
+      'bindToPort',
+      'transparent',
+      'freebind',
+      'perConnectionBufferLimitBytes',
+      'drainType',
+      'connectionBalanceConfig',
+      'reusePort',
+      'enableReusePort',
+    ],
+  );
   return { name: listener.name, address, role: roleOf(listener), chains: chains.filter((c): c is DomainChain => c !== undefined) };
 }

@@ -161,7 +161,10 @@ function retryPolicy(policy: RetryPolicy | undefined, field: string, ctx: Decode
   // retriable_status_codes is covered by the retry_on report (APISIX retries on connection errors only).
   ctx.unhandled(policy, field, ['retryOn', 'numRetries', 'perTryTimeout', 'retriableStatusCodes']);
   return {
-    retryOn: policy.retryOn.split(',').map((s) => s.trim()).filter((s) => s.length > 0),
+    retryOn: policy.retryOn
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
     numRetries: policy.numRetries ?? 1,
     perTryTimeoutMs: checkedDurationMs(policy.perTryTimeout, `${field}.per_try_timeout`, ctx),
   };
@@ -335,7 +338,12 @@ function corsPolicy(cors: EnvoyCors | undefined, field: string, ctx: DecodeConte
   if (!cors) return undefined;
   const origins = cors.allowOriginStringMatch.map((m, i) => decodeStringMatcher(m, `${field}.allow_origin_string_match[${i}]`, ctx));
   // Sent as Access-Control-* response headers.
-  for (const [value, name] of [[cors.allowMethods, 'allow_methods'], [cors.allowHeaders, 'allow_headers'], [cors.exposeHeaders, 'expose_headers'], [cors.maxAge, 'max_age']] as const) {
+  for (const [value, name] of [
+    [cors.allowMethods, 'allow_methods'],
+    [cors.allowHeaders, 'allow_headers'],
+    [cors.exposeHeaders, 'expose_headers'],
+    [cors.maxAge, 'max_age'],
+  ] as const) {
     checkHeaderText(value, `${field}.${name}`, ctx);
   }
   if (origins.includes(undefined)) return undefined;
@@ -383,7 +391,12 @@ function decodeRoute(route: Route, field: string, ctx: DecodeContext): DomainRou
   const action = routeAction(route, field, ctx);
   const filters = perFilter(route.typedPerFilterConfig, field, ctx);
   const cors = route.action?.$case === 'route' ? corsPolicy(route.action.value.cors, `${field}.route.cors`, ctx) : undefined;
-  ctx.unhandled(route, field, ['match', 'action', 'typedPerFilterConfig', 'requestHeadersToAdd', 'requestHeadersToRemove', 'responseHeadersToAdd', 'responseHeadersToRemove'], INERT_ROUTE);
+  ctx.unhandled(
+    route,
+    field,
+    ['match', 'action', 'typedPerFilterConfig', 'requestHeadersToAdd', 'requestHeadersToRemove', 'responseHeadersToAdd', 'responseHeadersToRemove'],
+    INERT_ROUTE,
+  );
   if (!match || !action) return undefined;
   return {
     name: route.name || undefined,
@@ -401,7 +414,18 @@ function decodeVirtualHost(vhost: VirtualHost, field: string, ctx: DecodeContext
   ctx.unhandled(
     vhost,
     field,
-    ['name', 'domains', 'routes', 'typedPerFilterConfig', 'requestHeadersToAdd', 'requestHeadersToRemove', 'responseHeadersToAdd', 'responseHeadersToRemove', 'retryPolicy', 'cors'],
+    [
+      'name',
+      'domains',
+      'routes',
+      'typedPerFilterConfig',
+      'requestHeadersToAdd',
+      'requestHeadersToRemove',
+      'responseHeadersToAdd',
+      'responseHeadersToRemove',
+      'retryPolicy',
+      'cors',
+    ],
     ['metadata', 'virtualClusters', 'includeRequestAttemptCount', 'includeAttemptCountInResponse'],
   );
   return {

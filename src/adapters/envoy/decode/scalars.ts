@@ -5,8 +5,7 @@ import { FractionalPercent_DenominatorType } from '../generated/envoy/type/v3/pe
 import type { DataSource } from '../generated/envoy/config/core/v3/base.js';
 import type { DecodeContext } from './decode-context.js';
 
-export const durationMs = (duration: Duration | undefined): number | undefined =>
-  duration === undefined ? undefined : duration.seconds * 1000 + duration.nanos / 1e6;
+export const durationMs = (duration: Duration | undefined): number | undefined => (duration === undefined ? undefined : duration.seconds * 1000 + duration.nanos / 1e6);
 
 /** google.protobuf.Duration's range (±10,000 years), which Envoy enforces when it reads one. */
 const MAX_DURATION_SECONDS = 315_576_000_000;

@@ -1,9 +1,9 @@
 // Type URL -> ts-proto codec, for every message amesh decodes from a `google.protobuf.Any` (xDS resources,
 // filter configs, config dumps). Hand-maintained on purpose: ts-proto's `outputTypeRegistry` does not
 // typecheck, and an explicit list documents what the translator understands; everything else stays opaque.
-import type { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { err, ok, type Result } from "../../../domain/result.js";
-import { BootstrapConfigDump, ConfigDump, SecretsConfigDump } from "../generated/envoy/admin/v3/config_dump.js";
+import type { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
+import { err, ok, type Result } from '../../../domain/result.js';
+import { BootstrapConfigDump, ConfigDump, SecretsConfigDump } from '../generated/envoy/admin/v3/config_dump.js';
 import {
   ClustersConfigDump,
   EcdsConfigDump,
@@ -11,27 +11,24 @@ import {
   ListenersConfigDump,
   RoutesConfigDump,
   ScopedRoutesConfigDump,
-} from "../generated/envoy/admin/v3/config_dump_shared.js";
-import { Bootstrap } from "../generated/envoy/config/bootstrap/v3/bootstrap.js";
-import { Cluster } from "../generated/envoy/config/cluster/v3/cluster.js";
-import { TypedExtensionConfig } from "../generated/envoy/config/core/v3/extension.js";
-import { ClusterLoadAssignment } from "../generated/envoy/config/endpoint/v3/endpoint.js";
-import { Listener } from "../generated/envoy/config/listener/v3/listener.js";
-import { RouteConfiguration } from "../generated/envoy/config/route/v3/route.js";
-import { Cors, CorsPolicy } from "../generated/envoy/extensions/filters/http/cors/v3/cors.js";
-import { HTTPFault } from "../generated/envoy/extensions/filters/http/fault/v3/fault.js";
-import { Router } from "../generated/envoy/extensions/filters/http/router/v3/router.js";
-import { HttpConnectionManager } from "../generated/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
-import { TcpProxy } from "../generated/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js";
-import { Secret } from "../generated/envoy/extensions/transport_sockets/tls/v3/secret.js";
-import {
-  DownstreamTlsContext,
-  UpstreamTlsContext,
-} from "../generated/envoy/extensions/transport_sockets/tls/v3/tls.js";
-import { HttpProtocolOptions } from "../generated/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
-import { TypedStruct as UdpaTypedStruct } from "../generated/udpa/type/v1/typed_struct.js";
-import { TypedStruct as XdsTypedStruct } from "../generated/xds/type/v3/typed_struct.js";
-import { TYPE_URL, TYPE_URL_PREFIX } from "./type-urls.js";
+} from '../generated/envoy/admin/v3/config_dump_shared.js';
+import { Bootstrap } from '../generated/envoy/config/bootstrap/v3/bootstrap.js';
+import { Cluster } from '../generated/envoy/config/cluster/v3/cluster.js';
+import { TypedExtensionConfig } from '../generated/envoy/config/core/v3/extension.js';
+import { ClusterLoadAssignment } from '../generated/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '../generated/envoy/config/listener/v3/listener.js';
+import { RouteConfiguration } from '../generated/envoy/config/route/v3/route.js';
+import { Cors, CorsPolicy } from '../generated/envoy/extensions/filters/http/cors/v3/cors.js';
+import { HTTPFault } from '../generated/envoy/extensions/filters/http/fault/v3/fault.js';
+import { Router } from '../generated/envoy/extensions/filters/http/router/v3/router.js';
+import { HttpConnectionManager } from '../generated/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { TcpProxy } from '../generated/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
+import { Secret } from '../generated/envoy/extensions/transport_sockets/tls/v3/secret.js';
+import { DownstreamTlsContext, UpstreamTlsContext } from '../generated/envoy/extensions/transport_sockets/tls/v3/tls.js';
+import { HttpProtocolOptions } from '../generated/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
+import { TypedStruct as UdpaTypedStruct } from '../generated/udpa/type/v1/typed_struct.js';
+import { TypedStruct as XdsTypedStruct } from '../generated/xds/type/v3/typed_struct.js';
+import { TYPE_URL, TYPE_URL_PREFIX } from './type-urls.js';
 
 /**
  * The part of ts-proto's generated `MessageFns<T>` that generic code uses. (Each generated file declares
@@ -79,7 +76,7 @@ export type KnownTypeUrl = keyof Codecs;
 /** Fully-qualified name of a message with a registered codec. */
 export type KnownTypeName = KnownTypeUrl extends `${typeof TYPE_URL_PREFIX}${infer N}` ? N : never;
 /** The generated message interface for a type URL, e.g. `MessageOf<typeof TYPE_URL.Listener>` is `Listener`. */
-export type MessageOf<U extends KnownTypeUrl> = ReturnType<Codecs[U]["decode"]>;
+export type MessageOf<U extends KnownTypeUrl> = ReturnType<Codecs[U]['decode']>;
 /** A decoded message tagged with its type URL: narrowing on `typeUrl` narrows `message`. */
 export type KnownMessage = {
   [U in KnownTypeUrl]: { readonly typeUrl: U; readonly message: MessageOf<U> };
@@ -100,11 +97,8 @@ export interface DecodeError {
 }
 
 /** Binary path (xDS responses, Any payloads): protobuf wire bytes -> generated message, errors as values. */
-export function decodeResource<U extends KnownTypeUrl>(
-  typeUrl: U,
-  bytes: Uint8Array,
-): Result<MessageOf<U>, DecodeError> {
-  if (!isKnownTypeUrl(typeUrl)) return err({ typeUrl, message: "no codec registered for this type URL" });
+export function decodeResource<U extends KnownTypeUrl>(typeUrl: U, bytes: Uint8Array): Result<MessageOf<U>, DecodeError> {
+  if (!isKnownTypeUrl(typeUrl)) return err({ typeUrl, message: 'no codec registered for this type URL' });
   try {
     return ok(codecFor(typeUrl).decode(bytes));
   } catch (e) {

@@ -4,22 +4,20 @@
 // gen:proto writes next to the generated code:
 //   normalizeProtoJson (paths, case-insensitive enums, opaque Any) -> bufbuild fromJson -> toBinary
 //   -> ts-proto decode.
-import { createFileRegistry, fromBinary, fromJson, toBinary, type FileRegistry, type JsonValue } from "@bufbuild/protobuf";
-import { AnySchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import { base64Decode } from "@bufbuild/protobuf/wire";
-import { err, ok, type Result } from "../../../domain/result.js";
-import { descriptorSetBase64 } from "../generated/descriptor-set.js";
-import { normalizeProtoJson, type ProtoJsonError } from "./json-normalize.js";
-import { codecFor, isKnownTypeUrl, type KnownTypeName, type KnownTypeUrl, type MessageOf } from "./message-registry.js";
-import { TYPE_URL_PREFIX, typeNameOf } from "./type-urls.js";
+import { createFileRegistry, fromBinary, fromJson, toBinary, type FileRegistry, type JsonValue } from '@bufbuild/protobuf';
+import { AnySchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { base64Decode } from '@bufbuild/protobuf/wire';
+import { err, ok, type Result } from '../../../domain/result.js';
+import { descriptorSetBase64 } from '../generated/descriptor-set.js';
+import { normalizeProtoJson, type ProtoJsonError } from './json-normalize.js';
+import { codecFor, isKnownTypeUrl, type KnownTypeName, type KnownTypeUrl, type MessageOf } from './message-registry.js';
+import { TYPE_URL_PREFIX, typeNameOf } from './type-urls.js';
 
-export type { ProtoJsonError } from "./json-normalize.js";
+export type { ProtoJsonError } from './json-normalize.js';
 
 /** A registered message named either by full name or by type URL. */
 export type KnownType = KnownTypeName | KnownTypeUrl;
-export type MessageOfType<T extends KnownType> = T extends KnownTypeUrl
-  ? MessageOf<T>
-  : MessageOf<`${typeof TYPE_URL_PREFIX}${T}` & KnownTypeUrl>;
+export type MessageOfType<T extends KnownType> = T extends KnownTypeUrl ? MessageOf<T> : MessageOf<`${typeof TYPE_URL_PREFIX}${T}` & KnownTypeUrl>;
 
 let registry: FileRegistry | undefined;
 
@@ -35,14 +33,11 @@ export function descriptorRegistry(): FileRegistry {
  * `Any` payloads of types outside the generated closure come back wrapped in a udpa TypedStruct
  * (see unpack-any.ts), so foreign extensions never make a document invalid.
  */
-export function parseProtoJson<T extends KnownType>(
-  type: T,
-  json: unknown,
-): Result<MessageOfType<T>, ProtoJsonError[]> {
-  const typeUrl = type.includes("/") ? type : `${TYPE_URL_PREFIX}${type}`;
+export function parseProtoJson<T extends KnownType>(type: T, json: unknown): Result<MessageOfType<T>, ProtoJsonError[]> {
+  const typeUrl = type.includes('/') ? type : `${TYPE_URL_PREFIX}${type}`;
   const typeName = typeNameOf(typeUrl);
   const desc = typeName === undefined ? undefined : descriptorRegistry().getMessage(typeName);
-  if (!isKnownTypeUrl(typeUrl) || !desc) return err([{ path: "", message: `no codec registered for ${type}` }]);
+  if (!isKnownTypeUrl(typeUrl) || !desc) return err([{ path: '', message: `no codec registered for ${type}` }]);
   const checked = checkProtoJson(desc.typeName, json);
   if (!checked.ok) return checked;
   try {
@@ -55,7 +50,7 @@ export function parseProtoJson<T extends KnownType>(
 }
 
 /** The pre-pass should catch everything bufbuild rejects; keep its words when it does not. */
-const protobufEsError = (e: unknown): ProtoJsonError => ({ path: "", message: `protobuf-es: ${e instanceof Error ? e.message : String(e)}` });
+const protobufEsError = (e: unknown): ProtoJsonError => ({ path: '', message: `protobuf-es: ${e instanceof Error ? e.message : String(e)}` });
 
 /**
  * The strict check of parseProtoJson alone, for any message of the descriptor set (`typeName` such as
@@ -66,7 +61,7 @@ const protobufEsError = (e: unknown): ProtoJsonError => ({ path: "", message: `p
  */
 export function checkProtoJson(typeName: string, json: unknown, build = true): Result<JsonValue, ProtoJsonError[]> {
   const desc = descriptorRegistry().getMessage(typeName);
-  if (!desc) return err([{ path: "", message: `no descriptor for ${typeName}` }]);
+  if (!desc) return err([{ path: '', message: `no descriptor for ${typeName}` }]);
   const normalized = normalizeProtoJson(descriptorRegistry(), desc, json, build);
   if (normalized.errors.length > 0 || normalized.value === undefined) return err(normalized.errors);
   return ok(normalized.value);
@@ -84,7 +79,7 @@ export function packCheckedAny(json: JsonValue): Result<{ typeUrl: string; value
 
 /** One line per error, for logs and `invalid` results. */
 export function formatProtoJsonErrors(errors: readonly ProtoJsonError[], limit = 5): string {
-  const shown = errors.slice(0, limit).map((e) => (e.path === "" ? e.message : `${e.path}: ${e.message}`));
+  const shown = errors.slice(0, limit).map((e) => (e.path === '' ? e.message : `${e.path}: ${e.message}`));
   if (errors.length > limit) shown.push(`(${errors.length - limit} more)`);
-  return shown.join("; ");
+  return shown.join('; ');
 }
