@@ -28,12 +28,20 @@ export function messageOf(body: string): string {
 
 const MESSAGE_CHARS = 1000;
 
-/** A failed exchange as a StoreFailure: no answer or a 5xx is transient, any other status is a refusal. */
+/** A failed exchange as a StoreFailure: no answer, a 5xx or a reference race is transient, any other status is a refusal. */
 export function failureOf(outcome: HttpOutcome, what: string): StoreFailure {
   if (!outcome.ok) return { ok: false, transient: true, reason: `${what}: ${outcome.error}` };
   const { status, body } = outcome.reply;
-  return { ok: false, transient: isTransientStatus(status), reason: `${what}: ${status} ${messageOf(body)}` };
+  const message = messageOf(body);
+  return { ok: false, transient: isTransientStatus(status) || (status === 400 && REFERENCE_RACE.test(message)), reason: `${what}: ${status} ${message}` };
 }
+
+/**
+ * APISIX checks a delete's references against its workers' copy of etcd, which follows the writes just
+ * made with a delay: "route [...] is still using it now" right after that route stopped using it is a
+ * race to wait out, not a refusal (seen with a real APISIX 3.18 in test/real-apisix).
+ */
+const REFERENCE_RACE = /is still using it now/;
 
 /**
  * A failed write of an object to APISIX: as failureOf, and a 400 is APISIX's schema or reference check
@@ -41,5 +49,5 @@ export function failureOf(outcome: HttpOutcome, what: string): StoreFailure {
  */
 export function refusalOf(outcome: HttpOutcome, what: string): StoreFailure {
   const failure = failureOf(outcome, what);
-  return outcome.ok && outcome.reply.status === 400 ? { ...failure, rejected: true } : failure;
+  return outcome.ok && outcome.reply.status === 400 && !failure.transient ? { ...failure, rejected: true } : failure;
 }

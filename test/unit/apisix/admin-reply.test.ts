@@ -2,7 +2,7 @@
 // other controls escaped, long messages cut, keys redacted; the reason stays readable.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { messageOf, refusalOf } from '../../../src/adapters/apisix/admin-reply.js';
+import { failureOf, messageOf, refusalOf } from '../../../src/adapters/apisix/admin-reply.js';
 
 const s = suite('Admin API replies');
 
@@ -19,6 +19,13 @@ s('error_msg with CR/LF becomes one line; a long one is cut; a quoted key is red
 s('a 400 refusal keeps its escaped reason and is marked as the configuration being refused', () => {
   const failure = refusalOf({ ok: true, reply: { status: 400, headers: {}, body: JSON.stringify({ error_msg: 'bad\nthing' }) } }, 'PUT routes/r1');
   assert.equal(failure, { ok: false, transient: false, reason: 'PUT routes/r1: 400 bad\\nthing', rejected: true });
+});
+
+s("a delete refused because APISIX's workers still see the route that just stopped using the object is retried, not a refusal", () => {
+  const body = JSON.stringify({ error_msg: 'can not delete this upstream, route [r1] is still using it now' });
+  const failure = failureOf({ ok: true, reply: { status: 400, headers: {}, body } }, 'DELETE upstreams/u1');
+  assert.is(failure.transient, true);
+  assert.is(refusalOf({ ok: true, reply: { status: 400, headers: {}, body } }, 'PUT routes/r1').rejected, undefined);
 });
 
 s.run();
