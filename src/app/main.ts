@@ -14,6 +14,9 @@ const fatal = (error: unknown): void => {
 };
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
+// A closed stdout (`amesh translate … | head`) fails the write that hit it, which the command reports;
+// the stream's own error event must not end the process as an unexpected failure on top.
+process.stdout.on('error', () => undefined);
 
 const shutdown = new AbortController();
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

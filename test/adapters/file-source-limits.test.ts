@@ -4,7 +4,7 @@
 // YAML aliases are refused with the limit named, never a crash. Every refusal is a SourceError.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { FileConfigSource, type FileSourceOptions } from '../../src/adapters/file-source/file-config-source.js';
 import type { SourceError, SourceUpdate } from '../../src/ports/config-source.js';
 import type { Result } from '../../src/domain/result.js';
+import { SourceRecorder } from '../contract/config-source.contract.js';
 
 const bookinfo = readFileSync(fileURLToPath(new URL('../../examples/bookinfo/sidecar-resources.yaml', import.meta.url)), 'utf8');
 
@@ -199,6 +200,27 @@ s('a byte-order mark before JSON is not an error', async () => {
       assert.ok(result.ok, result.ok ? '' : result.error.message);
     },
   );
+});
+
+s('following a file whose directory is not there yet: reported once (it threw out of watch()), then read when it appears', async () => {
+  await withDir({}, async (dir) => {
+    const input = join(dir, 'late', 'resources.yaml');
+    const recorder = new SourceRecorder(20_000);
+    const subscription = new FileConfigSource({ path: input, follow: true }).watch(recorder);
+    try {
+      const missing = await recorder.next('error', 0);
+      assert.ok(
+        recorder.events.some((e) => e.kind === 'error' && /^cannot watch for changes: .*ENOENT/.test(e.error.message)),
+        JSON.stringify(missing.event),
+      );
+      await mkdir(join(dir, 'late'));
+      await writeFile(input, bookinfo);
+      const { event } = await recorder.next('update', 0);
+      assert.ok(event.update.snapshot.clusters.size > 0);
+    } finally {
+      subscription.dispose();
+    }
+  });
 });
 
 s.run();

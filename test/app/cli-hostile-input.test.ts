@@ -3,7 +3,7 @@
 // of hanging, inputs that crashed the process are errors, and an exception nothing handled comes out as
 // one line (exit 70), its stack only at debug level. The output file stays as it was whenever a run fails.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +147,41 @@ s('an error echoing the input stays one bounded, printable line: no raw newline 
       'the name escaped and cut, the field kept',
     );
   });
+});
+
+s('an output that is not a regular file (a FIFO, a link to a device, a directory) is refused with exit 3 and left in place', async () => {
+  await inTempDir({}, async (dir) => {
+    spawnSync('mkfifo', [join(dir, 'pipe.yaml')]);
+    // Through a link: the rename would have replaced the link; `-o /dev/full` replaced the device node itself.
+    await symlink('/dev/null', join(dir, 'null.yaml'));
+    for (const output of [join(dir, 'pipe.yaml'), join(dir, 'null.yaml'), dir]) {
+      const run = await cli(['translate', bookinfo, '-o', output]);
+      assert.is(run.code, 3, run.err);
+      assert.match(run.err, /is not a regular file \((a FIFO|a device|a directory)\): refusing to replace it\n$/);
+    }
+    assert.equal((await readdir(dir)).sort(), ['null.yaml', 'pipe.yaml'], 'both still there, no temp file');
+    assert.ok(lstatSync(join(dir, 'pipe.yaml')).isFIFO() && lstatSync(join(dir, 'null.yaml')).isSymbolicLink());
+  });
+});
+
+s('a reader that goes away (translate … | head): exit 3 saying so, not an unexpected failure', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'amesh-cli-pipe-'));
+  try {
+    // Output well beyond a pipe's buffer, so that the write meets the closed pipe.
+    const clusters = Array.from({ length: 2_000 }, (_, i) => ({
+      '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+      name: `c${i}`,
+      type: 'STATIC',
+      connect_timeout: '1s',
+    }));
+    writeFileSync(join(dir, 'many.json'), JSON.stringify({ resources: clusters }));
+    const command = `"${process.execPath}" --import tsx "${join(repo, 'src/app/main.ts')}" translate "${join(dir, 'many.json')}" 2>"${join(dir, 'err')}" | head -c 10 >/dev/null; echo \${PIPESTATUS[0]}`;
+    const run = spawnSync('bash', ['-c', command], { cwd: repo, encoding: 'utf8', timeout: 60_000 });
+    assert.is(run.stdout.trim(), '3');
+    assert.match(readFileSync(join(dir, 'err'), 'utf8'), /^error: could not write the output: \*: writing stdout: write EPIPE\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** A source that fails in a way no command expects. */

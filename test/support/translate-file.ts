@@ -4,7 +4,7 @@ import type { Translation } from '../../src/adapters/apisix/translate.js';
 import { translateUpdate, type PipelineOptions } from '../../src/app/pipeline.js';
 import type { SourceUpdate } from '../../src/ports/config-source.js';
 
-/** Fixtures may hold no resources (a dump of a bootstrap only, resources in other files): they are translated as empty. */
+/** Inputs without resources load too (an ECDS-only dump, a bootstrap with only dynamic_resources): the fixture sweeps take every input as it is. */
 export async function loadFile(path: string): Promise<SourceUpdate> {
   const loaded = await new FileConfigSource({ path, allowEmpty: true }).load();
   if (!loaded.ok) throw new Error(`${loaded.error.location}: ${loaded.error.message}`);

@@ -2,13 +2,16 @@
 // traffic before istiod answers. Written atomically with mode 0600 (ssls carry private keys). On
 // load the file is untrusted: a damaged one is an error value, one written by another format
 // version is set aside (logged, treated as no cache), neither throws.
-import { readFile } from 'node:fs/promises';
+import { describeRefusal, readRegularFile } from '../fs/bounded-read.js';
 import { gatewayConfigFromJson, gatewayConfigToJson } from '../../domain/gateway-config-json.js';
 import type { GatewayConfig } from '../../domain/gateway-config.js';
 import { err, ok, type Result } from '../../domain/result.js';
 import type { ConfigCache } from '../../ports/config-cache.js';
 import type { Logger } from '../../ports/logger.js';
 import { writeAtomically } from '../fs/atomic-file.js';
+
+/** The cache is our own file, as large as a configuration gets; the bound is for a FIFO or a device in its place. */
+const CACHE_MAX_BYTES = 1024 * 1024 * 1024;
 
 export interface FileConfigCacheOptions {
   readonly path: string;
@@ -32,13 +35,13 @@ export class FileConfigCache implements ConfigCache {
 
   async load(): Promise<Result<GatewayConfig | undefined, string>> {
     const { path } = this.options;
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return ok(undefined);
-      return err(`reading ${path}: ${(error as Error).message}`);
+    // Read at start, before anything is served: a FIFO or a device in its place must not hold the sidecar.
+    const read = await readRegularFile(path, CACHE_MAX_BYTES);
+    if (!read.ok) {
+      if (read.error.kind === 'refused' && read.error.code === 'ENOENT') return ok(undefined);
+      return err(`reading ${path}: ${describeRefusal(read.error, CACHE_MAX_BYTES)}`);
     }
+    const text = read.value.toString('utf8');
     let document: unknown;
     try {
       document = JSON.parse(text);

@@ -13,7 +13,9 @@ export class StreamConfigSink implements ConfigSink {
 
   async apply(update: SinkUpdate): Promise<ApplyResult> {
     const text = renderStandalone(update.desired, this.format);
-    await new Promise<void>((resolve, reject) => this.stream.write(text, (error) => (error ? reject(error) : resolve())));
+    // A reader that went away (`| head`: EPIPE) is a failed write, told as such, not an exception.
+    const error = await new Promise<Error | null | undefined>((resolve) => this.stream.write(text, resolve));
+    if (error) return { applied: 0, failed: [{ key: '*', reason: `writing ${this.target}: ${error.message}` }] };
     return { applied: update.changes.changes.length, failed: [] };
   }
 }

@@ -46,6 +46,9 @@ async function filesOf(path: string): Promise<string[]> {
   return names.map((n) => join(path, n));
 }
 
+/** How often a directory that cannot be watched (not there yet) is looked for again. */
+const WATCH_RETRY_MS = 1_000;
+
 /** Where each resource came from, so that a decode error can name its file. */
 const resourceKey = (type: string, name: string): string => `${type}/${name}`;
 
@@ -200,12 +203,23 @@ export class FileConfigSource implements ConfigSource {
       );
     };
     void publish();
-    if (this.options.follow)
-      watcherFs = this.followChanges(() => {
-        // Editors and ConfigMap updates write in several steps; settle before reading.
-        clearTimeout(timer);
-        timer = setTimeout(() => void publish(), 100);
-      });
+    /** Watches the directory; one that is not there (yet) is reported once and looked for again every second. */
+    const follow = (reported: boolean): void => {
+      try {
+        watcherFs = this.followChanges(() => {
+          // Editors and ConfigMap updates write in several steps; settle before reading.
+          clearTimeout(timer);
+          timer = setTimeout(() => void publish(), 100);
+        });
+        if (reported) void publish();
+      } catch (error) {
+        if (!reported) watcher.onError({ location: this.options.path, message: `cannot watch for changes: ${(error as Error).message}; looking for it again every second` });
+        timer = setTimeout(() => {
+          if (!disposed) follow(true);
+        }, WATCH_RETRY_MS);
+      }
+    };
+    if (this.options.follow) follow(false);
     return {
       dispose: () => {
         disposed = true;

@@ -41,9 +41,29 @@ async function previousMtimeSeconds(path: string): Promise<number | undefined> {
   }
 }
 
+/**
+ * Only a regular file (or nothing) is replaced: the rename would put a file in the place of a device
+ * (`-o /dev/full` replaced the device node), a FIFO or a socket, and through a symlink to one (`/dev/stdout`)
+ * replace the link.
+ */
+async function refuseSpecialTarget(path: string): Promise<void> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    if (code(error) === 'ENOENT') return;
+    throw error;
+  }
+  if (!info.isFile())
+    throw new Error(
+      `${path} is not a regular file (${info.isDirectory() ? 'a directory' : info.isFIFO() ? 'a FIFO' : info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : info.isSocket() ? 'a socket' : 'a special file'}): refusing to replace it`,
+    );
+}
+
 /** `gid`: the group the file is given before it replaces the old one (a reader in that group, e.g. nginx's). */
 export async function writeAtomically(path: string, text: string, mode: number, gid?: number): Promise<void> {
   const directory = dirname(path);
+  await refuseSpecialTarget(path);
   await makeDirectories(directory);
   const before = await previousMtimeSeconds(path);
   const temp = join(directory, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);

@@ -3,7 +3,7 @@
 // pkg/bootstrap/config.go GetNodeMetaData, istio/istio@86c9f01), either from the injected
 // environment and downward-API files or from the grpc-bootstrap.json pilot-agent writes.
 // Never GENERATOR: `grpc` would switch istiod to its proxyless-gRPC generator.
-import { readFileSync } from 'node:fs';
+import { describeRefusal, readRegularFileSync, SMALL_FILE_MAX_BYTES } from '../fs/bounded-read.js';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { JsonValue } from '../../domain/json.js';
@@ -61,14 +61,13 @@ function parseJson(text: string, what: string): Result<JsonValue, string> {
 /** A downward-API file; absent (not on Kubernetes, or no volume) is not an error. */
 function readPodInfo(directory: string, name: 'labels' | 'annotations'): Result<Record<string, string> | undefined, string> {
   const path = join(directory, name);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return ok(undefined);
-    return err(`pod ${name} file ${path} is unreadable: ${(error as Error).message}`);
+  // Never blocks on a FIFO nor reads a device: this runs before anything else and would hold the process.
+  const read = readRegularFileSync(path, SMALL_FILE_MAX_BYTES);
+  if (!read.ok) {
+    if (read.error.kind === 'refused' && read.error.code === 'ENOENT') return ok(undefined);
+    return err(`pod ${name} file ${path} is unreadable: ${describeRefusal(read.error, SMALL_FILE_MAX_BYTES)}`);
   }
-  const parsed = parseDownwardApi(text);
+  const parsed = parseDownwardApi(read.value.toString('utf8'));
   return parsed.ok ? parsed : err(`pod ${name} file ${path}: ${parsed.error}`);
 }
 
@@ -248,13 +247,9 @@ function localityOfBootstrap(value: JsonValue | undefined): Result<XdsLocality |
  * That file carries only pilot-agent's typed metadata: custom ISTIO_META_* keys are not in it.
  */
 export function istioNodeFromGrpcBootstrap(path: string, options: Pick<IstioNodeOptions, 'agentVersion'> = {}): Result<XdsNode, string> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    return err(`gRPC bootstrap ${path} is unreadable: ${(error as Error).message}`);
-  }
-  const parsed = parseJson(text, `gRPC bootstrap ${path}`);
+  const read = readRegularFileSync(path, SMALL_FILE_MAX_BYTES);
+  if (!read.ok) return err(`gRPC bootstrap ${path} is unreadable: ${describeRefusal(read.error, SMALL_FILE_MAX_BYTES)}`);
+  const parsed = parseJson(read.value.toString('utf8'), `gRPC bootstrap ${path}`);
   if (!parsed.ok) return parsed;
   const node = isObject(parsed.value) ? parsed.value.node : undefined;
   if (!isObject(node)) return err(`gRPC bootstrap ${path} has no node object`);

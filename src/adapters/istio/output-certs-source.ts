@@ -9,7 +9,7 @@
 // (the key belongs to its leaf certificate, the chain is in order). Anything else gets one more look
 // after `settleMs`, then is reported through onError while the last good set stays in force. The watch holds the event loop until disposed.
 import { watch as watchFs, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { describeRefusal, readRegularFile, SMALL_FILE_MAX_BYTES } from '../fs/bounded-read.js';
 import { basename, join } from 'node:path';
 import type { Secret } from '../../domain/mesh/secret.js';
 import { err, ok, type Result } from '../../domain/result.js';
@@ -31,12 +31,11 @@ export interface OutputCertsSourceOptions {
 }
 
 async function readText(path: string): Promise<Result<string, SourceError>> {
-  try {
-    return ok(await readFile(path, 'utf8'));
-  } catch (error) {
-    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    return err({ location: path, message: missing ? 'not written yet' : `unreadable: ${(error as Error).message}` });
-  }
+  // A regular file of a certificate's size: a FIFO or a device dropped in the directory is refused, not waited on.
+  const read = await readRegularFile(path, SMALL_FILE_MAX_BYTES);
+  if (read.ok) return ok(read.value.toString('utf8'));
+  const missing = read.error.kind === 'refused' && read.error.code === 'ENOENT';
+  return err({ location: path, message: missing ? 'not written yet' : `unreadable: ${describeRefusal(read.error, SMALL_FILE_MAX_BYTES)}` });
 }
 
 /** The two secrets from the directory as it is now, or why they cannot be published. */
